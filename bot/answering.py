@@ -1,0 +1,124 @@
+"""The answering API: a question in, verbatim evidence sentences with citations out.
+
+This is what the CLI, the chat TUI and the regression runner call; none of them touches FAISS
+or the model directly. ``Answer.to_json()`` is the exact ``bot ask --json`` contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.documents import Article
+from index.encoders import Encoder
+from index.search import Hit, Searcher
+from index.store import IndexDir
+
+from .confidence import confidence
+from .questions import clean_question
+
+DEFAULT_K = 3
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One supporting sentence, verbatim, with where it stands and why it ranked."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+    score: float
+    title: str | None
+    date: str | None
+    url: str | None = None
+    offsets: str = "file"
+    record: int | None = None
+    sentence_id: int = -1
+    article_id: int = -1
+    passage_id: int = -1
+    parts: dict[str, float] = field(default_factory=dict)
+    line: int = 0  # 1-based line and column of ``start`` in the article text
+    column: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "text": self.text, "source": self.source, "start": self.start, "end": self.end,
+            "score": round(self.score, 6), "title": self.title, "date": self.date,
+            "url": self.url, "offsets": self.offsets, "line": self.line, "column": self.column,
+            "scores": {k: round(v, 6) for k, v in self.parts.items()},
+        }
+        if self.record is not None:
+            data["record"] = self.record
+        return data
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> "Evidence":
+        article = hit.article
+        start = hit.sentence.start
+        line = article.text.count("\n", 0, start) + 1
+        column = start - (article.text.rfind("\n", 0, start) + 1) + 1
+        return cls(text=hit.sentence.text, source=article.source, start=hit.sentence.start,
+                   end=hit.sentence.end, score=hit.score, title=article.title, date=article.date,
+                   url=article.url, offsets=article.offsets, record=article.record,
+                   sentence_id=hit.sentence.id, article_id=hit.sentence.article,
+                   passage_id=hit.sentence.passage, parts=dict(hit.parts),
+                   line=line, column=column)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The bot's reply to one question."""
+
+    question: str
+    answered: bool
+    confidence: float
+    evidence: list[Evidence]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question": self.question, "answered": self.answered,
+                "confidence": round(self.confidence, 6),
+                "answers": [e.to_json() for e in self.evidence]}
+
+
+@dataclass(frozen=True)
+class PassageView:
+    """A paragraph around a piece of evidence: its text and where each sentence lies in it."""
+
+    text: str
+    start: int  # offset of ``text`` in the article
+    sentences: list[tuple[int, int]]  # spans relative to ``text``
+    focus: int  # index in ``sentences`` of the evidence sentence
+
+
+class Answerer:
+    """Answers questions from one index; load once, ask many times."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+
+    @classmethod
+    def open(cls, index_dir: str | Path, encoder: Encoder | None = None) -> "Answerer":
+        return cls(Searcher.open(IndexDir(index_dir), encoder=encoder))
+
+    def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
+        """Rank the best-supporting sentences for ``question`` (raises BadInput if empty)."""
+        query = clean_question(question)
+        hits = self.searcher.search(query, max(k, 1)) if k > 0 else []
+        conf = confidence(hits[0].parts) if hits else 0.0
+        return Answer(question=question, answered=bool(hits) and conf >= 0.5, confidence=conf,
+                      evidence=[Evidence.from_hit(h) for h in hits[:k]])
+
+    def article(self, evidence: Evidence) -> Article:
+        """The whole article an evidence sentence comes from."""
+        return self.searcher.article(evidence.article_id)
+
+    def passage(self, evidence: Evidence) -> PassageView:
+        """The paragraph holding ``evidence``, with its sentences' spans."""
+        rows = self.searcher.docs.passage_sentences(evidence.passage_id)
+        article = self.article(evidence)
+        start, end = rows[0].start, rows[-1].end
+        spans = [(r.start - start, r.end - start) for r in rows]
+        focus = next(i for i, r in enumerate(rows) if r.id == evidence.sentence_id)
+        return PassageView(article.text[start:end], start, spans, focus)

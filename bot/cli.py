@@ -1,0 +1,159 @@
+"""The ``bot`` command line: a thin client of :mod:`bot.answering` and :mod:`index`.
+
+Domain errors become one-line messages and a non-zero exit here, at the edge; nothing but
+answers goes to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator, TextIO
+
+import click
+
+from index.errors import BadInput, EngineError
+
+DEFAULT_INDEX_DIR = ".bot-index"
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def default_index_dir() -> str:
+    return os.environ.get("BOT_INDEX_DIR") or DEFAULT_INDEX_DIR
+
+
+index_dir_option = click.option(
+    "--index-dir", type=click.Path(file_okay=True, dir_okay=True), default=default_index_dir,
+    show_default=f"$BOT_INDEX_DIR or {DEFAULT_INDEX_DIR}", help="Where the index lives.")
+
+
+class BotGroup(click.Group):
+    """Turns engine errors into ``error: ...`` lines and exit code 1 (no traceback)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except EngineError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            _silence_broken_pipe()
+            ctx.exit(0)
+
+
+class _Error(click.ClickException):
+    def format_message(self) -> str:
+        return " ".join(self.message.split())
+
+    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+click.ClickException.show = _Error.show  # one "error: ..." line for every CLI error
+click.ClickException.format_message = _Error.format_message
+
+
+@click.group(cls=BotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sentence-bot", prog_name="bot")
+def cli() -> None:
+    """Answer questions about news articles with their best-supporting sentences, verbatim."""
+    from index.encoders import quiet_hub
+
+    quiet_hub()
+    import logging
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@index_dir_option
+@click.option("--model", default=None, help="Model name or path (default all-MiniLM-L6-v2, "
+              "or $BOT_MODEL).")
+@click.option("--backend", type=click.Choice(["onnx", "torch", "hashing"]), default=None,
+              help="Encoder backend (default onnx int8, or $BOT_BACKEND).")
+@click.option("--rebuild", is_flag=True, help="Build from scratch (also after a model change).")
+def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,
+                  backend: str | None, rebuild: bool) -> None:
+    """Index (incrementally) the article files under PATHS."""
+    from index.encoders import EncoderSpec
+    from index.indexer import update_index
+
+    spec = EncoderSpec.from_env(model, backend) if (model or backend or rebuild) else None
+    report = update_index(paths, index_dir, spec=spec, rebuild=rebuild)
+    verb = "updated" if report.committed else "up to date"
+    click.echo(
+        f"index {verb}: {report.articles} articles, {report.sentences} sentences "
+        f"({len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {report.unchanged} unchanged files; "
+        f"{report.sentences_embedded} sentences embedded; {len(report.skipped)} skipped) "
+        f"in {report.seconds:.1f}s", err=True)
+
+
+@cli.command("ask")
+@click.argument("question", required=False)
+@index_dir_option
+@click.option("-k", "k", type=click.IntRange(min=1, max=100), default=3, show_default=True,
+              help="How many sentences to show per question.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question per line.")
+def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> None:
+    """Answer QUESTION, or each line of stdin when QUESTION is omitted."""
+    from .answering import Answerer
+    from .human_output import render
+
+    if question is not None and not question.strip():
+        raise BadInput("empty question")
+    answerer = Answerer.open(index_dir)
+    failures = 0
+    for number, text, problem in _questions(question, sys.stdin):
+        if problem:
+            failures += 1
+            click.echo(f"error: line {number}: {problem}", err=True)
+            if as_json:
+                _emit(json.dumps({"question": text, "answered": False, "answers": [],
+                                  "error": problem}, ensure_ascii=False))
+            continue
+        answer = answerer.ask(text, k=k)
+        _emit(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else
+              render(answer) + ("\n" if question is None else ""))
+    if failures:
+        sys.exit(1)
+
+
+def _questions(question: str | None, stream: TextIO) -> Iterator[tuple[int, str, str | None]]:
+    """``(line number, question, problem)`` for the argument or for each stdin line."""
+    if question is not None:
+        yield 1, question, None
+        return
+    for number, raw in enumerate(stream.buffer, start=1):
+        line = raw.rstrip(b"\r\n")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, line.decode("utf-8", "replace"), "not UTF-8 text"
+            continue
+        if not text.strip():
+            continue
+        if "\x00" in text:
+            yield number, text.replace("\x00", ""), "question contains NUL bytes"
+            continue
+        yield number, text, None
+
+
+def _emit(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()
+
+
+def _silence_broken_pipe() -> None:
+    """Stop Python complaining when stdout's reader went away (``bot ask ... | head``)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main() -> None:
+    cli(prog_name="bot")

@@ -1,0 +1,43 @@
+"""Find article files under the paths a user gives (recursively, without following loops)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from .errors import BadInput
+from .readers import file_format
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """``(files, problems)``: supported files under ``paths`` (absolute, sorted, unique) and a
+    one-line reason for each explicitly named file that is not one. A missing path is an error.
+    """
+    found: dict[str, Path] = {}
+    problems: list[str] = []
+    for raw in paths:
+        path = Path(os.path.abspath(Path(raw).expanduser()))
+        if not path.exists():
+            if path.is_symlink():
+                problems.append(f"{raw}: broken symbolic link")
+                continue
+            raise BadInput(f"no such file or directory: {raw}")
+        if path.is_dir():
+            for file in _walk(path):
+                found.setdefault(str(file), file)
+        elif file_format(path) is None:
+            problems.append(f"{raw}: unsupported file type (use .txt, .md, .html, .htm, .jsonl)")
+        else:
+            found.setdefault(str(path), path)
+    return [found[k] for k in sorted(found)], problems
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    """Supported files below ``root``; hidden folders and symlinked folders are not entered."""
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=None):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder) / name
+            if not name.startswith(".") and file_format(path) is not None:
+                yield path

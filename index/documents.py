@@ -1,0 +1,67 @@
+"""The data an index is made of: articles, their passages and their sentences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+OffsetKind = Literal["file", "extracted"]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article read from a file.
+
+    ``text`` is what every offset refers to: for ``.txt``/``.md`` it is the file's whole content
+    decoded as UTF-8 (``offsets == "file"``); for ``.html``/``.jsonl`` it is the extracted article
+    text (``offsets == "extracted"``). ``body_start:body_end`` is the part holding the article
+    body (after any title line, date marker or front matter).
+    """
+
+    source: str
+    text: str
+    body_start: int
+    body_end: int
+    title: str | None = None
+    date: str | None = None
+    url: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    offsets: OffsetKind = "file"
+    record: int | None = None  # 1-based line of a .jsonl file
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A paragraph-sized run of sentences of one article."""
+
+    article: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence: ``article.text[start:end] == text``."""
+
+    article: int
+    passage: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class SplitArticle:
+    """An article with its passages and sentences (ids local to this article)."""
+
+    article: Article
+    passages: list[tuple[int, int]]
+    sentences: list[tuple[int, int, int]]  # (passage index, start, end)
+
+    def sentence_texts(self) -> list[str]:
+        return [self.article.text[s:e] for _, s, e in self.sentences]
+
+    def passage_texts(self) -> list[str]:
+        """Passage text as embedded: the title (when known) on a line above the paragraph."""
+        prefix = f"{self.article.title}\n" if self.article.title else ""
+        return [prefix + self.article.text[s:e] for s, e in self.passages]

@@ -1,0 +1,265 @@
+"""Incremental indexing: files → articles → passages/sentences → vectors → a new generation.
+
+Unchanged files (same content hash) are copied from the live generation with their vectors, so
+they embed nothing; changed files are re-read and re-embedded; files that no longer exist leave
+the index. When nothing changed, no generation is written at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from . import ann
+from .discovery import discover
+from .docstore import DocReader, DocWriter
+from .documents import Article, SplitArticle
+from .encoders import Encoder, EncoderSpec, load_encoder
+from .errors import IndexCorrupt, IndexMismatch, UnreadableFile
+from .lexical import Bm25
+from .notices import warn
+from .progress import progress_bar
+from .readers import file_format, read_articles
+from .splitter import SPLITTER_VERSION, paragraphs, sentences
+from .store import FileEntry, IndexDir, Manifest
+
+SENTENCE_VECTORS = "sentence_vectors.npy"
+PASSAGE_VECTORS = "passage_vectors.npy"
+SENTENCE_ANN = "sentences.faiss"
+MAX_PASSAGE_SENTENCES = 8
+
+
+@dataclass
+class IndexReport:
+    """What one ``bot index`` run did."""
+
+    index_dir: Path
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+    sentences_embedded: int = 0
+    passages_embedded: int = 0
+    articles: int = 0
+    sentences: int = 0
+    committed: bool = False
+    seconds: float = 0.0
+
+
+def split_article(article: Article) -> SplitArticle:
+    """Passages (paragraphs, long ones cut every few sentences) and sentences of an article."""
+    passages: list[tuple[int, int]] = []
+    rows: list[tuple[int, int, int]] = []
+    for para in paragraphs(article.text, article.body_start, article.body_end):
+        spans = sentences(article.text, para.start, para.end)
+        for first in range(0, len(spans), MAX_PASSAGE_SENTENCES):
+            chunk = spans[first:first + MAX_PASSAGE_SENTENCES]
+            passages.append((chunk[0].start, chunk[-1].end))
+            rows.extend((len(passages) - 1, s.start, s.end) for s in chunk)
+    return SplitArticle(article, passages, rows)
+
+
+def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
+                 spec: EncoderSpec | None = None, rebuild: bool = False,
+                 encoder: Encoder | None = None) -> IndexReport:
+    """Bring the index in ``index_dir`` up to date with the article files under ``paths``."""
+    started = time.perf_counter()
+    store = index_dir if isinstance(index_dir, IndexDir) else IndexDir(index_dir)
+    files, problems = discover(paths)
+    report = IndexReport(store.root, skipped=list(problems))
+    with store.write_lock():
+        live, old = _live_generation(store, rebuild)
+        spec = _choose_spec(old, spec or (encoder.spec if encoder else None))
+        reuse, fresh = _classify(files, old, report)
+        for problem in report.skipped:
+            warn(problem)
+        if old and not rebuild and not (fresh or report.removed or report.changed):
+            report.unchanged = len(reuse)
+            report.articles, report.sentences = old.counts.get("articles", 0), \
+                old.counts.get("sentences", 0)
+            report.seconds = time.perf_counter() - started
+            return report
+        encoder = encoder or load_encoder(spec)
+        _write_generation(store, live, old, reuse, fresh, spec, encoder, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _live_generation(store: IndexDir, rebuild: bool) -> tuple[Path | None, Manifest | None]:
+    if rebuild:
+        return None, None
+    live = store.current()
+    if live is None:
+        return None, None
+    try:
+        return live, store.read_manifest(live)
+    except IndexCorrupt as exc:
+        raise IndexCorrupt(f"{exc} (the live index is damaged: run bot index --rebuild)") \
+            from None
+
+
+def _choose_spec(old: Manifest | None, requested: EncoderSpec | None) -> EncoderSpec:
+    if old is None:
+        return requested or EncoderSpec.from_env()
+    built = EncoderSpec(model=old.encoder["model"], backend=old.encoder["backend"])
+    if requested and requested != built:
+        raise IndexMismatch(
+            f"this index was built with model '{built.model}' ({built.backend}), not "
+            f"'{requested.model}' ({requested.backend}); rebuild it with --rebuild or use "
+            "another --index-dir")
+    return built
+
+
+@dataclass
+class _Fresh:
+    path: str
+    entry: FileEntry
+    articles: list[SplitArticle]
+
+
+def _classify(files: list[Path], old: Manifest | None,
+              report: IndexReport) -> tuple[list[str], list[_Fresh]]:
+    """Split the files into reused (unchanged, or unreadable but indexed before) and fresh."""
+    old_files = old.files if old else {}
+    same_splitter = bool(old) and old.splitter == SPLITTER_VERSION
+    reuse: list[str] = []
+    fresh: list[_Fresh] = []
+    seen: set[str] = set()
+    bar = progress_bar(len(files), "reading", unit="file")
+    for path in files:
+        key = str(path)
+        seen.add(key)
+        bar.update(1)
+        try:
+            stat = path.stat()
+            data = path.read_bytes()
+        except OSError as exc:
+            _unreadable(key, exc.strerror or str(exc), key in old_files, report, reuse)
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        previous = old_files.get(key)
+        if previous and previous.sha256 == digest and same_splitter:
+            reuse.append(key)
+            continue
+        try:
+            articles = [split_article(a) for a in read_articles(path, data)]
+        except UnreadableFile as exc:
+            _unreadable(key, exc.reason, previous is not None, report, reuse)
+            continue
+        count = sum(len(a.sentences) for a in articles)
+        entry = FileEntry(digest, stat.st_size, stat.st_mtime_ns, file_format(path) or "",
+                          len(articles), count)
+        fresh.append(_Fresh(key, entry, articles))
+        (report.changed if previous else report.added).append(key)
+    bar.close()
+    for key in sorted(old_files):
+        if key not in seen:
+            if os.path.exists(key):
+                reuse.append(key)  # indexed from another path argument earlier: keep it
+            else:
+                report.removed.append(key)
+    report.unchanged = len(reuse)
+    return sorted(reuse), fresh
+
+
+def _unreadable(key: str, reason: str, indexed: bool, report: IndexReport,
+                reuse: list[str]) -> None:
+    if indexed:
+        reuse.append(key)
+        report.skipped.append(f"{key}: {reason}; keeping the version indexed earlier")
+    else:
+        report.skipped.append(f"{key}: {reason}; skipped")
+
+
+def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
+                      reuse: list[str], fresh: list[_Fresh], spec: EncoderSpec,
+                      encoder: Encoder, report: IndexReport) -> None:
+    sentence_texts = [t for f in fresh for a in f.articles for t in a.sentence_texts()]
+    passage_texts = [t for f in fresh for a in f.articles for t in a.passage_texts()]
+    vectors = _embed(encoder, sentence_texts + passage_texts)
+    new_sentence_vectors = vectors[:len(sentence_texts)]
+    new_passage_vectors = vectors[len(sentence_texts):]
+    report.sentences_embedded, report.passages_embedded = len(sentence_texts), len(passage_texts)
+
+    staging = store.staging()
+    writer = DocWriter(staging)
+    sentence_parts: list[np.ndarray] = []
+    passage_parts: list[np.ndarray] = []
+    files: dict[str, FileEntry] = {}
+    if reuse and live is not None and old is not None:
+        _copy_unchanged(live, old, reuse, writer, sentence_parts, passage_parts, files)
+    s_cursor = p_cursor = 0
+    for item in fresh:
+        for split in item.articles:
+            article_id = writer.add_article(split.article)
+            passage_ids = [writer.add_passage(article_id, s, e) for s, e in split.passages]
+            writer.add_sentences((article_id, passage_ids[p], s, e, split.article.text[s:e])
+                                 for p, s, e in split.sentences)
+            sentence_parts.append(new_sentence_vectors[s_cursor:s_cursor + len(split.sentences)])
+            passage_parts.append(new_passage_vectors[p_cursor:p_cursor + len(split.passages)])
+            s_cursor += len(split.sentences)
+            p_cursor += len(split.passages)
+        files[item.path] = item.entry
+    writer.close()
+
+    dim = encoder.dim
+    sentence_vectors = _stack(sentence_parts, dim)
+    passage_vectors = _stack(passage_parts, dim)
+    np.save(staging / SENTENCE_VECTORS, sentence_vectors, allow_pickle=False)
+    np.save(staging / PASSAGE_VECTORS, passage_vectors, allow_pickle=False)
+    config = ann.choose(len(sentence_vectors))
+    ann.save(ann.build(sentence_vectors, config), staging / SENTENCE_ANN)
+    Bm25.build(DocReader(staging).all_sentence_texts()).save(staging)
+
+    report.articles, report.sentences = writer.articles, writer.sentences
+    manifest = Manifest(
+        encoder={**spec.to_json(), "dim": dim}, splitter=SPLITTER_VERSION, files=files,
+        counts={"articles": writer.articles, "passages": writer.passages,
+                "sentences": writer.sentences},
+        ann={"sentences": config.to_json()})
+    store.commit(staging, manifest)
+    report.committed = True
+
+
+def _embed(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    with progress_bar(len(texts), "embedding", unit="text") as bar:
+        return encoder.encode(texts, progress=bar.update)
+
+
+def _copy_unchanged(live: Path, old: Manifest, reuse: list[str], writer: DocWriter,
+                    sentence_parts: list[np.ndarray], passage_parts: list[np.ndarray],
+                    files: dict[str, FileEntry]) -> None:
+    """Copy the rows and vectors of unchanged files from the live generation."""
+    reader = DocReader(live)
+    old_sentences = np.load(live / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+    old_passages = np.load(live / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False)
+    try:
+        for key in reuse:
+            for old_id in reader.article_ids_of(key):
+                article = reader.article(old_id)
+                passages, rows = reader.article_rows(old_id)
+                new_id = writer.add_article(article)
+                mapping = {p.id: writer.add_passage(new_id, p.start, p.end) for p in passages}
+                writer.add_sentences((new_id, mapping[r.passage], r.start, r.end, r.text)
+                                     for r in rows)
+                sentence_parts.append(np.asarray(old_sentences[[r.id for r in rows]]))
+                passage_parts.append(np.asarray(old_passages[[p.id for p in passages]]))
+            files[key] = old.files[key]
+    finally:
+        reader.close()
+
+
+def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)

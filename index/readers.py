@@ -1,0 +1,204 @@
+"""Read article files (.txt, .md, .html/.htm, .jsonl) into :class:`Article` objects.
+
+Every reader works on the file's bytes decoded as UTF-8 and returns offsets into that text (or,
+for HTML and JSONL, into the extracted article text). A file that cannot be read raises
+:class:`UnreadableFile` with a one-line reason; callers skip it and go on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from .documents import Article
+from .errors import UnreadableFile
+
+SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
+            ".jsonl": "jsonl"}
+
+_DATE_MARKER = re.compile(r"date[ \t]+(\d{4}-\d{2}-\d{2})\b[ \t]*:?[ \t]*", re.IGNORECASE)
+_FRONT_MATTER = re.compile(r"---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|$)", re.DOTALL)
+_MD_HEADING = re.compile(r"#{1,6}[ \t]+(.+)")
+_SENTENCE_END = tuple('.!?;:,"\u201d\'')
+_MAX_TITLE_CHARS = 200
+
+
+def file_format(path: Path) -> str | None:
+    """The reader name for ``path`` from its suffix, or None when it is not an article file."""
+    return SUFFIXES.get(path.suffix.lower())
+
+
+def decode(data: bytes, source: str) -> str:
+    """Decode file bytes as UTF-8 text, refusing empty, binary and non-UTF-8 content."""
+    if not data.strip():
+        raise UnreadableFile(source, "empty file")
+    if b"\x00" in data[:8192]:
+        raise UnreadableFile(source, "binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(source, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+
+
+def read_articles(path: Path, data: bytes) -> list[Article]:
+    """All articles in one file (one for most formats, one per line for .jsonl)."""
+    fmt = file_format(path)
+    if fmt is None:
+        raise UnreadableFile(str(path), f"unsupported file type '{path.suffix or path.name}'")
+    source = str(path)
+    text = decode(data, source)
+    return _READERS[fmt](source, text)
+
+
+def read_txt(source: str, text: str) -> list[Article]:
+    """Plain text: optional title line and ``date YYYY-MM-DD`` marker, then paragraphs."""
+    pos = _skip_space(text, 0)
+    title = date = None
+    for _ in range(2):  # the date marker may come before or after the title line
+        if date is None and (match := _DATE_MARKER.match(text, pos)):
+            date = match.group(1)
+            pos = _skip_space(text, match.end())
+        elif title is None and (line := _title_line(text, pos)):
+            title, pos = line[0], _skip_space(text, line[1])
+    return [Article(source, text, pos, len(text), title=title, date=date)]
+
+
+def read_md(source: str, text: str) -> list[Article]:
+    """Markdown with optional YAML front matter (title, date, source/url; other keys kept)."""
+    pos = _skip_space(text, 0)
+    meta: dict[str, Any] = {}
+    if match := _FRONT_MATTER.match(text, pos):
+        meta = _front_matter(source, text, pos, match.group(1))
+        pos = _skip_space(text, match.end())
+    title = _as_text(meta.pop("title", None))
+    date = _as_date(meta.pop("date", None))
+    url = _as_text(meta.pop("url", None) or meta.pop("source", None))
+    if title is None and (heading := _MD_HEADING.match(text, pos)):
+        title = heading.group(1).strip()
+        pos = _skip_space(text, heading.end())
+    return [Article(source, text, pos, len(text), title=title, date=date, url=url, meta=meta)]
+
+
+def read_html(source: str, text: str) -> list[Article]:
+    """HTML: the main article text (no navigation, scripts or boilerplate) via trafilatura."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False,
+                                      include_tables=False, output_format="python")
+    fields = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
+    body = fields.get("text") or ""
+    return [_extracted(source, body, fields.get("title"), fields.get("date"), fields.get("url"))]
+
+
+def read_jsonl(source: str, text: str) -> list[Article]:
+    """One JSON object per line with ``text`` (or ``content``/``body``) plus title/date/url."""
+    articles: list[Article] = []
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {number}: invalid JSON ({exc.msg})")
+            continue
+        body = record.get("text") or record.get("content") or record.get("body") \
+            if isinstance(record, dict) else None
+        if not isinstance(body, str) or not body.strip():
+            problems.append(f"line {number}: no 'text' string")
+            continue
+        meta = {k: v for k, v in record.items()
+                if k not in {"text", "content", "body", "title", "date", "url", "source"}}
+        articles.append(_extracted(source, body, record.get("title"), record.get("date"),
+                                   record.get("url") or record.get("source"), meta, number))
+    if not articles:
+        raise UnreadableFile(source, "no readable JSONL records" +
+                             (f" ({problems[0]})" if problems else ""))
+    if problems:
+        from .notices import warn
+
+        warn(f"{source}: skipped {len(problems)} bad line(s): {'; '.join(problems[:3])}")
+    return articles
+
+
+def _extracted(source: str, body: str, title: Any, date: Any, url: Any,
+               meta: dict[str, Any] | None = None, record: int | None = None) -> Article:
+    """An article whose offsets refer to its extracted text, one paragraph per input line."""
+    lines = [line.strip() for line in body.replace("\r\n", "\n").split("\n")]
+    text = "\n\n".join(line for line in lines if line)
+    title_text = _as_text(title)
+    start = 0
+    if title_text and text.startswith(title_text + "\n"):  # extractors repeat the headline
+        start = _skip_space(text, len(title_text))
+    return Article(source, text, start, len(text), title=title_text, date=_as_date(date),
+                   url=_as_text(url), meta=meta or {}, offsets="extracted", record=record)
+
+
+def _front_matter(source: str, text: str, pos: int, block: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = text.count("\n", 0, pos) + 2 + (mark.line if mark else 0)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UnreadableFile(source, f"malformed YAML front matter at line {line}: {problem}") \
+            from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UnreadableFile(source, "YAML front matter is not a mapping of keys to values")
+    return {str(k): _jsonable(v) for k, v in data.items()}
+
+
+def _title_line(text: str, pos: int) -> tuple[str, int] | None:
+    """``(title, end)`` when the line at ``pos`` reads as a headline followed by more text."""
+    newline = text.find("\n", pos)
+    if newline < 0:
+        return None
+    line = text[pos:newline].strip()
+    if not line or len(line) > _MAX_TITLE_CHARS or line.endswith(_SENTENCE_END):
+        return None
+    if not text[newline:].strip():
+        return None
+    return line, newline
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and (text[pos].isspace() or text[pos] == "\ufeff"):
+        pos += 1
+    return pos
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _as_date(value: Any) -> str | None:
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()[:10]
+    return _as_text(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+_READERS: dict[str, Callable[[str, str], list[Article]]] = {
+    "txt": read_txt, "md": read_md, "html": read_html, "jsonl": read_jsonl,
+}

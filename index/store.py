@@ -1,0 +1,251 @@
+"""The index directory on disk: immutable generations, an atomic ``CURRENT`` pointer, a lock.
+
+Layout::
+
+    INDEX_DIR/
+      CURRENT                 name of the live generation (replaced atomically)
+      lock                    flock()ed by the one writer
+      generations/<name>/     manifest.json, docs.sqlite, *.npy, *.faiss, bm25/
+
+A writer builds a whole new generation in a staging folder, fsyncs it, renames it into
+``generations/`` and only then swaps ``CURRENT``. A crash at any point leaves the previous
+generation live; readers never see a half-written index. Nothing here is pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import BadInput, IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
+
+FORMAT = "bot-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VERIFY_HASH_LIMIT = 64 * 1024 * 1024  # files above this are checked by size on load
+
+
+@dataclass
+class FileEntry:
+    """What the index knows of one indexed article file."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+    format: str
+    articles: int
+    sentences: int
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class Manifest:
+    """Self-description of a generation: encoder, versions, input files, output checksums."""
+
+    encoder: dict[str, Any]
+    splitter: str
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    ann: dict[str, Any] = field(default_factory=dict)
+    checksums: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "files"}
+        data["files"] = {path: entry.to_json() for path, entry in sorted(self.files.items())}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Manifest":
+        if data.get("format") != FORMAT:
+            raise IndexMismatch("not a bot index (manifest has no 'bot-index' format tag)")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"index format version {data.get('format_version')} is not the supported "
+                f"version {FORMAT_VERSION}; rebuild it with: bot index --rebuild PATH...")
+        try:
+            files = {p: FileEntry(**e) for p, e in data.get("files", {}).items()}
+            return cls(encoder=data["encoder"], splitter=data["splitter"], files=files,
+                       counts=data.get("counts", {}), ann=data.get("ann", {}),
+                       checksums=data.get("checksums", {}), created=data.get("created", 0.0))
+        except (KeyError, TypeError) as exc:
+            raise IndexCorrupt(f"manifest is malformed ({exc})") from None
+
+
+class IndexDir:
+    """One index directory; every path the engine writes goes through here."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise BadInput(f"index dir {self.root} is a file, not a directory")
+
+    @property
+    def generations(self) -> Path:
+        return self.root / "generations"
+
+    def current(self) -> Path | None:
+        """The live generation's folder, or None when nothing was ever committed."""
+        try:
+            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexCorrupt(f"cannot read {self.root / 'CURRENT'}: {exc.strerror}") from None
+        if not name or "/" in name or name.startswith("."):
+            raise IndexCorrupt(f"{self.root / 'CURRENT'} is damaged; rebuild with bot index")
+        path = self.generations / name
+        if not path.is_dir():
+            raise IndexCorrupt(f"live generation {name} is missing; rebuild with bot index")
+        return path
+
+    def require_current(self) -> Path:
+        path = self.current()
+        if path is None:
+            raise IndexNotFound(f"no index in {self.root}; build one with: bot index PATH... "
+                                f"--index-dir {self.root}")
+        return path
+
+    def read_manifest(self, generation: Path | None = None, verify: bool = True) -> Manifest:
+        """The manifest of ``generation`` (default: live), checking the files it lists."""
+        generation = generation or self.require_current()
+        try:
+            data = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise IndexCorrupt(f"{generation / MANIFEST} is missing; rebuild with bot index") \
+                from None
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"{generation / MANIFEST} is unreadable ({exc}); "
+                               "rebuild with bot index") from None
+        if not isinstance(data, dict):
+            raise IndexCorrupt(f"{generation / MANIFEST} is not a JSON object")
+        manifest = Manifest.from_json(data)
+        if verify:
+            verify_checksums(generation, manifest.checksums)
+        return manifest
+
+    @contextlib.contextmanager
+    def write_lock(self, wait: bool = True) -> Iterator[None]:
+        """Hold the single-writer lock; waits (saying so) while another writer runs."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    raise IndexBusy(f"another 'bot index' is writing {self.root}") from None
+                from .notices import warn
+
+                warn(f"another 'bot index' is writing {self.root}; waiting for it to finish")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def staging(self) -> Path:
+        """A fresh folder to build a generation in (call under the write lock)."""
+        self.generations.mkdir(parents=True, exist_ok=True)
+        for stale in self.generations.glob(".staging-*"):  # left by a killed writer
+            shutil.rmtree(stale, ignore_errors=True)
+        path = self.generations / f".staging-{uuid.uuid4().hex[:8]}"
+        path.mkdir()
+        return path
+
+    def commit(self, staging: Path, manifest: Manifest) -> Path:
+        """Seal ``staging`` (checksums, fsync), make it live atomically, drop old generations."""
+        manifest.checksums = {
+            name: {"size": (staging / name).stat().st_size, "sha256": _sha256(staging / name)}
+            for name in _files_under(staging)}
+        _write_json(staging / MANIFEST, manifest.to_json())
+        for name in [*_files_under(staging), MANIFEST]:
+            _fsync(staging / name)
+        name = time.strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
+        final = self.generations / name
+        staging.rename(final)
+        _fsync_dir(self.generations)
+        pointer = self.root / f".CURRENT.{uuid.uuid4().hex[:6]}"
+        pointer.write_text(name + "\n", encoding="utf-8")
+        _fsync(pointer)
+        previous = self.current_name()
+        os.replace(pointer, self.root / "CURRENT")
+        _fsync_dir(self.root)
+        self._drop_old(keep={name, previous})
+        return final
+
+    def current_name(self) -> str | None:
+        try:
+            return (self.root / "CURRENT").read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    def _drop_old(self, keep: set[str | None]) -> None:
+        """Remove generations other than the live one and the one before it (a reader may
+        still be opening it)."""
+        for path in self.generations.iterdir():
+            if path.name not in keep and not path.name.startswith(".staging-"):
+                shutil.rmtree(path, ignore_errors=True)
+        for stray in self.root.glob(".CURRENT.*"):
+            stray.unlink(missing_ok=True)
+
+
+def verify_checksums(generation: Path, checksums: dict[str, dict[str, Any]]) -> None:
+    """Raise :class:`IndexCorrupt` when a listed file is missing, resized or altered."""
+    if not checksums:
+        raise IndexCorrupt(f"{generation / MANIFEST} lists no files; rebuild with bot index")
+    for name, expected in checksums.items():
+        path = generation / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise IndexCorrupt(f"index file {name} is missing; rebuild with bot index") from None
+        if size != expected.get("size"):
+            raise IndexCorrupt(f"index file {name} is truncated or altered "
+                               f"({size} bytes, expected {expected.get('size')}); "
+                               "rebuild with: bot index --rebuild PATH...")
+        if size <= VERIFY_HASH_LIMIT and _sha256(path) != expected.get("sha256"):
+            raise IndexCorrupt(f"index file {name} was altered (checksum mismatch); "
+                               "rebuild with: bot index --rebuild PATH...")
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if p.is_file() and p.name != MANIFEST)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        _fsync(path)

@@ -1,0 +1,41 @@
+"""The plain sentence-transformers (PyTorch) encoder: any model it can load, fp32."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .encoders import EncoderSpec, ProgressFn, length_sorted_batches, model_path
+from .errors import ModelUnavailable
+
+
+class TorchEncoder:
+    """Wraps ``SentenceTransformer.encode`` with normalised float32 output."""
+
+    def __init__(self, spec: EncoderSpec) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.spec = spec
+        try:
+            self.model = SentenceTransformer(model_path(spec.model), device="cpu")
+        except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
+            raise ModelUnavailable(
+                f"cannot load model '{spec.model}' offline: {exc}".splitlines()[0]) from None
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+
+    @classmethod
+    def from_spec(cls, spec: EncoderSpec) -> "TorchEncoder":
+        return cls(spec)
+
+    def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for batch in length_sorted_batches(texts):
+            out[batch] = self.model.encode([texts[i] for i in batch], batch_size=len(batch),
+                                           normalize_embeddings=True, show_progress_bar=False)
+            if progress:
+                progress(len(batch))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]

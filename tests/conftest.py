@@ -1,0 +1,87 @@
+"""Shared fixtures: isolated user state, tiny corpora, the hashing encoder and the real model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_ARTICLE = SEEDS / "2022-05-23-xiaomi-leica-camera-partnership.txt"
+SHARED = ROOT.parent / "shared"
+SQUAD = SHARED / "eval" / "squad-v1.1-dev-half-a.json"
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache per test session, so the ONNX export happens at most once."""
+    return tmp_path_factory.mktemp("bot-cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, session_cache: Path) -> None:
+    """No test reads or writes the user's caches or index; everything stays offline."""
+    monkeypatch.setenv("BOT_CACHE_DIR", str(session_cache))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.setenv("BOT_PROGRESS", "0")
+    for name in ("BOT_INDEX_DIR", "BOT_MODEL", "BOT_BACKEND", "BOT_ALLOW_DOWNLOADS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def hashing_spec():
+    """The deterministic no-model encoder (fast unit tests)."""
+    from index.encoders import EncoderSpec
+
+    return EncoderSpec(model="hashing", backend="hashing")
+
+
+@pytest.fixture
+def seed_corpus(tmp_path: Path) -> Path:
+    """A private copy of the shipped seed articles."""
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+def write_corpus(folder: Path, files: dict[str, str | bytes]) -> Path:
+    """Create ``folder`` with the given relative file names and contents."""
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_encoder(session_cache: Path):
+    """The real packaged model (ONNX int8), loaded once per session."""
+    old = os.environ.get("BOT_CACHE_DIR")
+    os.environ["BOT_CACHE_DIR"] = str(session_cache)
+    try:
+        from index.encoders import EncoderSpec, load_encoder
+
+        return load_encoder(EncoderSpec())
+    finally:
+        if old is None:
+            os.environ.pop("BOT_CACHE_DIR", None)
+        else:
+            os.environ["BOT_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> Path:
+    """An index of the shipped seeds built with the real model, shared by read-only tests."""
+    from index.indexer import update_index
+
+    folder = tmp_path_factory.mktemp("seed-index")
+    update_index([SEEDS], folder / "index", encoder=real_encoder)
+    return folder / "index"
