@@ -1,0 +1,106 @@
+"""The scripted Q&A contract of ``bot index`` / ``bot ask`` that outside scripts rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+
+from .conftest import write_corpus
+
+ARTICLES = {
+    "leica.txt": "Leica and Xiaomi\ndate 2022-05-23\n\nLeica now partners with Xiaomi. "
+                 "The first phone ships in July.\n\nHuawei worked with Leica until 2021.\n",
+    "sensors.md": "---\ntitle: Sensors\ndate: 2021-03-01\n---\n"
+                  "Sony makes the IMX800 sensor. It is large.\n",
+}
+
+
+@pytest.fixture
+def indexed(tmp_path: Path) -> Path:
+    corpus = write_corpus(tmp_path / "news", ARTICLES)
+    result = CliRunner().invoke(cli, ["index", str(corpus), "--index-dir", str(tmp_path / "idx"),
+                                      "--backend", "hashing", "--model", "hashing"])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "idx"
+
+
+def ask(*args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", "ask", *args], input=stdin,
+                          capture_output=True, text=not isinstance(stdin, bytes), timeout=120)
+
+
+def test_json_stream_one_object_per_question_in_order(indexed: Path):
+    questions = "Who makes the IMX800 sensor?\nWhen did Huawei stop working with Leica?\n"
+    run = ask("--index-dir", str(indexed), "--json", "-k", "2", stdin=questions)
+    assert run.returncode == 0, run.stderr
+    objects = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [o["question"] for o in objects] == questions.splitlines()
+    for obj in objects:
+        assert isinstance(obj["answered"], bool)
+        assert 1 <= len(obj["answers"]) <= 2
+        for answer in obj["answers"]:
+            assert {"text", "source", "start", "end", "score", "title", "date"} <= set(answer)
+            text = Path(answer["source"]).read_bytes().decode("utf-8")
+            assert text[answer["start"]:answer["end"]] == answer["text"]
+        scores = [a["score"] for a in obj["answers"]]
+        assert scores == sorted(scores, reverse=True)
+    top = objects[0]["answers"][0]
+    assert top["text"] == "Sony makes the IMX800 sensor."
+    assert (top["title"], top["date"]) == ("Sensors", "2021-03-01")
+
+
+def test_human_output_in_a_pipe_has_citation_and_no_colour(indexed: Path):
+    run = ask("Who makes the IMX800 sensor?", "--index-dir", str(indexed))
+    assert run.returncode == 0
+    assert "\x1b[" not in run.stdout
+    assert "Sony makes the IMX800 sensor." in run.stdout
+    assert "Sensors" in run.stdout and "2021-03-01" in run.stdout and "sensors.md:" in run.stdout
+    assert run.stderr == ""
+
+
+def test_bad_stream_lines_are_reported_and_good_ones_still_answered(indexed: Path):
+    stream = b"Who makes the IMX800 sensor?\n\xff\xfe\n\nWhere is Leica?\n"
+    run = ask("--index-dir", str(indexed), "--json", stdin=stream)
+    assert run.returncode == 1
+    objects = [json.loads(line) for line in run.stdout.decode().splitlines()]
+    assert [("error" in o) for o in objects] == [False, True, False]
+    assert b"line 2" in run.stderr and b"Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["ask", "anything"], 1, "no index in"),
+    (["ask", "   "], 1, "empty question"),
+    (["ask", "x", "-k", "0"], 2, "-k"),
+    (["ask", "x", "-k", "-3"], 2, "-k"),
+    (["index", "does-not-exist"], 1, "no such file or directory"),
+    (["index"], 2, "Missing argument"),
+    (["frobnicate"], 2, "No such command"),
+])
+def test_errors_are_one_line_with_nonzero_exit(tmp_path: Path, args, code, message):
+    run = subprocess.run([sys.executable, "-m", "bot", *args, "--index-dir",
+                          str(tmp_path / "none")] if args[0] != "frobnicate" else
+                         [sys.executable, "-m", "bot", *args],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == code
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+
+
+def test_index_dir_that_is_a_file(tmp_path: Path):
+    (tmp_path / "afile").write_text("x")
+    result = CliRunner().invoke(cli, ["ask", "q", "--index-dir", str(tmp_path / "afile")])
+    assert result.exit_code == 1 and "is a file" in result.output
+
+
+def test_reindex_reports_unchanged(indexed: Path, tmp_path: Path):
+    result = CliRunner().invoke(cli, ["index", str(tmp_path / "news"), "--index-dir",
+                                      str(indexed)])
+    assert result.exit_code == 0
+    assert "up to date" in result.output and "0 sentences embedded" in result.output
