@@ -15,7 +15,7 @@ from index.encoders import Encoder
 from index.search import Hit, Searcher
 from index.store import IndexDir
 
-from .confidence import confidence
+from .confidence import confidence, is_answered
 from .questions import clean_question
 
 DEFAULT_K = 3
@@ -41,6 +41,7 @@ class Evidence:
     parts: dict[str, float] = field(default_factory=dict)
     line: int = 0  # 1-based line and column of ``start`` in the article text
     column: int = 0
+    sources: tuple[dict[str, Any], ...] = ()  # every place this sentence text appears, if >1
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -51,6 +52,8 @@ class Evidence:
         }
         if self.record is not None:
             data["record"] = self.record
+        if self.sources:
+            data["sources"] = [dict(s) for s in self.sources]
         return data
 
     @classmethod
@@ -64,7 +67,18 @@ class Evidence:
                    url=article.url, offsets=article.offsets, record=article.record,
                    sentence_id=hit.sentence.id, article_id=hit.sentence.article,
                    passage_id=hit.sentence.passage, parts=dict(hit.parts),
-                   line=line, column=column)
+                   line=line, column=column, sources=_sources(hit))
+
+
+def _sources(hit: Hit) -> tuple[dict[str, Any], ...]:
+    """Where a merged near-duplicate sentence appears: the hit itself first, then the rest."""
+    if not hit.also:
+        return ()
+    places = [(hit.sentence, hit.article), *hit.also]
+    return tuple({"source": a.source, "start": r.start, "end": r.end, "title": a.title,
+                  "date": a.date, "url": a.url, "offsets": a.offsets}
+                 | ({"record": a.record} if a.record is not None else {})
+                 for r, a in places)
 
 
 @dataclass(frozen=True)
@@ -107,8 +121,8 @@ class Answerer:
         query = clean_question(question)
         hits = self.searcher.search(query, max(k, 1)) if k > 0 else []
         conf = confidence(hits[0].parts) if hits else 0.0
-        return Answer(question=question, answered=bool(hits) and conf >= 0.5, confidence=conf,
-                      evidence=[Evidence.from_hit(h) for h in hits[:k]])
+        return Answer(question=question, answered=bool(hits) and is_answered(conf),
+                      confidence=conf, evidence=[Evidence.from_hit(h) for h in hits[:k]])
 
     def article(self, evidence: Evidence) -> Article:
         """The whole article an evidence sentence comes from."""

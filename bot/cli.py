@@ -16,6 +16,8 @@ import click
 
 from index.errors import BadInput, EngineError
 
+from .questions import MAX_QUESTION_CHARS, question_problem
+
 DEFAULT_INDEX_DIR = ".bot-index"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -43,6 +45,9 @@ class BotGroup(click.Group):
         except BrokenPipeError:
             _silence_broken_pipe()
             ctx.exit(0)
+        except OSError as exc:  # disk full, a folder where a file should be, ...
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
 
 
 class _Error(click.ClickException):
@@ -55,6 +60,15 @@ class _Error(click.ClickException):
 
 click.ClickException.show = _Error.show  # one "error: ..." line for every CLI error
 click.ClickException.format_message = _Error.format_message
+
+
+def _show_usage_error(self: click.UsageError, file=None) -> None:  # noqa: ANN001
+    """Bad arguments: one ``error: ...`` line that names the help to read (exit code 2)."""
+    hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+    click.echo(f"error: {self.format_message()}{hint}", err=True)
+
+
+click.UsageError.show = _show_usage_error
 
 
 @click.group(cls=BotGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,8 +119,8 @@ def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> 
     from .answering import Answerer
     from .human_output import render
 
-    if question is not None and not question.strip():
-        raise BadInput("empty question")
+    if question is not None and (problem := question_problem(question)):
+        raise BadInput(problem)
     answerer = Answerer.open(index_dir)
     failures = 0
     for number, text, problem in _questions(question, sys.stdin):
@@ -117,6 +131,9 @@ def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> 
                 _emit(json.dumps({"question": text, "answered": False, "answers": [],
                                   "error": problem}, ensure_ascii=False))
             continue
+        if len(text) > MAX_QUESTION_CHARS:
+            click.echo(f"warning: line {number}: question has {len(text)} characters; only the "
+                       f"first {MAX_QUESTION_CHARS} are searched", err=True)
         answer = answerer.ask(text, k=k)
         _emit(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else
               render(answer) + ("\n" if question is None else ""))
@@ -131,17 +148,20 @@ def _questions(question: str | None, stream: TextIO) -> Iterator[tuple[int, str,
         return
     for number, raw in enumerate(stream.buffer, start=1):
         line = raw.rstrip(b"\r\n")
+        if number == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
         try:
             text = line.decode("utf-8")
-        except UnicodeDecodeError:
-            yield number, line.decode("utf-8", "replace"), "not UTF-8 text"
+        except UnicodeDecodeError as exc:
+            yield (number, line.decode("utf-8", "replace"),
+                   f"not UTF-8 text (invalid byte at column {exc.start + 1})")
             continue
         if not text.strip():
-            continue
+            continue  # blank lines separate questions
         if "\x00" in text:
             yield number, text.replace("\x00", ""), "question contains NUL bytes"
             continue
-        yield number, text, None
+        yield number, text, question_problem(text)
 
 
 def _emit(line: str) -> None:
@@ -157,3 +177,13 @@ def _silence_broken_pipe() -> None:
 
 def main() -> None:
     cli(prog_name="bot")
+
+
+from .evaluation.command import eval_command  # noqa: E402
+cli.add_command(eval_command)
+
+from .golden.command import check_command  # noqa: E402
+cli.add_command(check_command)
+
+from .chat.command import chat_command  # noqa: E402 - registered last, see bot/chat/
+cli.add_command(chat_command)

@@ -7,7 +7,9 @@ import re
 from index.errors import BadInput
 
 MAX_QUESTION_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls, zero-width and bidirectional formatting characters, byte order marks
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+                      r"\ufeff]")
 
 
 def clean_question(raw: str) -> str:
@@ -20,3 +22,12 @@ def clean_question(raw: str) -> str:
     if not text:
         raise BadInput("empty question")
     return text[:MAX_QUESTION_CHARS]
+
+
+def question_problem(raw: str) -> str | None:
+    """Why ``raw`` cannot be asked (one line), or None when it can."""
+    if not raw.strip():
+        return "empty question"
+    if not " ".join(_CONTROL.sub(" ", raw).split()):
+        return "question has no text, only control characters"
+    return None

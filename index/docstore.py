@@ -28,6 +28,8 @@ CREATE TABLE sentences(
   start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE INDEX articles_file ON articles(file);
 CREATE INDEX sentences_passage ON sentences(passage);
+CREATE INDEX passages_article ON passages(article);
+CREATE INDEX sentences_article ON sentences(article);
 """
 
 
@@ -102,6 +104,10 @@ class DocReader:
     def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
         return {row[0]: PassageRow(*row) for row in self._in(
             "SELECT id, article, start, end FROM passages", ids)}
+
+    def titles(self, ids: Sequence[int]) -> dict[int, str | None]:
+        """Article titles by article id, in one query."""
+        return dict(self._in("SELECT id, title FROM articles", ids))
 
     def article(self, article_id: int, with_text: bool = True) -> Article:
         row = self.db.execute(

@@ -107,18 +107,38 @@ def load_encoder(spec: EncoderSpec) -> Encoder:
     return TorchEncoder.from_spec(spec)
 
 
-def length_sorted_batches(texts: Sequence[str], max_tokens: int = 8192,
-                          max_batch: int = 128) -> list[list[int]]:
-    """Index batches of similar length (less padding), each within a rough token budget."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+def cpu_cores() -> int:
+    """Cores this process may run on (``$BOT_THREADS`` overrides)."""
+    forced = os.environ.get("BOT_THREADS", "")
+    if forced.isdigit() and int(forced) > 0:
+        return int(forced)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def token_batches(lengths: Sequence[int], budget: int = 4096,
+                  max_batch: int = 256) -> list[list[int]]:
+    """Batches of item indices sorted by length, each padding to at most ``budget`` tokens.
+
+    Sorting by length means a batch pads to nearly its own length, so short sentences are
+    encoded in big batches and long ones in small batches at the same cost per batch.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
     batches: list[list[int]] = []
     current: list[int] = []
-    for i in order:
-        est = len(texts[i]) // 4 + 2  # ~4 characters per word piece
-        if current and (len(current) >= max_batch or (len(current) + 1) * est > max_tokens):
+    for i in order:  # ascending: the newest item is the longest of its batch
+        if current and (len(current) >= max_batch or (len(current) + 1) * lengths[i] > budget):
             batches.append(current)
             current = []
         current.append(i)
     if current:
         batches.append(current)
     return batches
+
+
+def length_sorted_batches(texts: Sequence[str], max_tokens: int = 8192,
+                          max_batch: int = 128) -> list[list[int]]:
+    """Like :func:`token_batches`, estimating lengths from characters (~4 per word piece)."""
+    return token_batches([len(t) // 4 + 2 for t in texts], max_tokens, max_batch)

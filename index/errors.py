@@ -32,6 +32,20 @@ class IndexBusy(EngineError):
     """Another process holds the index's write lock."""
 
 
+class IndexWriteFailed(EngineError, OSError):
+    """Writing a new generation failed (disk full, ...); the previous index is unchanged."""
+
+    def __init__(self, root: object, cause: OSError) -> None:
+        reason = cause.strerror or str(cause)
+        where = f" ({cause.filename})" if cause.filename else ""
+        self.message = (f"cannot write the index in {root}: {reason}{where}; "
+                        "the previous index is unchanged")
+        super().__init__(cause.errno, reason)
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class BadInput(EngineError):
     """An argument or path given by the user cannot be used."""
 

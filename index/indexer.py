@@ -21,7 +21,7 @@ from .discovery import discover
 from .docstore import DocReader, DocWriter
 from .documents import Article, SplitArticle
 from .encoders import Encoder, EncoderSpec, load_encoder
-from .errors import IndexCorrupt, IndexMismatch, UnreadableFile
+from .errors import BadInput, IndexCorrupt, IndexMismatch, IndexWriteFailed, UnreadableFile
 from .lexical import Bm25
 from .notices import warn
 from .progress import progress_bar
@@ -86,10 +86,25 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
                 old.counts.get("sentences", 0)
             report.seconds = time.perf_counter() - started
             return report
+        if not _sentence_count(reuse, fresh, old):
+            raise BadInput(f"nothing to index: no readable article with text under the given "
+                           f"paths ({len(report.skipped)} file(s) skipped); the index in "
+                           f"{store.root} is unchanged")
         encoder = encoder or load_encoder(spec)
-        _write_generation(store, live, old, reuse, fresh, spec, encoder, report)
+        try:
+            _write_generation(store, live, old, reuse, fresh, spec, encoder, report)
+        except BaseException as exc:  # disk full, interrupted, ...: the live index stays
+            store.discard_staging()
+            if isinstance(exc, OSError) and not isinstance(exc, IndexWriteFailed):
+                raise IndexWriteFailed(store.root, exc) from exc
+            raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _sentence_count(reuse: list[str], fresh: list[_Fresh], old: Manifest | None) -> int:
+    kept = sum(old.files[key].sentences for key in reuse) if old else 0
+    return kept + sum(item.entry.sentences for item in fresh)
 
 
 def _live_generation(store: IndexDir, rebuild: bool) -> tuple[Path | None, Manifest | None]:
@@ -220,7 +235,8 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
 
     report.articles, report.sentences = writer.articles, writer.sentences
     manifest = Manifest(
-        encoder={**spec.to_json(), "dim": dim}, splitter=SPLITTER_VERSION, files=files,
+        encoder={**spec.to_json(), **getattr(encoder, "details", {}), "dim": dim},
+        splitter=SPLITTER_VERSION, files=files,
         counts={"articles": writer.articles, "passages": writer.passages,
                 "sentences": writer.sentences},
         ann={"sentences": config.to_json()})

@@ -2,120 +2,274 @@
 
 sentence-transformers exports and quantises the model once into the cache directory (never into
 site-packages); afterwards only onnxruntime and tokenizers are imported, which keeps a cold
-``bot ask`` near one second.
+``bot ask`` well under a second.
+
+Quantisation variant: ``avx512_vnni`` (signed int8 weights) where the CPU has VNNI instructions,
+else ``avx2`` (unsigned weights, safe on every x86-64 CPU), ``arm64`` on ARM. The variant only
+changes the cached model file, never the index format: vectors of the variants agree to a
+cosine of ~0.99 (see ``tests/test_encoders.py``), so an index built on one machine still answers
+on another; the manifest records the variant it was built with.
+
+Bulk encoding tokenises everything once, sorts by token length and cuts batches by a padded
+token budget, then runs batches on one single-threaded session per core (whole batches in
+parallel scale better than splitting each matrix product across threads). One question runs on
+a session using all cores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
+import platform
 import shutil
 import tempfile
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from .encoders import EncoderSpec, ProgressFn, length_sorted_batches, model_path
+from .encoders import EncoderSpec, ProgressFn, cpu_cores, token_batches
 from .errors import ModelUnavailable
 from .paths import cache_dir
 
-QUANTISATION = "avx2"  # portable dynamic int8 kernels; onnxruntime picks faster ones at run time
-QUANTISED_FILE = f"onnx/model_quint8_{QUANTISATION}.onnx"
+QUANTISATIONS = ("avx2", "avx512_vnni", "arm64")
+QUANTISATION_ENV = "BOT_ONNX_QUANTISATION"
+TOKEN_BUDGET = 4096  # padded tokens per batch; measured: bench/run.py encoder --sweep
+MAX_BATCH = 256
+PARALLEL_BATCHES = True  # whole batches on one 1-thread session per core (measured faster)
+
+
+def quantisation() -> str:
+    """The int8 variant for this CPU (``$BOT_ONNX_QUANTISATION`` overrides)."""
+    chosen = os.environ.get(QUANTISATION_ENV, "").strip()
+    if chosen:
+        if chosen not in QUANTISATIONS:
+            raise ModelUnavailable(f"{QUANTISATION_ENV}={chosen} is not one of "
+                                   f"{', '.join(QUANTISATIONS)}")
+        return chosen
+    if platform.machine().lower() in {"arm64", "aarch64"}:
+        return "arm64"
+    return "avx512_vnni" if _cpu_flags() & {"avx512_vnni", "avx_vnni"} else "avx2"
+
+
+def model_file(variant: str) -> str:
+    """A model's path inside an export folder (sentence-transformers' naming); ``fp32`` is the
+    unquantised export, kept for measuring what quantisation costs."""
+    if variant == "fp32":
+        return "onnx/model.onnx"
+    kind = "quint8" if variant == "avx2" else "qint8"
+    return f"onnx/model_{kind}_{variant}.onnx"
 
 
 class OnnxEncoder:
-    """Runs the quantised ONNX graph with mean pooling and L2 normalisation."""
+    """Runs an exported ONNX graph with the model's pooling and L2 normalisation."""
 
-    def __init__(self, spec: EncoderSpec, export_dir: Path) -> None:
-        import onnxruntime as ort
+    def __init__(self, spec: EncoderSpec, export_dir: Path, variant: str) -> None:
         from tokenizers import Tokenizer
 
         self.spec = spec
+        self.variant = variant
+        self.path = export_dir / model_file(variant)
         config = _read_json(export_dir / "sentence_bert_config.json")
         pooling = _read_json(export_dir / "1_Pooling" / "config.json")
         self.max_length = int(config.get("max_seq_length", 256))
         self.pooling = "cls" if pooling.get("pooling_mode_cls_token") else "mean"
         self.tokenizer = Tokenizer.from_file(str(export_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_length)
-        self.tokenizer.enable_padding()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(export_dir / QUANTISED_FILE), options,
-                                            providers=["CPUExecutionProvider"])
+        self.tokenizer.no_padding()
+        self.session = self._session(cpu_cores())
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self._workers: list = []
+        self._lock = threading.Lock()
 
     @classmethod
     def from_spec(cls, spec: EncoderSpec) -> "OnnxEncoder":
-        return cls(spec, exported_model(spec.model))
+        variant = quantisation()
+        return cls(spec, exported_model(spec.model, variant), variant)
+
+    @property
+    def details(self) -> dict[str, str]:
+        """What the manifest records beside model and backend."""
+        return {"quantisation": self.variant}
 
     def encode(self, texts: Sequence[str], progress: ProgressFn | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for batch in length_sorted_batches(texts):
-            out[batch] = self._run([texts[i] for i in batch])
-            if progress:
-                progress(len(batch))
+        if not len(texts):
+            return out
+        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        batches = token_batches([len(i) for i in ids], TOKEN_BUDGET, MAX_BATCH)
+        sessions = self._bulk_sessions(len(batches))
+        if len(sessions) == 1:
+            done: Iterator = (self._run(sessions[0], [ids[i] for i in b]) for b in batches)
+            for batch, vectors in zip(batches, done):
+                out[batch] = vectors
+                if progress:
+                    progress(len(batch))
+            return out
+        slots = _SessionPool(sessions)
+        with ThreadPoolExecutor(len(sessions)) as pool:
+            done = pool.map(lambda b: slots.run(self._run, [ids[i] for i in b]), batches)
+            for batch, vectors in zip(batches, done):
+                out[batch] = vectors
+                if progress:
+                    progress(len(batch))
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self._run([text])[0]
+        return self._run(self.session, [self.tokenizer.encode(text).ids])[0]
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": mask}
+    def _run(self, session, ids: list[list[int]]) -> np.ndarray:
+        width = max(len(i) for i in ids)
+        tokens = np.zeros((len(ids), width), dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            tokens[row, :len(seq)] = seq
+            mask[row, :len(seq)] = 1
+        feed = {"input_ids": tokens, "attention_mask": mask}
         if "token_type_ids" in self.inputs:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = self.session.run(None, feed)[0]
-        if self.pooling == "cls":
+            feed["token_type_ids"] = np.zeros_like(tokens)
+        hidden = session.run(None, feed)[0]
+        if hidden.ndim == 2:  # the graph already pools
+            vectors = hidden
+        elif self.pooling == "cls":
             vectors = hidden[:, 0]
         else:
-            weights = mask[..., None].astype(np.float32)
-            vectors = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            weights = mask.astype(np.float32)
+            vectors = np.einsum("bld,bl->bd", hidden, weights) / weights.sum(1, keepdims=True)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
+    def _session(self, threads: int):
+        import onnxruntime as ort
 
-def exported_model(model: str) -> Path:
-    """The cached ONNX export of ``model``, exporting it first (~10 s, once) when missing."""
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # no busy-waiting between runs: the CPU goes to FAISS/BM25 (or other processes)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return ort.InferenceSession(str(self.path), options,
+                                        providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - a damaged cache file, say which
+            raise ModelUnavailable(f"cannot load {self.path} ({exc}); delete that folder to "
+                                   "export the model again".splitlines()[0]) from None
+
+    def _bulk_sessions(self, batches: int) -> list:
+        """One single-threaded session per core, created on first bulk use."""
+        cores = cpu_cores()
+        if cores == 1 or batches < 2 or not PARALLEL_BATCHES:
+            return [self.session]
+        with self._lock:
+            while len(self._workers) < cores:
+                self._workers.append(self._session(1))
+        return self._workers
+
+
+class _SessionPool:
+    """Hands each worker thread a session nobody else is using."""
+
+    def __init__(self, sessions: list) -> None:
+        self.free = list(sessions)
+        self.lock = threading.Lock()
+
+    def run(self, fn, ids: list[list[int]]) -> np.ndarray:
+        with self.lock:
+            session = self.free.pop()
+        try:
+            return fn(session, ids)
+        finally:
+            with self.lock:
+                self.free.append(session)
+
+
+def exported_model(model: str, variant: str | None = None) -> Path:
+    """The cached ONNX export of ``model`` holding the ``variant`` file, exporting it (~10 s,
+    once) when missing."""
+    from .encoders import model_path
+
+    variant = variant or quantisation()
     source = model_path(model)
     key = hashlib.sha256(source.encode()).hexdigest()[:12]
     target = cache_dir() / "models" / f"{Path(source).name}-{key}"
-    if (target / QUANTISED_FILE).exists():
+    if (target / model_file(variant)).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
-        _export(source, staging)
-        try:
-            staging.rename(target)
-        except OSError:  # another process finished first
-            if not (target / QUANTISED_FILE).exists():
-                raise
+        _export(source, staging, variant, existing=target)
+        if target.exists():  # an export of another variant: add this file to it
+            final = target / model_file(variant)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / model_file(variant), final)
+        else:
+            try:
+                staging.rename(target)
+            except OSError:  # another process finished first
+                if not (target / model_file(variant)).exists():
+                    raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def _export(source: str, staging: Path) -> None:
+def _export(source: str, staging: Path, variant: str, existing: Path) -> None:
     from .notices import warn
 
-    warn(f"exporting {Path(source).name} to quantised ONNX (once, into {staging.parent})")
+    warn(f"exporting {Path(source).name} to int8 ONNX ({variant}; once, into "
+         f"{staging.parent})")
+    with _quiet_export():
+        try:
+            from sentence_transformers import (SentenceTransformer,
+                                               export_dynamic_quantized_onnx_model)
+        except ImportError:
+            raise ModelUnavailable("the ONNX backend needs sentence-transformers[onnx]") \
+                from None
+        base = existing if (existing / "onnx" / "model.onnx").exists() else source
+        try:
+            model = SentenceTransformer(str(base), backend="onnx", device="cpu",
+                                        model_kwargs={"file_name": "onnx/model.onnx"}
+                                        if base == existing else None)
+        except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
+            raise ModelUnavailable(
+                f"cannot load model '{source}' offline: {exc}".splitlines()[0]) from None
+        model.save_pretrained(str(staging))
+        export_dynamic_quantized_onnx_model(model, variant, str(staging))
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """Hide the exporter's advice and tracer warnings: the one notice above says it all."""
+    loggers = [logging.getLogger(n) for n in ("sentence_transformers", "transformers",
+                                              "optimum", "onnxruntime")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
     try:
-        from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
-    except ImportError:
-        raise ModelUnavailable("the ONNX backend needs sentence-transformers[onnx]") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _cpu_flags() -> set[str]:
     try:
-        model = SentenceTransformer(source, backend="onnx", device="cpu")
-    except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
-        raise ModelUnavailable(f"cannot load model '{source}' offline: {exc}".splitlines()[0]) \
-            from None
-    model.save_pretrained(str(staging))
-    export_dynamic_quantized_onnx_model(model, QUANTISATION, str(staging))
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
 
 
 def _read_json(path: Path) -> dict:

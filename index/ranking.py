@@ -1,26 +1,74 @@
-"""Combine a candidate sentence's score parts into one ranking score.
+"""Combine a candidate sentence's score parts (:mod:`index.features`) into one ranking score.
 
-The parts are cosine similarities (dense sentence, dense passage) and BM25 normalised by the
-best BM25 score of the query. The weights are a linear combination; they are tuned on data by
-``scripts/`` tooling and kept as figures here.
+The default ranker is linear in the parts; its weights were learned on SQuAD v1.1 dev half-a by
+``scripts/train_ranker.py`` (a listwise softmax over each question's candidates, chosen by
+article-grouped cross-validation) and are kept as figures in ``ranker_weights.json``. Two
+reference rankers remain for comparison with ``bot eval --ranker``: ``hand`` (the original
+hand-set weighted sum) and ``rrf`` (reciprocal-rank fusion of dense and BM25).
 """
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 
-WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}
+from .errors import BadInput
+
+WEIGHTS_FILE = Path(__file__).with_name("ranker_weights.json")
+HAND_WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}
+RANKERS = ("learned", "hand", "rrf")
+RRF_K = 60.0
+
+
+@lru_cache(maxsize=1)
+def learned_weights() -> dict[str, float]:
+    """The committed learned weights (the hand weights when the file is missing)."""
+    try:
+        data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+        return {str(k): float(v) for k, v in data["weights"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return dict(HAND_WEIGHTS)
 
 
 class Ranker:
-    """A weighted sum of score parts."""
+    """A weighted sum of score parts, or reciprocal-rank fusion when ``kind == "rrf"``."""
 
-    def __init__(self, weights: dict[str, float] | None = None) -> None:
-        self.weights = dict(weights or WEIGHTS)
+    def __init__(self, weights: dict[str, float] | None = None, kind: str = "linear") -> None:
+        self.kind = kind
+        self.weights = dict(weights if weights is not None else learned_weights())
+
+    @classmethod
+    def named(cls, name: str) -> "Ranker":
+        """``learned`` (default), ``hand`` or ``rrf``."""
+        if name == "learned":
+            return cls()
+        if name == "hand":
+            return cls(HAND_WEIGHTS)
+        if name == "rrf":
+            return cls({}, kind="rrf")
+        raise BadInput(f"unknown ranker '{name}' (choose from {', '.join(RANKERS)})")
 
     def score(self, parts: dict[str, np.ndarray]) -> np.ndarray:
-        total = np.zeros(len(next(iter(parts.values()))), dtype=np.float64)
+        """One score per candidate (higher is better)."""
+        size = len(next(iter(parts.values()))) if parts else 0
+        if self.kind == "rrf":
+            return rrf(parts["dense"], parts["lexical"])
+        total = np.zeros(size, dtype=np.float64)
         for name, weight in self.weights.items():
             if name in parts:
                 total += weight * np.asarray(parts[name], dtype=np.float64)
         return total
+
+
+def rrf(*scores: np.ndarray) -> np.ndarray:
+    """Reciprocal-rank fusion: the sum over score lists of ``1 / (RRF_K + rank)``."""
+    total = np.zeros(len(scores[0]), dtype=np.float64)
+    for values in scores:
+        order = np.argsort(-np.asarray(values), kind="stable")
+        ranks = np.empty(len(order), dtype=np.float64)
+        ranks[order] = np.arange(1, len(order) + 1)
+        total += 1.0 / (RRF_K + ranks)
+    return total

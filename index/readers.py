@@ -90,6 +90,8 @@ def read_html(source: str, text: str) -> list[Article]:
                                       include_tables=False, output_format="python")
     fields = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
     body = fields.get("text") or ""
+    if not body.strip():
+        raise UnreadableFile(source, "no article text found in the HTML")
     return [_extracted(source, body, fields.get("title"), fields.get("date"), fields.get("url"))]
 
 

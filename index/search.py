@@ -1,8 +1,9 @@
 """Search a built index: a question in, ranked sentences with their score parts out.
 
 Candidates come from dense sentence search (FAISS) and BM25; each candidate is then scored with
-exact cosine to the question, its passage's cosine (the paragraph with its title) and its
-normalised BM25 score. :mod:`index.ranking` combines those parts into one score.
+the parts of :mod:`index.features` (its own, its paragraph's and its neighbours' cosine, BM25
+of the sentence and its context, IDF-weighted term coverage, title match, answer-type cues) and
+:mod:`index.ranking` combines those parts into one score.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from .documents import Article
 from .encoders import Encoder, EncoderSpec, load_encoder
 from .errors import IndexMismatch
 from .indexer import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS
-from .lexical import Bm25
+from .features import candidate_features
+from .lexical import Bm25, tokenize
 from .ranking import Ranker
 from .store import IndexDir, Manifest
+from .term_match import match_terms
 
 CANDIDATES = 100
+DUPLICATE_SCAN = 40  # near-duplicates are looked for among the best candidates only
 
 
 @dataclass
@@ -33,6 +37,7 @@ class Hit:
     article: Article
     score: float
     parts: dict[str, float] = field(default_factory=dict)
+    also: list[tuple[SentenceRow, Article]] = field(default_factory=list)  # same text elsewhere
 
 
 class Searcher:
@@ -51,6 +56,7 @@ class Searcher:
         self.bm25 = Bm25.load(generation)
         self.ranker = Ranker()
         self._articles: dict[int, Article] = {}
+        self._titles: dict[int, set[str]] = {}
 
     @classmethod
     def open(cls, index_dir: str | Path | IndexDir, encoder: Encoder | None = None) -> "Searcher":
@@ -76,28 +82,82 @@ class Searcher:
         """The ``k`` best-supporting sentences for ``question``, best first."""
         if self.size == 0 or k <= 0:
             return []
-        query = self.encoder.encode_query(question)
+        return self.rank(question, self.encoder.encode_query(question), k)
+
+    def rank(self, question: str, query: np.ndarray, k: int = 5) -> list[Hit]:
+        """Like :meth:`search` with the question already embedded as ``query``.
+
+        Sentences with the same text in several places (a wire story reprinted) become one hit;
+        the other places are in its ``also``.
+        """
+        pool = self.candidates(question, query)
+        if pool is None:
+            return []
+        ids, rows, parts = pool
+        scores = self.ranker.score(parts)
+        order = np.argsort(-scores, kind="stable")
+        groups: dict[str, list[int]] = {}
+        for i in order[:DUPLICATE_SCAN + 4 * k].tolist():
+            key = " ".join(rows[int(ids[i])].text.split()).casefold()
+            if key in groups:
+                groups[key].append(i)
+            elif len(groups) <= k:  # one more than shown, for the margin of the last
+                groups[key] = [i]
+        leaders = np.array([scores[g[0]] for g in groups.values()])
+        margins = leaders - _best_other(leaders)
+        hits = []
+        for (first, *rest), margin in list(zip(groups.values(), margins))[:k]:
+            row = rows[int(ids[first])]
+            values = {name: float(v[first]) for name, v in parts.items()}
+            values["margin"] = float(margin)
+            hits.append(Hit(row, self.article(row.article), float(scores[first]), values,
+                            [(rows[int(ids[j])], self.article(rows[int(ids[j])].article))
+                             for j in rest]))
+        return hits
+
+    def candidates(self, question: str, query: np.ndarray
+                   ) -> tuple[np.ndarray, dict[int, SentenceRow], dict[str, np.ndarray]] | None:
+        """Candidate sentence ids (dense and BM25 top lists), their rows (with neighbours) and
+        score parts; None when the index is empty."""
+        if self.size == 0:
+            return None
         _, dense_ids = ann.search(self.ann, query, CANDIDATES)
-        lexical = self.bm25.scores(question)
+        match = match_terms(self.bm25, question)
+        lexical = match.scores
         top_lexical = np.argpartition(-lexical, min(CANDIDATES, len(lexical) - 1))[:CANDIDATES]
         top_lexical = top_lexical[lexical[top_lexical] > 0]
         ids = np.unique(np.concatenate([dense_ids, top_lexical]).astype(np.int64))
-        rows = self.docs.sentences(ids.tolist())
-        ids = np.array([i for i in ids if i in rows], dtype=np.int64)
-        passages = np.array([rows[i].passage for i in ids], dtype=np.int64)
-        parts = {
-            "dense": np.asarray(self.sentence_vectors[ids]) @ query,
-            "passage": self.passage_vectors[passages] @ query,
-            "lexical": lexical[ids] / max(float(lexical.max()), 1e-9),
-        }
-        scores = self.ranker.score(parts)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [Hit(rows[int(ids[i])], self.article(rows[int(ids[i])].article),
-                    float(scores[i]), {name: float(v[i]) for name, v in parts.items()})
-                for i in order]
+        ids = ids[(ids >= 0) & (ids < self.size)]
+        wanted = np.unique(np.concatenate([ids - 1, ids, ids + 1]))
+        rows = self.docs.sentences(wanted[(wanted >= 0) & (wanted < self.size)].tolist())
+        ids = np.array([i for i in ids.tolist() if i in rows], dtype=np.int64)
+        if not len(ids):
+            return None
+        titles = self._title_terms({rows[int(i)].article for i in ids})
+        parts = candidate_features(question, query, ids, rows, self.sentence_vectors,
+                                   self.passage_vectors, match, titles)
+        return ids, rows, parts
+
+    def _title_terms(self, articles: set[int]) -> dict[int, set[str]]:
+        """Stemmed title terms of ``articles`` (fetched in one query, then cached)."""
+        missing = [a for a in articles if a not in self._titles]
+        if missing:
+            titles = self.docs.titles(missing)
+            texts = [titles.get(a) or "" for a in missing]
+            for a, terms in zip(missing, tokenize(texts)):
+                self._titles[a] = set(terms)
+        return {a: self._titles[a] for a in articles}
 
     def article(self, article_id: int) -> Article:
         """An article's metadata and text (cached)."""
         if article_id not in self._articles:
             self._articles[article_id] = self.docs.article(article_id)
         return self._articles[article_id]
+
+
+def _best_other(scores: np.ndarray) -> np.ndarray:
+    """For each candidate, the best score among the other candidates (0 if there is none)."""
+    if len(scores) < 2:
+        return np.zeros_like(scores)
+    top2 = np.sort(scores)[-2:]
+    return np.where(scores >= top2[1], top2[0], top2[1])

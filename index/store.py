@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import BadInput, IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound
+from .errors import (BadInput, IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound,
+                     IndexWriteFailed)
 
 FORMAT = "bot-index"
 FORMAT_VERSION = 1
@@ -89,6 +90,8 @@ class IndexDir:
     """One index directory; every path the engine writes goes through here."""
 
     def __init__(self, root: Path | str) -> None:
+        if not str(root).strip():
+            raise BadInput("the index dir is an empty path")
         self.root = Path(root).expanduser()
         if self.root.exists() and not self.root.is_dir():
             raise BadInput(f"index dir {self.root} is a file, not a directory")
@@ -133,6 +136,11 @@ class IndexDir:
         if not isinstance(data, dict):
             raise IndexCorrupt(f"{generation / MANIFEST} is not a JSON object")
         manifest = Manifest.from_json(data)
+        if data.get("digest") != manifest_digest(data):
+            why = "was altered (its digest does not match)" if "digest" in data else \
+                "has no digest (edited, or written by an older version)"
+            raise IndexCorrupt(f"{generation / MANIFEST} {why}; "
+                               "rebuild with: bot index --rebuild PATH...")
         if verify:
             verify_checksums(generation, manifest.checksums)
         return manifest
@@ -140,8 +148,12 @@ class IndexDir:
     @contextlib.contextmanager
     def write_lock(self, wait: bool = True) -> Iterator[None]:
         """Hold the single-writer lock; waits (saying so) while another writer runs."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "lock", "a+") as handle:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / "lock", "a+")
+        except OSError as exc:
+            raise BadInput(f"cannot create the index in {self.root}: {exc.strerror}") from None
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -159,31 +171,49 @@ class IndexDir:
     def staging(self) -> Path:
         """A fresh folder to build a generation in (call under the write lock)."""
         self.generations.mkdir(parents=True, exist_ok=True)
-        for stale in self.generations.glob(".staging-*"):  # left by a killed writer
-            shutil.rmtree(stale, ignore_errors=True)
+        self.discard_staging()  # left by a killed writer
         path = self.generations / f".staging-{uuid.uuid4().hex[:8]}"
         path.mkdir()
         return path
 
+    def discard_staging(self) -> None:
+        """Remove unfinished generations (call under the write lock)."""
+        if self.generations.is_dir():
+            for stale in self.generations.glob(".staging-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+
     def commit(self, staging: Path, manifest: Manifest) -> Path:
-        """Seal ``staging`` (checksums, fsync), make it live atomically, drop old generations."""
-        manifest.checksums = {
-            name: {"size": (staging / name).stat().st_size, "sha256": _sha256(staging / name)}
-            for name in _files_under(staging)}
-        _write_json(staging / MANIFEST, manifest.to_json())
-        for name in [*_files_under(staging), MANIFEST]:
-            _fsync(staging / name)
+        """Seal ``staging`` (checksums, fsync), make it live atomically, drop old generations.
+
+        Until ``CURRENT`` is replaced nothing a reader sees changes; a failure before that
+        (disk full, ...) removes what was written and raises :class:`IndexWriteFailed`.
+        """
         name = time.strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:6]}"
         final = self.generations / name
-        staging.rename(final)
-        _fsync_dir(self.generations)
         pointer = self.root / f".CURRENT.{uuid.uuid4().hex[:6]}"
-        pointer.write_text(name + "\n", encoding="utf-8")
-        _fsync(pointer)
-        previous = self.current_name()
-        os.replace(pointer, self.root / "CURRENT")
+        try:
+            manifest.checksums = {
+                name: {"size": (staging / name).stat().st_size, "sha256": _sha256(staging / name)}
+                for name in _files_under(staging)}
+            data = manifest.to_json()
+            data["digest"] = manifest_digest(data)
+            _write_json(staging / MANIFEST, data)
+            for file in [*_files_under(staging), MANIFEST]:
+                _fsync(staging / file)
+            staging.rename(final)
+            _fsync_dir(self.generations)
+            pointer.write_text(name + "\n", encoding="utf-8")
+            _fsync(pointer)
+            previous = self.current_name()
+            os.replace(pointer, self.root / "CURRENT")
+        except OSError as exc:
+            for path in (staging, final):
+                shutil.rmtree(path, ignore_errors=True)
+            pointer.unlink(missing_ok=True)
+            raise IndexWriteFailed(self.root, exc) from exc
         _fsync_dir(self.root)
-        self._drop_old(keep={name, previous})
+        with contextlib.suppress(OSError):
+            self._drop_old(keep={name, previous})
         return final
 
     def current_name(self) -> str | None:
@@ -200,6 +230,13 @@ class IndexDir:
                 shutil.rmtree(path, ignore_errors=True)
         for stray in self.root.glob(".CURRENT.*"):
             stray.unlink(missing_ok=True)
+
+
+def manifest_digest(data: dict[str, Any]) -> str:
+    """SHA-256 of a manifest's JSON content (all keys but ``digest``, canonically ordered)."""
+    body = {k: v for k, v in data.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def verify_checksums(generation: Path, checksums: dict[str, dict[str, Any]]) -> None:

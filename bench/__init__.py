@@ -1,0 +1,1 @@
+"""Benchmarks of indexing, search and the ``bot`` command (``python -m bench.run --help``)."""

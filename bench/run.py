@@ -1,0 +1,294 @@
+"""Benchmarks: ``python -m bench.run {encoder,quality,ann,search,ask,reindex,all} [--quick]``.
+
+Each subcommand prints its figures (medians over repeats) and, with ``--json FILE``, writes
+them; ``all`` runs every subcommand in its own process (so peak memory is each one's own) and
+prints the README table. ``--quick`` shrinks every size for a smoke run of a minute or two.
+Scratch corpora and indexes go to ``--work`` (default ``$BOT_BENCH_DIR`` or ``/tmp/bot-bench``)
+and are reused by later runs; the model cache is the user's (``$BOT_CACHE_DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+Row = dict[str, Any]
+QUICK = {"encoder": 2000, "repeats": 1, "quality": 300, "ann": [10_000, 50_000],
+         "search": [10_000], "ask": 2000, "questions": 200}
+FULL = {"encoder": 10_000, "repeats": 3, "quality": 0, "ann": [10_000, 100_000, 1_000_000],
+        "search": [10_000, 100_000, 1_000_000], "ask": 10_000, "questions": 1000}
+
+
+def _sizes(args: argparse.Namespace, key: str) -> Any:
+    return (QUICK if args.quick else FULL)[key]
+
+
+def _encoder():
+    from index.encoders import EncoderSpec, load_encoder
+
+    return load_encoder(EncoderSpec())
+
+
+def _command(args: argparse.Namespace, *extra: str) -> str:
+    return " ".join(["python -m bench.run", args.name, *extra, *(["--quick"] if args.quick
+                                                               else [])])
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def cmd_encoder(args: argparse.Namespace) -> list[Row]:
+    from .corpora import squad_corpus
+    from .encoding import indexing_vs_raw, sweep
+    from .measure import load, peak_mb
+
+    encoder = _encoder()
+    size = args.sentences or _sizes(args, "encoder")
+    corpus = squad_corpus(args.work / f"squad-{size}", size)
+    rows: list[Row] = []
+    if args.sweep:
+        from .corpora import squad_sentences
+
+        texts = squad_sentences()[0][:size]
+        for r in sweep(encoder, texts, [1024, 2048, 4096, 8192, 16384], args.repeats or 2):
+            print(f"budget {r['budget']:>6} parallel batches {r['parallel_batches']!s:>5}: "
+                  f"{r['texts_per_s']:,.0f} texts/s")
+            rows.append({"benchmark": f"encoder sweep budget={r['budget']} "
+                                      f"parallel={r['parallel_batches']}",
+                         "result": f"{r['texts_per_s']:,.0f} texts/s", "target": "",
+                         "peak_mb": peak_mb(), "command": _command(args, "--sweep")})
+        return rows
+    load_before = load()
+    r = indexing_vs_raw(encoder, corpus, args.work, args.repeats or _sizes(args, "repeats"))
+    print(json.dumps(r, indent=1))
+    note = f"{r['sentences']:,} SQuAD sentences + {r['passages']:,} passages; load {load_before:.1f}"
+    rows.append({"benchmark": "raw encoder (int8 ONNX), sentences only",
+                 "result": f"{r['raw_sentences_per_s']:,.0f} sentences/s", "target": "",
+                 "peak_mb": peak_mb(), "command": _command(args), "note": note})
+    rows.append({"benchmark": "indexing from scratch",
+                 "result": f"{r['index_sentences_per_s']:,.0f} sentences/s "
+                           f"({r['index_seconds']:.1f} s)",
+                 "target": "", "peak_mb": peak_mb(), "command": _command(args), "note": note})
+    rows.append({"benchmark": "indexing vs raw encoder on the same texts",
+                 "result": f"{r['ratio_vs_raw_same_texts']:.2f}x; splitting, I/O, BM25, FAISS "
+                           f"{100 * r['non_embedding_share']:.1f}% of the time",
+                 "target": ">= 0.9x; << 10%", "peak_mb": peak_mb(), "command": _command(args),
+                 "note": note})
+    return rows
+
+
+def cmd_quality(args: argparse.Namespace) -> list[Row]:
+    from index.encoders import EncoderSpec
+    from index.onnx_encoder import OnnxEncoder, exported_model, quantisation
+
+    from .measure import peak_mb
+    from .quality import mrr_at_10
+
+    limit = args.limit if args.limit is not None else _sizes(args, "quality")
+    spec = EncoderSpec()
+    here = quantisation()
+    variants = ["fp32", "avx2", "avx512_vnni"] if here == "avx512_vnni" else ["fp32", here]
+    results = {}
+    for variant in variants:
+        folder = exported_model(spec.model, here if variant == "fp32" else variant)
+        results[variant] = mrr_at_10(OnnxEncoder(spec, folder, variant), limit or None)
+        print(variant, json.dumps(results[variant]))
+    if args.torch:
+        from index.torch_encoder import TorchEncoder
+
+        results["torch"] = mrr_at_10(TorchEncoder(EncoderSpec(backend="torch")), limit or None)
+        print("torch", json.dumps(results["torch"]))
+    base = results["fp32"]["mrr10"]
+    rows = []
+    for variant, r in results.items():
+        delta = 100 * (r["mrr10"] - base)
+        rows.append({"benchmark": f"dense MRR@10, {variant}"
+                                  + (" (used here)" if variant == here else ""),
+                     "result": f"{r['mrr10']:.4f} (P@1 {r['p1']:.3f}; {delta:+.2f} points "
+                               "vs fp32)",
+                     "target": ">= -0.5 points" if variant not in ("fp32", "torch") else "",
+                     "peak_mb": peak_mb(), "command": _command(args, *(["--torch"]
+                                                                       if args.torch else [])),
+                     "note": f"{r['questions']:,} questions, {r['sentences']:,} sentences"})
+    return rows
+
+
+def cmd_ann(args: argparse.Namespace) -> list[Row]:
+    from .corpora import Seeds
+    from .searching import ann_recall, real_embeddings
+
+    sentences, questions = real_embeddings(_encoder(), args.work)
+    seeds = Seeds(sentences)
+    rows = []
+    for size in args.sizes or _sizes(args, "ann"):
+        r = ann_recall(seeds, questions[:500], size)
+        print(json.dumps(r))
+        kind = r["kind"] + (f" nlist={r['nlist']} nprobe={r['nprobe']}" if r["nlist"] else "")
+        rows.append({"benchmark": f"vector index, {size:,} clustered vectors ({kind})",
+                     "result": f"recall@10 {r['recall10']:.3f} ({r['recall10_rescored']:.3f} "
+                               f"re-scored); {r['ann_p50_ms']:.2f} ms p50 (exact scan "
+                               f"{r['flat_p50_ms']:.1f} ms); {r['index_mb']:,.0f} MB; built in "
+                               f"{r['build_s']:.0f} s",
+                     "target": ">= 0.95; <= 1 GB at 1M", "peak_mb": r["peak_mb"],
+                     "command": _command(args, "--sizes", str(size))})
+    return rows
+
+
+def cmd_search(args: argparse.Namespace) -> list[Row]:
+    from .corpora import Seeds
+    from .searching import real_embeddings, synthetic_index
+
+    encoder = _encoder()
+    sentences, _ = real_embeddings(encoder, args.work)
+    rows = []
+    for size in args.sizes or _sizes(args, "search"):
+        index_dir, info = synthetic_index(args.work, size, encoder, Seeds(sentences))
+        print(json.dumps(info))
+        result = _child(args, ["_latency", str(index_dir)])
+        print(json.dumps(result))
+        kind = result["ann"].get("kind", "?")
+        target = {100_000: "p50 <= 5 ms", 1_000_000: "p50 <= 10 ms"}.get(size, "")
+        rows.append({"benchmark": f"warm question latency, {result['sentences']:,} sentences "
+                                  f"({kind})",
+                     "result": f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms "
+                               f"(encode {result['encode_p50_ms']:.1f}, vectors "
+                               f"{result['ann_p50_ms']:.2f}, BM25+features+SQLite "
+                               f"{result['rest_p50_ms']:.1f}); open {result['open_s']:.2f} s",
+                     "target": target, "peak_mb": result["peak_mb"],
+                     "command": _command(args, "--sizes", str(size))})
+        rows.append({"benchmark": f"indexing {info['sentences']:,} sentences",
+                     "result": f"{info['index_seconds_without_model']:.0f} s without the model; "
+                               f"~{info['index_seconds_extrapolated'] / 60:.0f} min with it "
+                               f"(extrapolated at {info['model_texts_per_s']:,.0f} texts/s)",
+                     "target": "", "peak_mb": info["build_peak_mb"],
+                     "command": _command(args, "--sizes", str(size))})
+    return rows
+
+
+def cmd_latency(args: argparse.Namespace) -> list[Row]:
+    """(internal) measure search latency on an index in a fresh process."""
+    from .corpora import load_squad
+    from .searching import search_latency
+
+    questions = [q for q, _, _ in load_squad().questions[:args.questions
+                                                              or (100 if args.quick else 500)]]
+    return [search_latency(Path(args.index), questions)]
+
+
+def _squad_index(args: argparse.Namespace) -> tuple[Path, Path]:
+    from .cli_runs import build_index
+    from .corpora import squad_corpus
+
+    size = args.sentences or _sizes(args, "ask")
+    corpus = squad_corpus(args.work / f"squad-{size}", size)
+    index_dir = args.work / f"squad-{size}-index"
+    if not (index_dir / "CURRENT").exists():
+        build_index(corpus, index_dir)
+    return corpus, index_dir
+
+
+def cmd_ask(args: argparse.Namespace) -> list[Row]:
+    from .cli_runs import batch_ask, cold_ask
+    from .corpora import load_squad
+
+    _, index_dir = _squad_index(args)
+    questions = [q for q, _, _ in load_squad().questions]
+    count = args.questions or _sizes(args, "questions")
+    repeats = args.repeats or (2 if args.quick else 5)
+    cold = cold_ask(index_dir, questions[0], repeats)
+    print(json.dumps(cold))
+    batch = batch_ask(index_dir, questions[:count], max(1, repeats // 2))
+    print(json.dumps(batch))
+    size = args.sentences or _sizes(args, "ask")
+    return [
+        {"benchmark": f"cold `bot ask QUESTION` ({size:,}-sentence index)",
+         "result": f"{cold['cold_s']:.2f} s wall (best {cold['cold_min_s']:.2f} s)",
+         "target": "<= 1.5 s", "peak_mb": cold["peak_mb"], "command": _command(args)},
+        {"benchmark": f"`bot ask --json` on stdin, {count:,} questions",
+         "result": f"{batch['warm_per_s']:,.0f} questions/s warm ({batch['per_s']:,.0f}/s "
+                   f"with start-up)",
+         "target": ">= 300/s warm", "peak_mb": batch["peak_mb"], "command": _command(args)},
+    ]
+
+
+def cmd_reindex(args: argparse.Namespace) -> list[Row]:
+    from .cli_runs import reindex_unchanged
+
+    corpus, index_dir = _squad_index(args)
+    r = reindex_unchanged(corpus, index_dir, args.repeats or (2 if args.quick else 5))
+    print(json.dumps(r))
+    return [{"benchmark": f"re-index unchanged corpus ({r['sentences']:,} sentences)",
+             "result": f"{r['wall_s']:.2f} s wall, {r['embedded']} sentences embedded",
+             "target": "<= 1 s, 0 embedded", "peak_mb": r["peak_mb"],
+             "command": _command(args)}]
+
+
+def _child(args: argparse.Namespace, argv: list[str]) -> Row:
+    """Run ``python -m bench.run ARGV`` in a new process; its one result row."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        extra = ["--quick"] if args.quick else []
+        subprocess.run([sys.executable, "-m", "bench.run", *argv, "--work", str(args.work),
+                        "--json", out.name, *extra], check=True)
+        return json.loads(Path(out.name).read_text())[0]
+
+
+def cmd_all(args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
+    for name in ("encoder", "quality", "ann", "search", "ask", "reindex"):
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            subprocess.run([sys.executable, "-m", "bench.run", name, "--work", str(args.work),
+                            "--json", out.name, *(["--quick"] if args.quick else [])],
+                           check=True)
+            rows.extend(json.loads(Path(out.name).read_text()))
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| benchmark | result | target | peak RSS | command |", "|---|---|---|---|---|"]
+    for r in rows:
+        note = f" ({r['note']})" if r.get("note") else ""
+        lines.append(f"| {r['benchmark']}{note} | {r['result']} | {r.get('target', '')} | "
+                     f"{r['peak_mb']:,.0f} MB | `{r['command']}` |")
+    return "\n".join(lines)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
+    "encoder": cmd_encoder, "quality": cmd_quality, "ann": cmd_ann, "search": cmd_search,
+    "ask": cmd_ask, "reindex": cmd_reindex, "all": cmd_all, "_latency": cmd_latency,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("name", choices=sorted(COMMANDS))
+    parser.add_argument("index", nargs="?", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--work", type=Path,
+                        default=Path(os.environ.get("BOT_BENCH_DIR", "/tmp/bot-bench")))
+    parser.add_argument("--json", dest="json_out", type=Path, help="write the rows here")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--sentences", type=int, help="corpus size (encoder, ask, reindex)")
+    parser.add_argument("--questions", type=int)
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--limit", type=int, help="questions for quality (0: all)")
+    parser.add_argument("--sweep", action="store_true", help="encoder: token budget sweep")
+    parser.add_argument("--torch", action="store_true", help="quality: also the torch backend")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("BOT_PROGRESS", "0")
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = COMMANDS[args.name](args)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(rows))
+    if args.name != "_latency":
+        print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Approximate-vs-exact recall, and warm per-question latency of the whole search path."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from index import ann
+
+from .corpora import Seeds, SyntheticEncoder, load_squad, squad_sentences, synthetic_corpus
+from .encoding import TimedEncoder
+from .measure import peak_mb, percentile
+
+CANDIDATES = 100  # what index.search asks the vector index for
+
+
+def real_embeddings(encoder, work: Path) -> tuple[np.ndarray, np.ndarray]:
+    """SQuAD sentence and question embeddings from the real encoder (cached in ``work``)."""
+    key = getattr(encoder, "details", {}).get("quantisation", encoder.spec.backend)
+    path = work / f"squad-embeddings-{key}.npz"
+    if path.exists():
+        data = np.load(path)
+        return data["sentences"], data["questions"]
+    texts, _, _ = squad_sentences()
+    sentences = encoder.encode(texts)
+    questions = np.stack([encoder.encode_query(q) for q, _, _ in load_squad().questions[:1000]])
+    work.mkdir(parents=True, exist_ok=True)
+    np.savez(path, sentences=sentences, questions=questions)
+    return sentences, questions
+
+
+def ann_recall(seeds: Seeds, queries: np.ndarray, size: int) -> dict[str, float]:
+    """Build the index :func:`index.ann.choose` picks for ``size`` clustered vectors; recall@10
+    against exact search (raw, and after exact re-scoring of the candidates as search does)."""
+    import faiss
+
+    vectors = seeds.sample(size, np.random.default_rng(size))
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    faiss.omp_set_num_threads(2)
+    _, truth = exact.search(queries, 10)
+    flat_times = []
+    for q in queries[:50]:
+        start = time.perf_counter()
+        ann.search(exact, q, CANDIDATES)
+        flat_times.append(time.perf_counter() - start)
+    del exact
+    config = ann.choose(size)
+    start = time.perf_counter()
+    index = ann.build(vectors, config)
+    build_s = time.perf_counter() - start
+    raw, rescored, times = [], [], []
+    for q, want in zip(queries, truth):
+        start = time.perf_counter()
+        _, ids = ann.search(index, q, CANDIDATES)
+        times.append(time.perf_counter() - start)
+        raw.append(len(set(ids[:10].tolist()) & set(want.tolist())) / 10)
+        best = ids[np.argsort(-(vectors[ids] @ q), kind="stable")[:10]]
+        rescored.append(len(set(best.tolist()) & set(want.tolist())) / 10)
+    return {"size": size, "kind": config.kind, "nlist": config.nlist, "nprobe": config.nprobe,
+            "recall10": float(np.mean(raw)), "recall10_rescored": float(np.mean(rescored)),
+            "ann_p50_ms": percentile(times, 50) * 1000, "ann_p95_ms": percentile(times, 95) * 1000,
+            "flat_p50_ms": percentile(flat_times, 50) * 1000,
+            "index_mb": len(faiss.serialize_index(index)) / 2**20, "build_s": build_s,
+            "queries": len(queries), "peak_mb": peak_mb()}
+
+
+def synthetic_index(work: Path, size: int, real, seeds: Seeds,
+                    raw_texts_per_s: float | None = None) -> tuple[Path, dict]:
+    """An index of ``size`` synthetic sentences (vectors from ``seeds``), reused when built
+    before; with how long indexing took without the model and an extrapolation with it."""
+    from index.indexer import update_index
+
+    folder = work / f"synthetic-{size}"
+    target = folder / "index"
+    info_path = folder / "build.json"
+    if info_path.exists() and (target / "CURRENT").exists():
+        return target, json.loads(info_path.read_text())
+    corpus = synthetic_corpus(folder / "articles", size)
+    timed = TimedEncoder(SyntheticEncoder(real, seeds))
+    start = time.perf_counter()
+    report = update_index([corpus], target, encoder=timed, rebuild=True)
+    seconds = time.perf_counter() - start
+    if raw_texts_per_s is None:  # the model on a sample of these very texts
+        sample = timed.texts[::max(1, len(timed.texts) // 2000)]
+        start = time.perf_counter()
+        real.encode(sample)
+        raw_texts_per_s = len(sample) / (time.perf_counter() - start)
+    rest = seconds - timed.seconds
+    info = {"sentences": report.sentences, "texts_embedded": len(timed.texts),
+            "index_seconds_without_model": rest, "model_texts_per_s": raw_texts_per_s,
+            "index_seconds_extrapolated": rest + len(timed.texts) / raw_texts_per_s,
+            "build_peak_mb": peak_mb()}
+    info_path.write_text(json.dumps(info))
+    return target, info
+
+
+def search_latency(index_dir: Path, questions: list[str], warmup: int = 20) -> dict[str, float]:
+    """Warm per-question latency of ``Searcher.search`` (k=3), and of its parts."""
+    from index.search import Searcher
+
+    start = time.perf_counter()
+    searcher = Searcher.open(index_dir)
+    open_s = time.perf_counter() - start
+    for q in questions[:warmup]:
+        searcher.search(q, 3)
+    total, encode, vector = [], [], []
+    for q in questions:
+        start = time.perf_counter()
+        searcher.search(q, 3)
+        total.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        query = searcher.encoder.encode_query(q)
+        encode.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        ann.search(searcher.ann, query, CANDIDATES)
+        vector.append(time.perf_counter() - start)
+    ms = 1000
+    return {"sentences": searcher.size, "ann": searcher.manifest.ann.get("sentences", {}),
+            "open_s": open_s, "p50_ms": percentile(total, 50) * ms,
+            "p95_ms": percentile(total, 95) * ms, "encode_p50_ms": percentile(encode, 50) * ms,
+            "ann_p50_ms": percentile(vector, 50) * ms,
+            "rest_p50_ms": (percentile(total, 50) - percentile(encode, 50)
+                            - percentile(vector, 50)) * ms,
+            "questions": len(questions), "peak_mb": peak_mb()}

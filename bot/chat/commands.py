@@ -1,0 +1,49 @@
+"""The chat's commands in Textual's command palette (ctrl+p): k, re-index, switch corpus..."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from .app import ChatApp
+
+K_CHOICES = (1, 2, 3, 5, 8, 10)
+
+
+class ChatCommands(Provider):
+    """Commands that act on the chat (all of them also reachable with a key or by name)."""
+
+    @property
+    def chat(self) -> "ChatApp":
+        return self.app  # type: ignore[return-value]
+
+    def commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+        chat = self.chat
+        for k in K_CHOICES:
+            yield (f"Set k = {k}: show {k} sentence{'s' if k > 1 else ''} per answer",
+                   partial(chat.set_k, k), f"now {chat.k}")
+        yield ("Re-index the corpus", chat.action_reindex,
+               "update the index from the corpus files (embeds only what changed)")
+        yield ("Rebuild the index from scratch", partial(chat.action_reindex, True),
+               "re-embed every article (after a model or format change)")
+        yield ("Switch corpus...", chat.action_switch_corpus,
+               "index other folders or files and chat about them")
+        yield ("Save transcript", chat.action_save_transcript, "write the chat as Markdown")
+        yield ("Copy evidence", chat.action_copy_evidence,
+               "copy the selected (or best) sentence as a Markdown quote")
+        yield ("Clear conversation", chat.action_clear, "start a new topic")
+        yield ("Help: keys", chat.action_help, "list every key binding")
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self.commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self.commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)

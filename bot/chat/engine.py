@@ -1,0 +1,147 @@
+"""The chat's link to the answering API: load (building or updating the index), ask, look up.
+
+Plain Python, no Textual: the app runs every call of one :class:`ChatEngine` on its single
+engine worker thread, so the heavy imports (numpy, FAISS, onnxruntime) happen there and never
+on the UI thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+if TYPE_CHECKING:
+    from ..answering import Answerer, Article, Evidence, PassageView
+    from ..conversation import Conversation, Reply
+
+StatusFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One evidence sentence ready to show: the evidence plus its paragraph."""
+
+    evidence: "Evidence"
+    passage: "PassageView"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An answered question as the UI shows it."""
+
+    reply: "Reply"
+    shown: tuple[Shown, ...]
+
+    @property
+    def answer(self):  # noqa: ANN201 - bot.answering.Answer
+        return self.reply.answer
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What :meth:`ChatEngine.load` found: the index's size and what the update did."""
+
+    articles: int
+    sentences: int
+    model: str
+    summary: str
+
+
+class ChatEngine:
+    """Opens one index (updating it from ``paths`` first) and answers questions from it."""
+
+    def __init__(self, paths: Sequence[str | Path] | None, index_dir: str | Path) -> None:
+        self.paths = [str(p) for p in paths] if paths else []
+        self.index_dir = Path(index_dir)
+        self.answerer: Answerer | None = None
+        self.conversation: Conversation | None = None
+        self.encoder = None
+
+    def load(self, status: StatusFn, rebuild: bool = False) -> Loaded:
+        """Bring the index up to date with ``paths`` (when given) and open it."""
+        from index.encoders import quiet_hub
+        from index.notices import set_sink
+
+        quiet_hub()
+        set_sink(lambda line: status(f"warning: {line}"))
+        try:
+            with _quiet():
+                return self._load(status, rebuild)
+        finally:
+            set_sink(None)
+
+    def _load(self, status: StatusFn, rebuild: bool) -> Loaded:
+        from index.encoders import EncoderSpec, load_encoder
+        from index.store import IndexDir
+
+        from ..answering import Answerer
+        from ..conversation import Conversation
+
+        store = IndexDir(self.index_dir)
+        spec = EncoderSpec.from_env() if rebuild else self._spec(store)
+        if self.encoder is None or self.encoder.spec != spec:
+            status(f"loading the model {spec.model}…")
+            self.encoder = load_encoder(spec)
+        summary = "index opened"
+        if self.paths:
+            from index.indexer import update_index
+
+            status(f"checking the index against {_describe(self.paths)}…")
+            report = update_index(self.paths, store, rebuild=rebuild, encoder=self.encoder)
+            changes = ", ".join(f"{n} {what}" for n, what in (
+                (len(report.added), "added"), (len(report.changed), "changed"),
+                (len(report.removed), "removed")) if n)
+            summary = (f"index updated in {report.seconds:.1f}s ({changes or 'rebuilt'})"
+                       if report.committed else "index up to date")
+        status("opening the index…")
+        self.answerer = Answerer.open(self.index_dir, encoder=self.encoder)
+        self.conversation = Conversation(self.answerer)
+        counts = self.answerer.searcher.manifest.counts
+        return Loaded(counts.get("articles", 0), counts.get("sentences", 0), spec.model, summary)
+
+    def ask(self, question: str, k: int) -> Turn:
+        """Answer ``question`` (as a follow-up when it leans on the previous turn)."""
+        assert self.conversation is not None and self.answerer is not None, "not loaded"
+        reply = self.conversation.ask(question, k=k)
+        shown = tuple(Shown(e, self.answerer.passage(e)) for e in reply.answer.evidence)
+        return Turn(reply, shown)
+
+    def article(self, evidence: "Evidence") -> "Article":
+        """The whole article an evidence sentence comes from."""
+        assert self.answerer is not None, "not loaded"
+        return self.answerer.article(evidence)
+
+    def forget(self) -> None:
+        """Start a new topic: the next question is not read as a follow-up."""
+        if self.conversation is not None:
+            self.conversation.clear()
+
+    def _spec(self, store):  # noqa: ANN001, ANN202
+        """The encoder the index was built with, or the configured one for a new index."""
+        from index.encoders import EncoderSpec
+
+        live = store.current()
+        if live is None:
+            return EncoderSpec.from_env()
+        encoder = store.read_manifest(live).encoder
+        return EncoderSpec(model=encoder["model"], backend=encoder["backend"])
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Keep library chatter (export notices, tracer warnings) off the terminal the UI owns."""
+    sink = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stderr(sink), \
+            contextlib.redirect_stdout(sink):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _describe(paths: Sequence[str]) -> str:
+    if len(paths) == 1:
+        return Path(paths[0]).name or paths[0]
+    return f"{len(paths)} paths"

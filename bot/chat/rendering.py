@@ -1,0 +1,129 @@
+"""Rich ``Text`` for article content: evidence in its paragraph, citations, whole articles.
+
+Article text is data, never markup: everything here is built from ``Text`` segments (no markup
+parsing) after :func:`bot.safe_text.printable` has made control characters (ANSI/OSC escapes)
+visible, so no article can style, link or trigger anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Iterable
+
+from rich.text import Text
+
+from ..safe_text import printable as _printable
+
+if TYPE_CHECKING:
+    from ..answering import Article, Evidence, PassageView
+
+FOCUS_STYLE = "bold"
+CONTEXT_STYLE = "dim"
+KEYWORD_STYLE = "underline"
+CONTEXT_SENTENCES = 1  # neighbours shown either side of an evidence sentence
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show: line ends normalised, control characters made visible."""
+    return _printable(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def keyword_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """A case-insensitive pattern matching words that start with one of ``terms``."""
+    stems = sorted({re.escape(t.lower()) for t in terms if len(t) >= 2}, key=len, reverse=True)
+    if not stems:
+        return None
+    return re.compile(r"\b(?:%s)\w*" % "|".join(stems), re.IGNORECASE)
+
+
+def emphasise(text: Text, pattern: re.Pattern[str] | None) -> Text:
+    """Underline the question's key words in ``text`` (in place; returns it)."""
+    if pattern is not None:
+        for match in pattern.finditer(text.plain):
+            text.stylize(KEYWORD_STYLE, match.start(), match.end())
+    return text
+
+
+def sentence_text(evidence: "Evidence", pattern: re.Pattern[str] | None = None) -> Text:
+    """The evidence sentence alone, verbatim (control characters made visible)."""
+    return emphasise(Text(printable(evidence.text), style=FOCUS_STYLE), pattern)
+
+
+def passage_text(view: "PassageView", pattern: re.Pattern[str] | None = None,
+                 window: int | None = CONTEXT_SENTENCES) -> Text:
+    """The paragraph: the evidence sentence highlighted, its neighbours quieter.
+
+    With ``window``, only that many sentences either side are shown, the rest elided with "…".
+    """
+    spans = view.sentences
+    first, last = 0, len(spans) - 1
+    if window is not None:
+        first, last = max(0, view.focus - window), min(len(spans) - 1, view.focus + window)
+    out = Text()
+    if first > 0:
+        out.append("… ", style=CONTEXT_STYLE)
+    cursor = spans[first][0]
+    for index in range(first, last + 1):
+        start, end = spans[index]
+        if start > cursor:
+            out.append(printable(view.text[cursor:start]), style=CONTEXT_STYLE)
+        style = FOCUS_STYLE if index == view.focus else CONTEXT_STYLE
+        out.append(printable(view.text[start:end]), style=style)
+        cursor = end
+    if last < len(spans) - 1:
+        out.append(" …", style=CONTEXT_STYLE)
+    return emphasise(out, pattern)
+
+
+def citation_text(evidence: "Evidence", rank: int | None = None) -> Text:
+    """``1 · Title · date · path:line:col`` as plain, safe text."""
+    parts: list[str] = []
+    if rank is not None:
+        parts.append(f"#{rank}")
+    if evidence.title:
+        parts.append(printable(evidence.title))
+    if evidence.date:
+        parts.append(evidence.date)
+    where = display_path(evidence.source)
+    if evidence.offsets == "file":
+        where += f":{evidence.line}:{evidence.column}"
+    elif evidence.record is not None:
+        where += f" record {evidence.record}"
+    parts.append(where)
+    return Text(" \u00b7 ".join(parts), style="italic")
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each blank-line separated block of ``text`` (whitespace trimmed)."""
+    spans = []
+    for match in re.finditer(r"(?:[^\n]|\n(?!\s*\n))+", text):
+        block = match.group()
+        start = match.start() + (len(block) - len(block.lstrip()))
+        end = match.end() - (len(block) - len(block.rstrip()))
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def article_paragraph(article: "Article", start: int, end: int, focus: tuple[int, int] | None,
+                      pattern: re.Pattern[str] | None = None) -> Text:
+    """One paragraph of the article view; ``focus`` (absolute offsets) is highlighted."""
+    text = article.text
+    if focus is None or focus[1] <= start or focus[0] >= end:
+        return emphasise(Text(printable(text[start:end])), pattern)
+    a, b = max(focus[0], start), min(focus[1], end)
+    out = Text()
+    out.append(printable(text[start:a]))
+    out.append(printable(text[a:b]), style="bold reverse")
+    out.append(printable(text[b:end]))
+    return emphasise(out, pattern)
+
+
+def display_path(source: str) -> str:
+    """``source`` relative to the current directory when it lies below it, made printable."""
+    try:
+        rel = os.path.relpath(source)
+    except ValueError:
+        return printable(source)
+    return printable(rel if not rel.startswith("..") else source)

@@ -1,0 +1,124 @@
+"""Screens over the chat: the whole article, the help, and the corpus prompt."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Static
+
+from .rendering import article_paragraph, citation_text, paragraphs
+
+if TYPE_CHECKING:
+    from ..answering import Article, Evidence
+
+
+class ArticleScreen(Screen):
+    """The whole article, scrolled to the evidence sentence, which is highlighted."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back to chat"),
+        Binding("c", "copy", "Copy quote"),
+        Binding("home,g", "top", "Top", show=False),
+        Binding("end,G", "bottom", "Bottom", show=False),
+    ]
+
+    def __init__(self, article: "Article", evidence: "Evidence",
+                 pattern: re.Pattern[str] | None = None) -> None:
+        super().__init__(classes="article-screen")
+        self.article = article
+        self.evidence = evidence
+        self.pattern = pattern
+
+    def compose(self) -> ComposeResult:
+        yield Static(citation_text(self.evidence), classes="article-title")
+        with VerticalScroll(classes="article-body"):
+            focus = (self.evidence.start, self.evidence.end)
+            for start, end in paragraphs(self.article.text):
+                holds = start < focus[1] and focus[0] < end
+                yield Static(article_paragraph(self.article, start, end, focus if holds else None,
+                                               self.pattern),
+                             classes="paragraph -focus" if holds else "paragraph")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._scroll_to_focus)
+
+    def _scroll_to_focus(self) -> None:
+        body = self.query_one(".article-body", VerticalScroll)
+        body.focus()
+        for paragraph in self.query(".paragraph.-focus"):
+            body.scroll_to_center(paragraph, animate=False)
+            break
+
+    def action_copy(self) -> None:
+        from ..transcript import quote
+
+        self.app.copy_to_clipboard(quote(self.evidence))
+        self.notify("Copied the sentence as a Markdown quote.", markup=False)
+
+    def action_top(self) -> None:
+        self.query_one(".article-body", VerticalScroll).scroll_home(animate=False)
+
+    def action_bottom(self) -> None:
+        self.query_one(".article-body", VerticalScroll).scroll_end(animate=False)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key binding of the chat, the evidence cards and the article view."""
+
+    BINDINGS = [Binding("escape,q,f1", "app.pop_screen", "Close help")]
+
+    def __init__(self, sections: Iterable[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self.sections = list(sections)
+
+    def compose(self) -> ComposeResult:
+        text = Text()
+        for title, rows in self.sections:
+            text.append(f"{title}\n", style="bold")
+            for keys, description in rows:
+                text.append(f"  {keys:<22}", style="bold")
+                text.append(f"{description}\n")
+            text.append("\n")
+        text.append("Follow-ups: a question with a pronoun (it, they, its...) is read with the "
+                    "previous turn's key terms; answers near the previous answer rank higher.",
+                    style="italic")
+        with VerticalScroll(classes="help"):
+            yield Static(Text("Keys", style="bold"), classes="help-title")
+            yield Static(text)
+
+
+class CorpusScreen(ModalScreen[str | None]):
+    """Asks for the folder or files to chat about (the command palette's "switch corpus")."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="corpus"):
+            yield Static(Text("Switch corpus: paths to index and chat about "
+                              "(separate several with spaces), then enter"))
+            yield Input(placeholder="e.g. ~/news", id="corpus-path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def binding_rows(bindings: Iterable[Binding | tuple]) -> list[tuple[str, str]]:
+    """``(keys, description)`` for each binding that has a description."""
+    rows = []
+    for binding in bindings:
+        if isinstance(binding, tuple):
+            binding = Binding(*binding)
+        if binding.description:
+            rows.append((binding.key.replace(",", " / "), binding.description))
+    return rows

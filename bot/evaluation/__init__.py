@@ -1,0 +1,1 @@
+"""``bot eval``: measure answer quality on SQuAD-format question sets (ReQA style)."""

@@ -1,0 +1,166 @@
+"""Run an evaluation: index a SQuAD-format file's articles, ask every question, score the ranks.
+
+The bot is measured as ``bot ask`` answers (same cleaning, ranking, near-duplicate merging and
+confidence), next to two baselines on the very same indexed sentences: plain BM25 and plain
+dense (exact cosine) retrieval. With out-of-corpus questions (articles not indexed) it also
+reports how often the bot answers them and how well its confidence separates the two sets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.encoders import Encoder, EncoderSpec, load_encoder
+from index.errors import IndexCorrupt, IndexMismatch
+from index.indexer import update_index
+from index.paths import cache_dir
+from index.progress import progress_bar
+from index.ranking import Ranker
+from index.search import Searcher
+from index.store import IndexDir
+
+from ..confidence import confidence, is_answered
+from ..questions import clean_question
+from .metrics import auroc, first_hit_ranks, ranking_scores
+from .squad import Question, SquadSet, write_articles
+
+DEPTH = 10  # ranks looked at (MRR@10, R@10)
+
+
+@dataclass
+class Prepared:
+    """An indexed question set: the searcher and each question's gold sentence ids."""
+
+    searcher: Searcher
+    questions: list[Question]
+    gold: list[set[int]]
+    index_seconds: float
+    sentences_embedded: int
+
+
+@dataclass
+class Asked:
+    """What the bot and the baselines returned for a list of questions."""
+
+    bot: list[list[set[int]]] = field(default_factory=list)
+    bm25: list[list[int]] = field(default_factory=list)
+    dense: list[list[int]] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+    answered: list[bool] = field(default_factory=list)
+    encode_seconds: float = 0.0
+    rank_seconds: float = 0.0
+
+
+def work_dir_for(squad: SquadSet, spec: EncoderSpec) -> Path:
+    """A reusable work directory per question set and model, under the bot's cache."""
+    model = "".join(c if c.isalnum() else "_" for c in f"{spec.backend}-{spec.model}")[-40:]
+    return cache_dir() / "eval" / f"{squad.digest[:16]}-{model}"
+
+
+def prepare(squad: SquadSet, work_dir: Path, encoder: Encoder,
+            ranker: Ranker | None = None) -> Prepared:
+    """Write the articles into ``work_dir``, bring its index up to date (unchanged files embed
+    nothing), and map every question's answer starts to gold sentence ids."""
+    paths = write_articles(squad, work_dir / "articles")
+    store = IndexDir(work_dir / "index")
+    try:
+        report = update_index([work_dir / "articles"], store, encoder=encoder)
+    except (IndexCorrupt, IndexMismatch):  # our own scratch index: rebuild it
+        report = update_index([work_dir / "articles"], store, encoder=encoder, rebuild=True)
+    searcher = Searcher.open(store, encoder=encoder)
+    if ranker is not None:
+        searcher.ranker = ranker
+    spans: list[list[tuple[int, int, int]]] = []
+    for path in paths:
+        ids = searcher.docs.article_ids_of(str(path))
+        rows = searcher.docs.article_rows(ids[0])[1] if ids else []
+        spans.append([(r.start, r.end, r.id) for r in rows])
+    gold = [_gold(spans[q.article], q.answer_starts) for q in squad.questions]
+    return Prepared(searcher, squad.questions, gold, report.seconds, report.sentences_embedded)
+
+
+def _gold(spans: list[tuple[int, int, int]], starts: list[int]) -> set[int]:
+    """Ids of the sentences holding an answer start (or the next sentence, for a start that
+    falls in the space between two)."""
+    found: set[int] = set()
+    for start in starts:
+        holder = next((sid for s, e, sid in spans if s <= start < e), None)
+        if holder is None:
+            holder = next((sid for s, _, sid in spans if s >= start), None)
+        if holder is not None:
+            found.add(holder)
+    return found
+
+
+def ask_all(searcher: Searcher, questions: list[Question], baselines: bool = True,
+            desc: str = "asking") -> Asked:
+    """Ask every question as ``bot ask`` would (and the baselines, unless told not to)."""
+    asked = Asked()
+    with progress_bar(len(questions), desc, unit="question") as bar:
+        for question in questions:
+            text = clean_question(question.text)
+            started = time.perf_counter()
+            query = searcher.encoder.encode_query(text)
+            encoded = time.perf_counter()
+            hits = searcher.rank(text, query, DEPTH)
+            conf = confidence(hits[0].parts) if hits else 0.0
+            asked.rank_seconds += time.perf_counter() - encoded
+            asked.encode_seconds += encoded - started
+            asked.bot.append([{h.sentence.id, *(row.id for row, _ in h.also)} for h in hits])
+            asked.confidence.append(conf)
+            asked.answered.append(bool(hits) and is_answered(conf))
+            if baselines:
+                asked.bm25.append(_top(searcher.bm25.scores(text)))
+                asked.dense.append(_top(np.asarray(searcher.sentence_vectors) @ query))
+            bar.update(1)
+    return asked
+
+
+def _top(scores: np.ndarray, depth: int = DEPTH) -> list[int]:
+    if not len(scores):
+        return []
+    top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [int(i) for i in top if scores[i] > 0] if scores.max() > 0 else []
+
+
+def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | None = None,
+             work_dir: Path | None = None, ranker: str = "learned",
+             encoder: Encoder | None = None) -> dict[str, Any]:
+    """The full report (see :func:`bot.evaluation.report.render`) as a JSON-able dict."""
+    spec = spec or (encoder.spec if encoder else EncoderSpec.from_env())
+    encoder = encoder or load_encoder(spec)
+    work_dir = work_dir or work_dir_for(squad, spec)
+    prepared = prepare(squad, work_dir, encoder, Ranker.named(ranker))
+    asked = ask_all(prepared.searcher, prepared.questions)
+    n = len(prepared.questions)
+    methods = {
+        "bot": ranking_scores(first_hit_ranks(asked.bot, prepared.gold)).to_json(),
+        "bm25": ranking_scores(first_hit_ranks(asked.bm25, prepared.gold)).to_json(),
+        "dense": ranking_scores(first_hit_ranks(asked.dense, prepared.gold)).to_json(),
+    }
+    methods["bot"]["answered"] = round(float(np.mean(asked.answered)), 4)
+    report: dict[str, Any] = {
+        "file_articles": len(squad.articles), "questions": n,
+        "sentences": prepared.searcher.size, "ranker": ranker,
+        "model": f"{spec.model} ({spec.backend})", "work_dir": str(work_dir),
+        "index_seconds": round(prepared.index_seconds, 2),
+        "sentences_embedded": prepared.sentences_embedded,
+        "ms_per_question": round(1000 * (asked.encode_seconds + asked.rank_seconds) / max(n, 1), 2),
+        "ms_per_question_search": round(1000 * asked.rank_seconds / max(n, 1), 2),
+        "methods": methods,
+    }
+    if ooc is not None:
+        outside = ask_all(prepared.searcher, ooc.questions, baselines=False,
+                          desc="asking out-of-corpus")
+        report["ooc"] = {
+            "questions": len(ooc.questions),
+            "answered": round(float(np.mean(outside.answered)), 4),
+            "auroc": round(auroc(asked.confidence, outside.confidence), 4),
+        }
+    return report

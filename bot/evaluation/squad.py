@@ -1,0 +1,116 @@
+"""SQuAD-format files as article files on disk, with each question's gold answer offsets.
+
+Each article becomes one ``.txt`` file: its title (underscores as spaces) on the first line,
+then its paragraphs separated by blank lines. An answer's ``answer_start`` (relative to its
+paragraph) is mapped to an offset in that file, so the gold sentence is simply the indexed
+sentence whose ``[start, end)`` contains it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.errors import BadInput
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class Question:
+    """One question with the file offsets of its annotators' answer starts."""
+
+    qid: str
+    text: str
+    article: int  # position of its article in the SQuAD file
+    answer_starts: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SquadArticle:
+    """One article: its title and the text written to its file."""
+
+    title: str
+    text: str
+    filename: str
+
+
+@dataclass
+class SquadSet:
+    """All articles and questions of one SQuAD-format file."""
+
+    articles: list[SquadArticle]
+    questions: list[Question]
+    digest: str  # of the source file, to name a reusable work directory
+
+    def subset(self, articles: list[int]) -> "SquadSet":
+        """Only the given articles (by position) and their questions."""
+        keep = {a: n for n, a in enumerate(articles)}
+        return SquadSet([self.articles[a] for a in articles],
+                        [Question(q.qid, q.text, keep[q.article], q.answer_starts)
+                         for q in self.questions if q.article in keep],
+                        hashlib.sha256((self.digest + repr(articles)).encode()).hexdigest())
+
+
+def load_squad(path: str | Path) -> SquadSet:
+    """Read a SQuAD v1.1/v2.0-format JSON file (unanswerable v2 questions are left out)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise BadInput(f"{path} is not a SQuAD-format file (no 'data' list of articles)")
+    articles: list[SquadArticle] = []
+    questions: list[Question] = []
+    try:
+        for number, item in enumerate(data["data"]):
+            articles.append(_article(number, item, questions))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"{path}: malformed SQuAD article {len(articles) + 1} ({exc!r})") \
+            from None
+    if not questions:
+        raise BadInput(f"{path} holds no answerable questions")
+    return SquadSet(articles, questions, hashlib.sha256(raw).hexdigest())
+
+
+def _article(number: int, item: dict[str, Any], questions: list[Question]) -> SquadArticle:
+    title = " ".join(str(item.get("title") or f"Article {number + 1}").replace("_", " ").split())
+    parts = [title]
+    offset = len(title) + 2  # the title line and a blank line
+    for paragraph in item["paragraphs"]:
+        context = str(paragraph["context"]).replace("\r", " ").replace("\n", " ")
+        for qa in paragraph["qas"]:
+            starts = [offset + int(a["answer_start"]) for a in qa.get("answers", [])
+                      if 0 <= int(a["answer_start"]) < len(context)]
+            if starts and not qa.get("is_impossible", False):
+                questions.append(Question(str(qa.get("id", len(questions))), str(qa["question"]),
+                                          number, sorted(set(starts))))
+        parts.append(context)
+        offset += len(context) + 2
+    name = f"{number:03d}-{_UNSAFE.sub('_', title)[:60].strip('_') or 'article'}.txt"
+    return SquadArticle(title, "\n\n".join(parts) + "\n", name)
+
+
+def write_articles(squad: SquadSet, folder: Path) -> list[Path]:
+    """Write each article as a ``.txt`` file in ``folder`` (unchanged files are not rewritten,
+    stale ones are removed), returning the paths in article order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for article in squad.articles:
+        path = folder / article.filename
+        if not path.exists() or path.read_text(encoding="utf-8") != article.text:
+            path.write_text(article.text, encoding="utf-8", newline="")
+        paths.append(path)
+    wanted = {p.name for p in paths}
+    for stale in folder.glob("*.txt"):
+        if stale.name not in wanted:
+            stale.unlink()
+    return paths

@@ -1,0 +1,69 @@
+"""Markdown for evidence quotes (copied to the clipboard) and whole chat transcripts."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Iterable, Protocol
+
+from .safe_text import printable
+
+if TYPE_CHECKING:
+    from .answering import Answer, Evidence
+
+
+class TurnLike(Protocol):
+    """A question with its answer, as the chat keeps it."""
+
+    @property
+    def answer(self) -> "Answer": ...
+
+
+def citation(evidence: "Evidence") -> str:
+    """``*Title*, date — path:line:col (chars a–b)``, safe to print."""
+    parts = []
+    if evidence.title:
+        parts.append(f"*{printable(evidence.title)}*")
+    if evidence.date:
+        parts.append(evidence.date)
+    where = _display_path(evidence.source)
+    if evidence.offsets == "file":
+        where += f":{evidence.line}:{evidence.column} (chars {evidence.start}\u2013{evidence.end})"
+    else:
+        record = f" record {evidence.record}" if evidence.record is not None else ""
+        where += f"{record} (extracted text, chars {evidence.start}\u2013{evidence.end})"
+    parts.append(where)
+    return ", ".join(parts[:-1]) + (" \u2014 " if len(parts) > 1 else "") + parts[-1]
+
+
+def quote(evidence: "Evidence") -> str:
+    """The evidence sentence as a Markdown block quote followed by its citation."""
+    lines = printable(evidence.text.replace("\r\n", "\n")).split("\n")
+    body = "\n".join(f"> {line}".rstrip() for line in lines)
+    return f"{body}\n>\n> \u2014 {citation(evidence)}\n"
+
+
+def transcript(turns: Iterable[TurnLike], title: str = "sentence-bot chat") -> str:
+    """The whole conversation: each question, whether it was answered, and its evidence."""
+    out = [f"# {title}", ""]
+    for turn in turns:
+        answer = turn.answer
+        out += [f"## {printable(answer.question)}", ""]
+        if not answer.evidence:
+            out += ["No sentence in the index matches this question.", ""]
+            continue
+        if answer.answered:
+            out += [f"Answered (confidence {answer.confidence:.2f}).", ""]
+        else:
+            out += [f"Not answered: no sentence really supports an answer (confidence "
+                    f"{answer.confidence:.2f}). Closest candidates:", ""]
+        for rank, evidence in enumerate(answer.evidence, start=1):
+            out += [f"**{rank}.**", "", quote(evidence)]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _display_path(source: str) -> str:
+    try:
+        rel = os.path.relpath(source)
+    except ValueError:
+        return printable(source)
+    return printable(rel if not rel.startswith("..") else source)

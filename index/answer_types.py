@@ -1,0 +1,65 @@
+"""Answer-type cues: what kind of answer a question asks for, and whether a sentence has one.
+
+``When`` and ``what year`` questions want dates, ``how many`` questions want numbers, ``who``
+questions want names. A sentence holding the wanted kind is a better candidate, all else equal.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+KINDS = ("date", "number", "name")
+
+_QUESTION_KIND = [
+    ("date", re.compile(r"\b(when|what (year|years|date|day|month|decade|century|time|era|"
+                        r"period)|which (year|date|century|decade|month)|how long ago|since when)\b",
+                        re.I)),
+    ("number", re.compile(r"\b(how (many|much|long|far|old|large|big|tall|high|fast|often)|"
+                          r"what (percentage|percent|number|amount|proportion|fraction|size|"
+                          r"population)|what is the (population|number|size|cost|value))\b",
+                          re.I)),
+    ("name", re.compile(r"\b(who|whom|whose|what (person|company|team|group|organization|name)|"
+                        r"which (person|company|team|group|organization))\b", re.I)),
+]
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
+           "december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec")
+_DATE = re.compile(rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)? century|\d+s|"
+                   rf"({_MONTHS})\.? \d{{1,2}}|\d{{1,2}} ({_MONTHS})|BC|AD|BCE|CE|"
+                   r"(mon|tues|wednes|thurs|fri|satur|sun)day|yesterday|today|tomorrow|"
+                   r"(last|next|this) (week|month|year))\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|"
+                     r"dozens?|half|twice|percent)\b", re.I)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+_WORD = re.compile(r"\w+")
+
+
+def question_kind(question: str) -> str | None:
+    """``"date"``, ``"number"``, ``"name"`` or None: the kind of answer ``question`` wants."""
+    for kind, pattern in _QUESTION_KIND:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def has_kind(kind: str | None, text: str, question_words: set[str]) -> bool:
+    """Whether ``text`` holds an answer of ``kind`` (names must be absent from the question)."""
+    if kind == "date":
+        return _DATE.search(text) is not None
+    if kind == "number":
+        return _NUMBER.search(text) is not None
+    if kind == "name":
+        return any(m.group(0).lower() not in question_words for m in _CAPITALISED.finditer(text))
+    return False
+
+
+def cue_features(question: str, texts: list[str]) -> dict[str, np.ndarray]:
+    """One 0/1 array per kind: the question wants that kind and the text holds one."""
+    kind = question_kind(question)
+    out = {f"cue_{k}": np.zeros(len(texts), dtype=np.float64) for k in KINDS}
+    if kind is not None:
+        words = {w.lower() for w in _WORD.findall(question)}
+        out[f"cue_{kind}"] = np.array([has_kind(kind, t, words) for t in texts], dtype=np.float64)
+    return out

@@ -1,0 +1,110 @@
+"""Score parts of candidate sentences: why a sentence may support the answer to a question.
+
+Every part is a number per candidate, computed for all candidates at once:
+
+- ``dense``: cosine of the sentence and the question; ``passage``: of its paragraph (with the
+  article title); ``neighbour``: the best cosine of the sentences just before/after it.
+- ``lexical``: BM25 of the sentence over the best BM25 of the question; ``lexical_log``: the raw
+  BM25, log-scaled; ``context``: BM25 of the sentence and its neighbours in the same paragraph.
+- ``dense_rank`` / ``lexical_rank``: ``log2(1 + rank)`` of the sentence among the candidates by
+  its dense / BM25 score (rank information, as in reciprocal-rank fusion).
+- ``coverage``: share of the question's term rarity (IDF) the sentence holds;
+  ``context_coverage``: the same over the sentence and its neighbours; ``title``: over the title;
+  ``all_coverage``: over the sentence, its neighbours and the title together.
+- ``article_dense`` / ``article_lexical``: the best dense / lexical part among the candidates of
+  the same article (how much the whole article is about the question).
+- ``cue_date`` / ``cue_number`` / ``cue_name``: the question wants a date / number / name and the
+  sentence holds one (:mod:`index.answer_types`).
+- ``length``: log of the sentence length (very short sentences rarely answer).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from .answer_types import cue_features
+from .docstore import SentenceRow
+from .term_match import TermMatch
+
+FEATURES = ("dense", "passage", "neighbour", "dense_rank", "lexical", "lexical_log", "context",
+            "lexical_rank", "coverage", "context_coverage", "title", "all_coverage",
+            "article_dense", "article_lexical", "cue_date", "cue_number", "cue_name", "length")
+
+
+def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
+                       rows: Mapping[int, SentenceRow], sentence_vectors: np.ndarray,
+                       passage_vectors: np.ndarray, match: TermMatch,
+                       title_terms: Mapping[int, set[str]]) -> dict[str, np.ndarray]:
+    """All parts for the candidate sentences ``ids`` (``rows`` also holds their neighbours)."""
+    n = len(ids)
+    article = np.array([rows[int(i)].article for i in ids], dtype=np.int64)
+    passage = np.array([rows[int(i)].passage for i in ids], dtype=np.int64)
+    prev_ids, next_ids = ids - 1, ids + 1
+    prev_same = np.array([(p in rows and rows[p].passage == rows[int(i)].passage)
+                          for i, p in zip(ids, prev_ids.tolist())], dtype=bool)
+    next_same = np.array([(p in rows and rows[p].passage == rows[int(i)].passage)
+                          for i, p in zip(ids, next_ids.tolist())], dtype=bool)
+
+    around = np.unique(np.concatenate([ids, prev_ids[prev_same], next_ids[next_same]]))
+    vectors = np.asarray(sentence_vectors[around])
+    cosines = vectors @ query
+    where = {int(s): k for k, s in enumerate(around)}
+    own = np.array([where[int(i)] for i in ids])
+    prev_at = np.array([where.get(int(p), -1) for p in prev_ids])
+    next_at = np.array([where.get(int(p), -1) for p in next_ids])
+
+    dense = cosines[own].astype(np.float64)
+    neighbour = np.maximum(np.where(prev_same, cosines[prev_at], -1.0),
+                           np.where(next_same, cosines[next_at], -1.0))
+    neighbour = np.where(prev_same | next_same, neighbour, dense)
+    passage_cos = (passage_vectors[passage] @ query).astype(np.float64)
+
+    bm25 = match.scores
+    best = max(float(bm25.max()) if len(bm25) else 0.0, 1e-9)
+    lexical_raw = bm25[ids].astype(np.float64)
+    window = lexical_raw + np.where(prev_same, bm25[np.maximum(prev_ids, 0)], 0.0) \
+        + np.where(next_same, bm25[np.minimum(next_ids, len(bm25) - 1)], 0.0)
+
+    present = match.present(around)
+    own_present = present[own]
+    window_present = own_present.copy()
+    window_present[prev_same] |= present[prev_at[prev_same]]
+    window_present[next_same] |= present[next_at[next_same]]
+    title_present = np.array([[t in title_terms.get(int(a), ()) for t in match.terms]
+                              for a in article], dtype=bool).reshape(n, len(match.terms))
+
+    lexical = lexical_raw / best
+    parts = {
+        "dense": dense, "passage": passage_cos, "neighbour": neighbour.astype(np.float64),
+        "dense_rank": _log_rank(dense), "lexical_rank": _log_rank(lexical_raw),
+        "lexical": lexical, "lexical_log": np.log1p(lexical_raw),
+        "context": window / max(float(window.max()) if n else 0.0, 1e-9),
+        "coverage": match.coverage(own_present),
+        "context_coverage": match.coverage(window_present),
+        "title": match.coverage(title_present),
+        "all_coverage": match.coverage(window_present | title_present),
+        "article_dense": _group_max(article, dense), "article_lexical": _group_max(article, lexical),
+        "length": np.log(np.array([max(len(rows[int(i)].text), 1) for i in ids]) / 100.0),
+    }
+    parts.update(cue_features(question, [rows[int(i)].text for i in ids]))
+    return parts
+
+
+def _group_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each element, the maximum of ``values`` over the elements of its group."""
+    if not len(groups):
+        return values.copy()
+    keys, inverse = np.unique(groups, return_inverse=True)
+    best = np.full(len(keys), -np.inf)
+    np.maximum.at(best, inverse, values)
+    return best[inverse]
+
+
+def _log_rank(values: np.ndarray) -> np.ndarray:
+    """``log2(1 + rank)`` of each value, rank 1 being the largest."""
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    return np.log2(1.0 + ranks)

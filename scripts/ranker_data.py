@@ -1,0 +1,89 @@
+"""Candidate features and labels for SQuAD questions, shared by the fitting scripts.
+
+Indexes a SQuAD-format file's articles (reusing ``bot eval``'s work directory, so unchanged
+articles embed nothing), embeds the questions once (cached beside the index) and returns, per
+question, the score parts of every candidate sentence and which candidates are gold.
+Nothing here is committed: only the fitted figures are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.evaluation.runner import prepare, work_dir_for
+from bot.evaluation.squad import SquadSet, load_squad
+from bot.questions import clean_question
+from index.encoders import EncoderSpec, load_encoder
+from index.features import FEATURES
+from index.progress import progress_bar
+
+ROOT = Path(__file__).resolve().parent.parent
+HALF_A = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-half-a.json"
+
+
+@dataclass
+class Candidates:
+    """Stacked candidates of many questions: ``X[offsets[q]:offsets[q+1]]`` are question q's."""
+
+    X: np.ndarray  # (candidates, features) in FEATURES order
+    gold: np.ndarray  # (candidates,) bool
+    offsets: np.ndarray  # (questions + 1,)
+    article: np.ndarray  # (questions,) article position of each question
+
+    def questions(self) -> int:
+        return len(self.offsets) - 1
+
+
+def question_vectors(squad: SquadSet, encoder, work_dir: Path) -> np.ndarray:
+    """All questions embedded (batched), cached in ``work_dir``."""
+    texts = [clean_question(q.text) for q in squad.questions]
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = work_dir / f"questions-{key}.npy"
+    if path.exists():
+        return np.load(path)
+    with progress_bar(len(texts), "embedding questions", unit="question") as bar:
+        vectors = encoder.encode(texts, progress=bar.update)
+    np.save(path, vectors)
+    return vectors
+
+
+def collect(squad: SquadSet, spec: EncoderSpec | None = None,
+            work_dir: Path | None = None) -> Candidates:
+    """Index ``squad``'s articles and gather every question's candidate parts."""
+    spec = spec or EncoderSpec()
+    encoder = load_encoder(spec)
+    work_dir = work_dir or work_dir_for(squad, spec)
+    prepared = prepare(squad, work_dir, encoder)
+    vectors = question_vectors(squad, encoder, work_dir)
+    code = "".join((ROOT / "index" / name).read_text(encoding="utf-8") for name in
+                   ("features.py", "answer_types.py", "term_match.py", "search.py"))
+    cached = work_dir / f"candidates-{hashlib.sha256(code.encode()).hexdigest()[:12]}.npz"
+    if cached.exists():
+        with np.load(cached) as saved:
+            return Candidates(saved["X"], saved["gold"], saved["offsets"], saved["article"])
+    blocks, labels, offsets = [], [], [0]
+    with progress_bar(len(squad.questions), "features", unit="question") as bar:
+        for question, gold, vector in zip(prepared.questions, prepared.gold, vectors):
+            pool = prepared.searcher.candidates(clean_question(question.text), vector)
+            if pool is None:
+                offsets.append(offsets[-1])
+                continue
+            ids, _, parts = pool
+            blocks.append(np.column_stack([parts[f] for f in FEATURES]))
+            labels.append(np.isin(ids, list(gold)))
+            offsets.append(offsets[-1] + len(ids))
+            bar.update(1)
+    data = Candidates(np.concatenate(blocks), np.concatenate(labels), np.array(offsets),
+                      np.array([q.article for q in squad.questions]))
+    np.savez(cached, X=data.X, gold=data.gold, offsets=data.offsets, article=data.article)
+    return data
+
+
+def load_half_a(path: Path = HALF_A) -> SquadSet:
+    if not path.exists():
+        raise SystemExit(f"error: {path} not found (pass --squad PATH)")
+    return load_squad(path)

@@ -1,0 +1,412 @@
+"""``bot chat``: Pilot tests of every interaction (hashing encoder; real model only when slow)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rich.text import Text
+from textual.widgets import Static
+
+from bot.chat.app import ChatApp, help_sections, make_app
+from bot.chat.engine import ChatEngine
+from bot.chat.screens import ArticleScreen, HelpScreen
+from bot.chat.widgets import EvidenceCard, QuestionInput, TurnView
+from tests.conftest import ROOT, write_corpus
+
+SIZE = (100, 30)
+
+
+def pilot_test(scenario):  # noqa: ANN001, ANN201
+    """Run an ``async`` Pilot scenario as a plain test (fixtures pass through)."""
+    @functools.wraps(scenario)
+    def run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        asyncio.run(asyncio.wait_for(scenario(*args, **kwargs), timeout=120))
+    return run
+
+ACME = """Acme and Globex
+
+date 2021-03-04
+
+Acme signed a partnership with the chip maker Globex in 2015. The agreement between Acme and \
+Globex ended in 2019 after a long dispute over patents. Acme now works with Initech instead.
+
+Analysts expect Initech to supply Acme with chips for years.
+"""
+
+UMBRELLA = """Umbrella factory
+
+date 2020-06-01
+
+It ended when demand for umbrellas ended, the owners said.
+
+The Umbrella factory in Raccoon City closed its doors after sales fell.
+"""
+
+INJECTION = """Markup test
+
+date 2022-01-01
+
+The lighthouse keeper wrote [bold red]x[/] and [link=https://example.com/evil]click me[/link] \
+and [@click=app.quit]quit now[/] in the lighthouse logbook \x1b[31mred\x1b[0m \x1b]0;pwned\x07.
+"""
+
+
+def long_article() -> str:
+    filler = [f"Paragraph {i} talks about the weather on day {i} in some detail." for i in
+              range(120)]
+    filler[100] = "The observatory recorded the comet Zanzibar on the hundredth evening."
+    return "A long log\n\ndate 2023-02-02\n\n" + "\n\n".join(filler) + "\n"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus", {
+        "acme.txt": ACME, "umbrella.txt": UMBRELLA, "markup.txt": INJECTION,
+        "long.txt": long_article()})
+
+
+@pytest.fixture
+def index(tmp_path: Path, corpus: Path, hashing_spec) -> Path:
+    from index.indexer import update_index
+
+    update_index([corpus], tmp_path / "index", spec=hashing_spec)
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def app(corpus: Path, index: Path, tmp_path: Path) -> ChatApp:
+    return make_app([corpus], index, transcript_dir=tmp_path)
+
+
+async def wait_for(pilot, condition, seconds: float = 20.0) -> None:  # noqa: ANN001
+    """Let the app run until ``condition()`` holds (the engine works in its own thread)."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out waiting for the app")
+
+
+async def ask(pilot, question: str) -> TurnView:  # noqa: ANN001
+    """Type ``question``, press enter and wait for its answer."""
+    app: ChatApp = pilot.app
+    await pilot.click("#question")
+    app.question_input.value = question
+    await pilot.press("enter")
+    view = list(app.turns.values())[-1]
+    await wait_for(pilot, lambda: view.turn is not None or "-error" in
+                   view.query_one(".verdict").classes)
+    await pilot.pause()
+    return view
+
+
+def rich_text(widget) -> Text:  # noqa: ANN001
+    """What a Static or an evidence card shows, as the ``Text`` it was given."""
+    rendered = widget.content if isinstance(widget, Static) else widget.render()
+    assert isinstance(rendered, Text)  # never a markup string
+    return rendered
+
+
+def plain(widget) -> str:  # noqa: ANN001
+    return rich_text(widget).plain
+
+
+def cards(view: TurnView) -> list[EvidenceCard]:
+    return list(view.query(EvidenceCard))
+
+
+@pilot_test
+async def test_ask_shows_best_sentence_in_its_paragraph(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "When did the agreement between Acme and Globex end?")
+        best = cards(view)[0]
+        text = plain(best)
+        assert "The agreement between Acme and Globex ended in 2019" in text
+        assert "Acme signed a partnership" in text  # the neighbouring sentences, quieter
+        assert "Acme and Globex · 2021-03-04 · " in text and "acme.txt:" in text
+        assert len(cards(view)) == 3
+        assert all(len(plain(c).split("\n")) == 2 for c in cards(view)[1:])  # collapsed
+        styles = {str(span.style) for span in best.render().spans}
+        assert "underline" in styles  # key words emphasised
+
+
+@pilot_test
+async def test_history_recalls_earlier_questions(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await ask(pilot, "Who supplies Acme?")
+        await ask(pilot, "Where is the Umbrella factory?")
+        box = app.question_input
+        box.value = "half typed"
+        await pilot.press("up")
+        assert box.value == "Where is the Umbrella factory?"
+        await pilot.press("up", "up")
+        assert box.value == "Who supplies Acme?"
+        await pilot.press("down", "down")
+        assert box.value == "half typed"
+
+
+@pilot_test
+async def test_follow_up_is_read_with_the_previous_turn(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await ask(pilot, "Who did Acme sign a partnership with in 2015?")
+        view = await ask(pilot, "When did it end?")
+        assert view.turn.reply.follow_up
+        assert "follow-up: read with the previous turn (Acme" in plain(
+            view.query_one(".verdict"))
+        assert "The agreement between Acme and Globex ended in 2019" in plain(cards(view)[0])
+
+
+@pilot_test
+async def test_keys_move_between_evidence_and_open_the_article(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await ask(pilot, "Who supplies Acme?")
+        view = await ask(pilot, "When did the agreement between Acme and Globex end?")
+        await pilot.press("tab")
+        assert app.focused is cards(view)[0]  # the latest answer's best sentence
+        await pilot.press("down")
+        assert app.focused is cards(view)[1]
+        assert "\n" in plain(cards(view)[1])
+        await pilot.press("up", "escape")
+        assert isinstance(app.focused, QuestionInput)
+        await pilot.press("tab", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen))
+        await pilot.pause()
+        focus = app.screen.query_one(".paragraph.-focus")
+        assert "The agreement between Acme and Globex ended in 2019" in plain(focus)
+        spans = [s for s in rich_text(focus).spans if "reverse" in str(s.style)]
+        assert [plain(focus)[s.start:s.end] for s in spans] == [
+            cards(view)[0].evidence.text]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ArticleScreen)
+
+
+@pilot_test
+async def test_long_article_opens_scrolled_to_the_sentence(app: ChatApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "Which comet did the observatory record?")
+        assert "comet Zanzibar" in cards(view)[0].evidence.text
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen))
+        await pilot.pause(0.2)
+        body = app.screen.query_one(".article-body")
+        focus = app.screen.query_one(".paragraph.-focus")
+        assert body.scroll_y > 50
+        assert body.region.contains_region(focus.region)
+
+
+@pilot_test
+async def test_copy_puts_a_markdown_quote_with_citation_on_the_clipboard(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "When did the agreement between Acme and Globex end?")
+        await pilot.press("ctrl+y")
+        sentence = cards(view)[0].evidence.text
+        assert app.clipboard.startswith(f"> {sentence}\n>\n> — *Acme and Globex*, 2021-03-04 — ")
+        assert "acme.txt:" in app.clipboard
+        await pilot.press("tab", "down", "c")
+        assert app.clipboard.startswith(f"> {cards(view)[1].evidence.text}\n")
+
+
+@pilot_test
+async def test_save_transcript_and_clear(app: ChatApp, tmp_path: Path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await ask(pilot, "Who supplies Acme?")
+        await ask(pilot, "Zzyzx qwphlorb vrimble?")
+        await pilot.press("ctrl+s")
+        saved = list(tmp_path.glob("chat-*.md"))
+        assert len(saved) == 1
+        text = saved[0].read_text(encoding="utf-8")
+        assert "## Who supplies Acme?" in text and "## Zzyzx qwphlorb vrimble?" in text
+        assert "\n> " in text
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert not app.query(TurnView) and app.query_one("#welcome").display
+        view = await ask(pilot, "When did it end?")
+        assert not view.turn.reply.follow_up  # clearing starts a new topic
+
+
+@pilot_test
+async def test_no_answer_is_said_plainly(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "Zzyzx qwphlorb vrimble?")
+        verdict = plain(view.query_one(".verdict"))
+        assert not view.turn.answer.answered
+        assert verdict.startswith(("Not answered", "No sentence"))
+        assert all("-best" not in c.classes for c in cards(view))
+
+
+@pilot_test
+async def test_article_markup_and_escapes_are_shown_literally(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "What did the lighthouse keeper write in the logbook?")
+        card = cards(view)[0]
+        rendered = card.render()
+        assert "[bold red]x[/]" in rendered.plain
+        assert "[link=https://example.com/evil]click me[/link]" in rendered.plain
+        assert "[@click=app.quit]quit now[/]" in rendered.plain
+        assert "\\x1b[31mred" in rendered.plain and "\\x07" in rendered.plain
+        assert "\x1b" not in rendered.plain and "\x07" not in rendered.plain
+        for span in rendered.spans:
+            style = span.style if not isinstance(span.style, str) else None
+            assert style is None or (style.link is None and not style.meta)
+            assert "red" not in str(span.style) and "link" not in str(span.style)
+        await pilot.click(card)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen))
+        await pilot.pause()
+        focus = app.screen.query_one(".paragraph.-focus")
+        assert "[@click=app.quit]quit now[/]" in plain(focus)
+        await pilot.click(focus)  # clicking the "[@click=...]" text triggers nothing
+        assert app.is_running
+        await pilot.press("escape")
+        question = await ask(pilot, "[bold]Acme[/] \x1b[2J?")
+        assert "[bold]Acme[/] \\x1b[2J?" in plain(question.query_one(".question"))
+
+
+@pilot_test
+async def test_question_asked_before_the_model_is_ready_is_queued(
+        corpus: Path, index: Path) -> None:
+    gate = threading.Event()
+
+    class SlowEngine(ChatEngine):
+        def load(self, status, rebuild=False):  # noqa: ANN001, ANN202
+            status("loading the model…")
+            gate.wait(20)
+            return super().load(status, rebuild)
+
+    app = make_app(engine=SlowEngine([corpus], index))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "loading the model" in plain(app.status_line))
+        app.question_input.value = "Who supplies Acme?"
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        view = list(app.turns.values())[-1]
+        assert view.turn is None and not app.ready
+        assert "queued" in plain(view.query_one(".verdict"))
+        gate.set()
+        await wait_for(pilot, lambda: view.turn is not None)
+        assert app.ready and cards(view)
+        assert "Initech" in cards(view)[0].evidence.text
+
+
+@pilot_test
+async def test_help_lists_every_binding(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        text = "".join(plain(s) for s in app.screen.query("Static"))
+        for _, rows in help_sections():
+            for keys, description in rows:
+                assert keys in text and description in text
+        for binding in ChatApp.BINDINGS + EvidenceCard.BINDINGS + ArticleScreen.BINDINGS:
+            if binding.description:
+                assert binding.description in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pilot_test
+async def test_command_palette_changes_k(app: ChatApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Set k = 5")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.k == 5
+        view = await ask(pilot, "Who supplies Acme?")
+        assert len(cards(view)) == 5
+
+
+@pilot_test
+async def test_switch_corpus_and_reindex(app: ChatApp, tmp_path: Path) -> None:
+    other = write_corpus(tmp_path / "other", {"moon.txt": "Moon\n\nThe Moon base opened."})
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        app.switch_corpus([str(other)])
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "What opened on the Moon?")
+        assert "Moon base" in cards(view)[0].evidence.text
+        (other / "mars.txt").write_text("Mars\n\nThe Mars rover landed.", encoding="utf-8")
+        app.action_reindex()
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "What landed on Mars?")
+        assert "Mars rover" in cards(view)[0].evidence.text
+
+
+@pilot_test
+async def test_broken_index_shows_an_error_and_questions_fail_clearly(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "CURRENT").write_text("gen-missing\n")
+    app = make_app(None, broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.error is not None)
+        assert plain(app.status_line).startswith("error: ")
+        view = await ask(pilot, "Anything?")
+        assert plain(view.query_one(".verdict")).startswith("error: ")
+
+
+@pilot_test
+async def test_narrow_terminal_and_resize(app: ChatApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "When did the agreement between Acme and Globex end?")
+        await pilot.resize_terminal(50, 16)
+        await pilot.pause()
+        assert cards(view)[0].size.width <= 50
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert cards(view)[0].region.width > 80
+
+
+def test_cli_chat_options_and_bad_path(tmp_path: Path) -> None:
+    from bot.cli import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["chat", "--help"])
+    assert result.exit_code == 0 and "--index-dir" in result.output and "-k" in result.output
+    result = runner.invoke(cli, ["chat", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "error:" in result.output
+
+
+def test_chat_opens_without_heavy_imports() -> None:
+    """The first frame must not wait for numpy, FAISS or onnxruntime."""
+    code = ("import sys, bot.chat.app, bot.chat.command; "
+            "print(sorted(m for m in ('numpy', 'faiss', 'onnxruntime', 'torch') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.slow
+@pilot_test
+async def test_leica_follow_up_in_the_chat(seed_index: Path, real_encoder) -> None:
+    from tests.conftest import SEEDS
+
+    engine = ChatEngine(None, seed_index)
+    engine.encoder = real_encoder
+    app = make_app([SEEDS], seed_index, engine=engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready, seconds=60)
+        await ask(pilot, "Who did Leica partner with before Xiaomi?")
+        view = await ask(pilot, "When did it end?")
+        assert cards(view)[0].evidence.text.startswith(
+            "The deal between the two companies reportedly expired in 2021")

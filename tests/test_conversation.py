@@ -1,0 +1,108 @@
+"""Follow-up questions are read in the previous turn's context (bot/conversation.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.conversation import Conversation, context_terms, is_follow_up, key_terms
+from tests.conftest import SEEDS, write_corpus
+
+PARTNERS = """Acme and Globex
+
+date 2021-03-04
+
+Acme signed a partnership with the chip maker Globex in 2015. The agreement between Acme and \
+Globex ended in 2019 after a long dispute over patents. Acme now works with Initech instead.
+
+Analysts expect Initech to supply Acme for years.
+"""
+
+FACTORY = """Umbrella factory
+
+date 2020-06-01
+
+It ended when demand for umbrellas ended, the owners said.
+
+The Umbrella factory in Raccoon City closed its doors after sales fell.
+"""
+
+
+@pytest.mark.parametrize("question", [
+    "When did it end?", "What did they sign?", "Who runs its factory?", "And the price?",
+    "What about Globex?", "When was that?", "Where is he now?",
+])
+def test_questions_that_refer_back_are_follow_ups(question: str) -> None:
+    assert is_follow_up(question)
+
+
+@pytest.mark.parametrize("question", [
+    "Who did Leica partner with before Xiaomi?", "When did the Huawei deal end?",
+    "Who is Xiaomi's founder and CEO?", "",
+    "Which company announced that the sensor in the new phone would be larger than before?",
+])
+def test_self_contained_questions_are_not_follow_ups(question: str) -> None:
+    assert not is_follow_up(question)
+
+
+def test_key_terms_drop_stop_words_pronouns_and_repeats() -> None:
+    assert key_terms("Who did Leica partner with before Xiaomi? And Leica?") == [
+        "Leica", "partner", "Xiaomi"]
+
+
+@pytest.fixture
+def partners_index(tmp_path: Path, hashing_spec) -> Path:
+    from index.indexer import update_index
+
+    corpus = write_corpus(tmp_path / "corpus", {"acme.txt": PARTNERS, "umbrella.txt": FACTORY})
+    update_index([corpus], tmp_path / "index", spec=hashing_spec)
+    return tmp_path / "index"
+
+
+def test_follow_up_stays_with_the_previous_topic(partners_index: Path) -> None:
+    from bot.answering import Answerer
+
+    answerer = Answerer.open(partners_index)
+    alone = Answerer.open(partners_index).ask("When did it end?", k=3)
+    assert "umbrella" in alone.evidence[0].source  # without context: the other article
+
+    chat = Conversation(answerer)
+    first = chat.ask("Who did Acme sign a partnership with in 2015?", k=3)
+    assert not first.follow_up
+    assert "Globex in 2015" in first.answer.evidence[0].text
+    second = chat.ask("When did it end?", k=3)
+    assert second.follow_up
+    assert {"Acme", "partnership"} <= set(second.context)
+    assert second.answer.question == "When did it end?"
+    assert second.answer.evidence[0].text.startswith("The agreement between Acme and Globex "
+                                                     "ended in 2019")
+    assert len(second.answer.evidence) == 3
+    scores = [e.score for e in second.answer.evidence]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_chained_follow_ups_keep_the_topic_and_clear_forgets_it(partners_index: Path) -> None:
+    from bot.answering import Answerer
+
+    chat = Conversation(Answerer.open(partners_index))
+    chat.ask("Who did Acme sign a partnership with in 2015?", k=2)
+    chat.ask("When did it end?", k=2)
+    third = chat.ask("Who replaced them?", k=2)
+    assert third.follow_up and "Acme" in context_terms(chat.turns[-2]) + list(third.context)
+    chat.clear()
+    assert not chat.ask("When did it end?", k=2).follow_up
+
+
+@pytest.mark.slow
+def test_leica_follow_up_finds_the_huawei_deal_ending(seed_index: Path, real_encoder) -> None:
+    """The acceptance example: the real model on the shipped seeds."""
+    from bot.answering import Answerer
+
+    assert SEEDS.is_dir()
+    chat = Conversation(Answerer.open(seed_index, encoder=real_encoder))
+    chat.ask("Who did Leica partner with before Xiaomi?", k=3)
+    reply = chat.ask("When did it end?", k=3)
+    assert reply.follow_up
+    assert reply.answer.evidence[0].text.startswith(
+        "The deal between the two companies reportedly expired in 2021")

@@ -1,0 +1,136 @@
+"""Each ranking component: term matching, answer-type cues, candidate parts, rankers,
+near-duplicate merging and the calibrated confidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answering import Answerer
+from bot.confidence import confidence, is_answered, threshold
+from index.answer_types import has_kind, question_kind
+from index.features import FEATURES
+from index.indexer import update_index
+from index.lexical import Bm25
+from index.ranking import HAND_WEIGHTS, Ranker, learned_weights, rrf
+from index.search import Searcher
+from index.term_match import match_terms
+
+from .conftest import write_corpus
+
+TEXTS = ["The harbour crane lifted containers all night.",
+         "A rare orchid blooms in the harbour garden.",
+         "Nothing here mentions it."]
+
+
+def test_term_match_scores_equal_bm25_and_coverage_weighs_rarity():
+    bm25 = Bm25.build(TEXTS)
+    match = match_terms(bm25, "harbour orchid")
+    assert np.allclose(match.scores, bm25.scores("harbour orchid"), atol=1e-5)
+    present = match.present(np.array([0, 1, 2]))
+    assert present.tolist() == [[True, False], [True, True], [False, False]]
+    coverage = match.coverage(present)
+    assert coverage[1] == pytest.approx(1.0) and coverage[2] == 0.0
+    # "orchid" is in one text, "harbour" in two: the rarer term weighs more
+    orchid_only = match.coverage(np.array([[False, True]]))[0]
+    assert orchid_only > 0.5
+
+
+def test_term_match_unknown_words():
+    match = match_terms(Bm25.build(TEXTS), "zebra quantum")
+    assert match.terms == [] and not match.scores.any()
+    assert match.coverage(match.present(np.array([0]))).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("When did the war end?", "date"), ("In what year was it built?", "date"),
+    ("How many people live there?", "number"), ("How much did it cost?", "number"),
+    ("Who founded the company?", "name"), ("Whose idea was it?", "name"),
+    ("What colour is the sky?", None),
+])
+def test_question_kind(question: str, kind: str | None):
+    assert question_kind(question) == kind
+
+
+def test_sentence_holds_kind():
+    assert has_kind("date", "It opened in March 1998.", set())
+    assert not has_kind("date", "It opened to great acclaim.", set())
+    assert has_kind("number", "Some 40,000 fans came.", set())
+    assert has_kind("number", "Three teams played.", set())
+    assert not has_kind("number", "Few teams played.", set())
+    assert has_kind("name", "The firm was founded by Lei Jun.", {"who", "founded", "the", "firm"})
+    # the only capitalised words are the sentence start and words from the question
+    assert not has_kind("name", "Xiaomi makes phones.", {"who", "makes", "phones", "xiaomi"})
+
+
+def test_rrf_and_linear_rankers():
+    dense = np.array([0.9, 0.1, 0.5, 0.2])
+    lexical = np.array([0.0, 1.0, 0.8, 0.1])
+    fused = rrf(dense, lexical)
+    assert fused.argmax() == 2  # second in both lists beats first in one and last in the other
+    assert fused[0] == pytest.approx(1 / 61 + 1 / 64)
+    parts = {"dense": dense, "lexical": lexical, "passage": np.zeros(4)}
+    assert Ranker.named("rrf").score(parts).argmax() == 2
+    hand = Ranker.named("hand").score(parts)
+    assert hand == pytest.approx(0.5 * dense + 0.3 * lexical)
+    assert set(learned_weights()) <= set(FEATURES)
+    assert learned_weights() != HAND_WEIGHTS  # the shipped weights were learned
+
+
+@pytest.fixture
+def context_index(tmp_path: Path, hashing_spec) -> Path:
+    corpus = write_corpus(tmp_path / "news", {
+        "telescope.txt": "Telescope news\n\nThe Vera Rubin telescope opened in Chile. "
+                         "It will map the southern sky every three nights.\n\n"
+                         "Weather delayed the first images.\n",
+        "wire-a.txt": "Wire A\n\nThe merger of the two canal companies was approved on Monday.\n",
+        "wire-b.txt": "Wire B\n\nThe merger of the two canal companies was approved on Monday.\n"
+                      "\nShareholders cheered.\n",
+    })
+    update_index([corpus], tmp_path / "idx", spec=hashing_spec)
+    return tmp_path / "idx"
+
+
+def test_context_parts_credit_the_neighbouring_sentence(context_index: Path):
+    searcher = Searcher.open(context_index)
+    question = "How often will the Vera Rubin telescope map the sky?"
+    pool = searcher.candidates(question, searcher.encoder.encode_query(question))
+    assert pool is not None
+    ids, rows, parts = pool
+    assert set(parts) == set(FEATURES)
+    assert all(len(v) == len(ids) for v in parts.values())
+    second = next(n for n, i in enumerate(ids) if rows[int(i)].text.startswith("It will map"))
+    # "Vera Rubin telescope" is only in the sentence before: context covers more of the question
+    assert parts["context_coverage"][second] > parts["coverage"][second]
+    assert parts["cue_number"][second] == 1.0  # "how often" wants a number; "three" is one
+    assert parts["title"][second] > 0  # "telescope" is in the title
+
+
+def test_same_sentence_in_two_articles_is_one_answer_with_both_sources(context_index: Path):
+    answer = Answerer.open(context_index).ask("When was the canal companies merger approved?",
+                                              k=3)
+    texts = [e.text for e in answer.evidence]
+    assert len(texts) == len(set(texts))
+    first = answer.to_json()["answers"][0]
+    assert first["text"].startswith("The merger of the two canal companies")
+    assert sorted(Path(s["source"]).name for s in first["sources"]) == ["wire-a.txt",
+                                                                        "wire-b.txt"]
+    for place in first["sources"]:
+        text = Path(place["source"]).read_text(encoding="utf-8")
+        assert text[place["start"]:place["end"]] == first["text"]
+    assert {"question", "answered", "answers"} <= set(answer.to_json())
+    assert {"text", "source", "start", "end", "score", "title", "date",
+            "scores"} <= set(first)
+    json.dumps(answer.to_json())
+
+
+def test_confidence_is_calibrated_and_monotone_in_support():
+    weak = {"dense": 0.1, "passage": 0.1, "lexical_log": 0.0, "coverage": 0.0,
+            "context_coverage": 0.0, "title": 0.0, "article_dense": 0.1, "margin": 0.0}
+    strong = {"dense": 0.8, "passage": 0.7, "lexical_log": 3.0, "coverage": 1.0,
+              "context_coverage": 1.0, "title": 0.5, "article_dense": 0.8, "margin": 1.0}
+    assert 0.0 <= confidence(weak) < threshold() <= confidence(strong) <= 1.0
+    assert not is_answered(confidence(weak)) and is_answered(confidence(strong))
