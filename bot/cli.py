@@ -132,7 +132,8 @@ def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> 
                                   "error": problem}, ensure_ascii=False))
             continue
         if len(text) > MAX_QUESTION_CHARS:
-            click.echo(f"warning: line {number}: question has {len(text)} characters; only the "
+            where = f"line {number}: " if question is None else ""
+            click.echo(f"warning: {where}question has {len(text)} characters; only the "
                        f"first {MAX_QUESTION_CHARS} are searched", err=True)
         answer = answerer.ask(text, k=k)
         _emit(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else

@@ -24,7 +24,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
                 continue
             raise BadInput(f"no such file or directory: {raw}")
         if path.is_dir():
-            for file in _walk(path):
+            for file in _walk(path, problems):
                 found.setdefault(str(file), file)
         elif file_format(path) is None:
             problems.append(f"{raw}: unsupported file type (use .txt, .md, .html, .htm, .jsonl)")
@@ -33,9 +33,13 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
     return [found[k] for k in sorted(found)], problems
 
 
-def _walk(root: Path) -> Iterable[Path]:
-    """Supported files below ``root``; hidden folders and symlinked folders are not entered."""
-    for folder, dirs, files in os.walk(root, followlinks=False, onerror=None):
+def _walk(root: Path, problems: list[str]) -> Iterable[Path]:
+    """Supported files below ``root``; hidden folders and symlinked folders are not entered
+    (so a link loop cannot hang); a folder that cannot be listed is reported in ``problems``."""
+    def unlistable(exc: OSError) -> None:
+        problems.append(f"{exc.filename}: {exc.strerror or exc}; folder skipped")
+
+    for folder, dirs, files in os.walk(root, followlinks=False, onerror=unlistable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(folder) / name

@@ -35,12 +35,13 @@ class IndexBusy(EngineError):
 class IndexWriteFailed(EngineError, OSError):
     """Writing a new generation failed (disk full, ...); the previous index is unchanged."""
 
-    def __init__(self, root: object, cause: OSError) -> None:
-        reason = cause.strerror or str(cause)
-        where = f" ({cause.filename})" if cause.filename else ""
+    def __init__(self, root: object, cause: Exception) -> None:
+        reason = getattr(cause, "strerror", None) or str(cause)
+        filename = getattr(cause, "filename", None)
+        where = f" ({filename})" if filename else ""
         self.message = (f"cannot write the index in {root}: {reason}{where}; "
                         "the previous index is unchanged")
-        super().__init__(cause.errno, reason)
+        super().__init__(getattr(cause, "errno", None), reason)
 
     def __str__(self) -> str:
         return self.message

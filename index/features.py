@@ -16,6 +16,10 @@ Every part is a number per candidate, computed for all candidates at once:
 - ``cue_date`` / ``cue_number`` / ``cue_name``: the question wants a date / number / name and the
   sentence holds one (:mod:`index.answer_types`).
 - ``length``: log of the sentence length (very short sentences rarely answer).
+
+One more part describes the question, not the candidate (the same for all; used by the
+confidence, not the ranking): ``known_terms``, the share of the question's terms found anywhere
+in the index.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from .term_match import TermMatch
 FEATURES = ("dense", "passage", "neighbour", "dense_rank", "lexical", "lexical_log", "context",
             "lexical_rank", "coverage", "context_coverage", "title", "all_coverage",
             "article_dense", "article_lexical", "cue_date", "cue_number", "cue_name", "length")
+QUESTION_PARTS = ("known_terms",)
 
 
 def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
@@ -89,6 +94,7 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
         "length": np.log(np.array([max(len(rows[int(i)].text), 1) for i in ids]) / 100.0),
     }
     parts.update(cue_features(question, [rows[int(i)].text for i in ids]))
+    parts["known_terms"] = np.full(n, match.known)
     return parts
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,8 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
             _write_generation(store, live, old, reuse, fresh, spec, encoder, report)
         except BaseException as exc:  # disk full, interrupted, ...: the live index stays
             store.discard_staging()
-            if isinstance(exc, OSError) and not isinstance(exc, IndexWriteFailed):
+            if isinstance(exc, (OSError, sqlite3.OperationalError)) and \
+                    not isinstance(exc, IndexWriteFailed):
                 raise IndexWriteFailed(store.root, exc) from exc
             raise
     report.seconds = time.perf_counter() - started

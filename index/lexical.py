@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -18,12 +20,26 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stemmed word tokens without English stop words."""
-    import bm25s
+# bm25s's English stop words (``bm25s.stopwords.STOPWORDS_EN``; a test keeps them equal)
+STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with"))
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's token pattern
 
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False,
-                          show_progress=False)
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, stemmed word tokens without English stop words.
+
+    The same tokens as ``bm25s.tokenize(texts, stopwords="en", stemmer=...)``, without
+    importing bm25s (and scipy with it), which would cost a query ~0.3 s of start-up.
+    """
+    stem = _stemmer().stemWords
+    out: list[list[str]] = []
+    for text in texts:
+        words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+        out.append(stem(words) if words else [])
+    return out
 
 
 class Bm25:
@@ -46,13 +62,39 @@ class Bm25:
 
     @classmethod
     def load(cls, folder: Path) -> "Bm25":
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(folder / BM25_DIR), mmap=False, show_progress=False))
+        """The saved index's arrays, memory-mapped, read with numpy alone (no bm25s import)."""
+        return cls(_SavedRetriever(folder / BM25_DIR))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for ``query`` (zeros when no term is known)."""
-        terms = [t for t in tokenize([query])[0] if t in self.retriever.vocab_dict]
-        if not terms:
-            return np.zeros(self.retriever.scores["num_docs"], dtype=np.float32)
-        return self.retriever.get_scores(terms).astype(np.float32)
+        matrix, vocab = self.retriever.scores, self.retriever.vocab_dict
+        scores = np.zeros(int(matrix["num_docs"]), dtype=np.float32)
+        indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
+        for term in tokenize([query])[0]:
+            if term in vocab:  # a repeated term counts again, as in bm25s
+                start, end = int(indptr[vocab[term]]), int(indptr[vocab[term] + 1])
+                scores[indices[start:end]] += data[start:end]
+        return scores
+
+
+class _SavedRetriever:
+    """What search needs of a saved ``bm25s.BM25``: its score matrix (CSC) and vocabulary.
+
+    bm25s precomputes each (term, document) BM25 contribution at indexing time, so with the
+    default variant the indexer builds (Lucene) a query's scores are sums of matrix columns.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        self.vocab_dict: dict[str, int] = json.loads(
+            (folder / "vocab.index.json").read_text(encoding="utf-8"))
+        self.scores = {name: _load_array(folder / f"{name}.csc.index.npy")
+                       for name in ("data", "indices", "indptr")}
+        self.scores["num_docs"] = int(params["num_docs"])
+
+
+def _load_array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError:  # an empty array cannot be memory-mapped
+        return np.load(path, allow_pickle=False)

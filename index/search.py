@@ -8,6 +8,7 @@ of the sentence and its context, IDF-weighted term coverage, title match, answer
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from . import ann
 from .docstore import DocReader, SentenceRow
 from .documents import Article
 from .encoders import Encoder, EncoderSpec, load_encoder
-from .errors import IndexMismatch
+from .errors import IndexCorrupt, IndexMismatch
 from .indexer import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS
 from .features import candidate_features
 from .lexical import Bm25, tokenize
@@ -72,7 +73,12 @@ class Searcher:
         if encoder.dim != manifest.encoder.get("dim"):
             raise IndexMismatch(f"index vectors have {manifest.encoder.get('dim')} dimensions, "
                                 f"the model gives {encoder.dim}")
-        return cls(generation, manifest, encoder)
+        try:
+            return cls(generation, manifest, encoder)
+        except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise IndexCorrupt(f"cannot load the index in {generation} ({reason}); rebuild "
+                               "with: bot index --rebuild PATH...") from None
 
     @property
     def size(self) -> int:

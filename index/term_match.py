@@ -22,6 +22,7 @@ class TermMatch:
     idf: np.ndarray  # (terms,)
     postings: list[np.ndarray]  # sentence ids holding each term
     scores: np.ndarray  # (sentences,) BM25 of the whole query
+    known: float = 0.0  # share of the query's distinct terms that occur in the index
 
     def present(self, ids: np.ndarray) -> np.ndarray:
         """Boolean ``(len(ids), terms)``: does sentence ``ids[i]`` hold term ``j``."""
@@ -45,8 +46,9 @@ def match_terms(bm25: Bm25, query: str) -> TermMatch:
     num_docs = int(matrix["num_docs"])
     vocab = retriever.vocab_dict
     seen: dict[str, int] = {}
-    for term in tokenize([query])[0]:
-        if term and term in vocab and term not in seen:
+    asked = {term for term in tokenize([query])[0] if term}
+    for term in asked:
+        if term in vocab:
             seen[term] = int(vocab[term])
     scores = np.zeros(num_docs, dtype=np.float32)
     postings: list[np.ndarray] = []
@@ -59,4 +61,5 @@ def match_terms(bm25: Bm25, query: str) -> TermMatch:
         postings.append(docs)
         df = end - start
         idf.append(float(np.log(1.0 + (num_docs - df + 0.5) / (df + 0.5))))
-    return TermMatch(list(seen), np.asarray(idf, dtype=np.float64), postings, scores)
+    return TermMatch(list(seen), np.asarray(idf, dtype=np.float64), postings, scores,
+                     len(seen) / len(asked) if asked else 0.0)

@@ -31,8 +31,8 @@ from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
 from bot.questions import clean_question  # noqa: E402
 from index.encoders import EncoderSpec, load_encoder  # noqa: E402
 
-PARTS = ("dense", "passage", "lexical_log", "coverage", "context_coverage", "title",
-         "article_dense", "margin")
+PARTS = ("dense", "passage", "neighbour", "lexical_log", "coverage", "context_coverage", "title",
+         "all_coverage", "article_dense", "article_lexical", "known_terms", "margin")
 
 
 def top_parts(searcher, squad, vectors) -> np.ndarray:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from rich.text import Text
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from bot.chat.app import ChatApp, help_sections, make_app
 from bot.chat.engine import ChatEngine
-from bot.chat.screens import ArticleScreen, HelpScreen
+from bot.chat.screens import ArticleScreen, CorpusScreen, HelpScreen
 from bot.chat.widgets import EvidenceCard, QuestionInput, TurnView
 from tests.conftest import ROOT, write_corpus
 
@@ -213,7 +213,8 @@ async def test_copy_puts_a_markdown_quote_with_citation_on_the_clipboard(app: Ch
         view = await ask(pilot, "When did the agreement between Acme and Globex end?")
         await pilot.press("ctrl+y")
         sentence = cards(view)[0].evidence.text
-        assert app.clipboard.startswith(f"> {sentence}\n>\n> — *Acme and Globex*, 2021-03-04 — ")
+        assert app.clipboard.startswith(
+            f"> {sentence}\n>\n> — *Acme and Globex*, 2021-03-04 — ")
         assert "acme.txt:" in app.clipboard
         await pilot.press("tab", "down", "c")
         assert app.clipboard.startswith(f"> {cards(view)[1].evidence.text}\n")
@@ -339,12 +340,18 @@ async def test_switch_corpus_and_reindex(app: ChatApp, tmp_path: Path) -> None:
     other = write_corpus(tmp_path / "other", {"moon.txt": "Moon\n\nThe Moon base opened."})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.ready)
-        app.switch_corpus([str(other)])
-        await wait_for(pilot, lambda: app.ready)
+        await pilot.press("ctrl+p", *"Switch corpus")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CorpusScreen))
+        app.screen.query_one(Input).value = str(other)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.ready and "other" in plain(app.query_one("#title")))
         view = await ask(pilot, "What opened on the Moon?")
         assert "Moon base" in cards(view)[0].evidence.text
         (other / "mars.txt").write_text("Mars\n\nThe Mars rover landed.", encoding="utf-8")
         app.action_reindex()
+        assert not app.ready
         await wait_for(pilot, lambda: app.ready)
         view = await ask(pilot, "What landed on Mars?")
         assert "Mars rover" in cards(view)[0].evidence.text
@@ -410,3 +417,81 @@ async def test_leica_follow_up_in_the_chat(seed_index: Path, real_encoder) -> No
         view = await ask(pilot, "When did it end?")
         assert cards(view)[0].evidence.text.startswith(
             "The deal between the two companies reportedly expired in 2021")
+
+
+@pilot_test
+async def test_huge_article_opens_at_the_sentence_with_few_widgets(app: ChatApp) -> None:
+    from bot.answering import Article, Evidence
+
+    paragraphs = [f"Paragraph {i} is about the weather on day {i}." for i in range(3000)]
+    text = "\n\n".join(paragraphs)
+    start = text.index("Paragraph 2500 ")
+    evidence = Evidence(text=paragraphs[2500], source="big.txt", start=start,
+                        end=start + len(paragraphs[2500]), score=1.0, title="Big", date=None)
+    article = Article(source="big.txt", text=text, body_start=0, body_end=len(text))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(ArticleScreen(article, evidence))
+        await pilot.pause(0.3)
+        statics = list(app.screen.query(".paragraph"))
+        assert len(statics) < 40
+        shown = "\n".join(plain(s) for s in statics)
+        assert "earlier paragraphs not shown" in shown and "later paragraphs not shown" in shown
+        focus = app.screen.query_one(".paragraph.-focus")
+        assert plain(focus) == paragraphs[2500]
+        assert app.screen.query_one(".article-body").region.contains_region(focus.region)
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], "seeds"), (["{corpus}"], "corpus"), (["--index-dir", "{index}"], None),
+    (["--index-dir", "{fresh}"], "seeds"),
+])
+def test_cli_chat_chooses_corpus_and_index(args: list[str], expected: str | None,
+                                           corpus: Path, index: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default: the seeds; PATHS: those; --index-dir alone: an existing index as it is."""
+    import bot.chat.app
+    import bot.chat.command
+    from bot.cli import SEEDS_DIR, cli
+
+    calls = []
+
+    class FakeApp:
+        return_code = 0
+
+        def run(self) -> None:
+            pass
+
+    def fake_make_app(paths, index_dir, k):  # noqa: ANN001, ANN202
+        calls.append((paths, Path(index_dir), k))
+        return FakeApp()
+
+    monkeypatch.setattr(bot.chat.app, "make_app", fake_make_app)
+    monkeypatch.setattr(bot.chat.command, "_leave", lambda code: None)
+    monkeypatch.chdir(tmp_path)
+    values = {"corpus": str(corpus), "index": str(index), "fresh": str(tmp_path / "fresh")}
+    result = CliRunner().invoke(cli, ["chat", "-k", "4", *[a.format(**values) for a in args]])
+    assert result.exit_code == 0, result.output
+    [(paths, index_dir, k)] = calls
+    assert k == 4
+    if expected is None:
+        assert paths is None and index_dir == index
+    else:
+        assert paths == [str({"seeds": SEEDS_DIR, "corpus": corpus}[expected].resolve())]
+    if not args:
+        assert index_dir == Path(".bot-index")
+
+
+def test_engine_builds_a_missing_index_and_reports_progress(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_MODEL", "hashing")
+    monkeypatch.setenv("BOT_BACKEND", "hashing")
+    statuses: list[str] = []
+    engine = ChatEngine([corpus], tmp_path / "new-index")
+    loaded = engine.load(statuses.append)
+    assert loaded.articles == 4 and loaded.sentences > 100
+    assert any(s.startswith("indexing: embedded") for s in statuses)
+    assert loaded.summary.startswith("index updated")
+    statuses.clear()
+    again = ChatEngine([corpus], tmp_path / "new-index").load(statuses.append)
+    assert again.summary == "index up to date"
+    assert not any(s.startswith("indexing") for s in statuses)

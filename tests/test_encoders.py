@@ -83,8 +83,8 @@ def test_int8_encoder_stays_close_to_the_fp32_torch_model(real_encoder, referenc
     ours = real_encoder.encode(TEXTS)
     assert ours.shape == (len(TEXTS), real_encoder.dim) and ours.dtype == np.float32
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    assert cosines(ours, expected).min() > 0.97
-    assert cosines(ours, expected).mean() > 0.99
+    assert cosines(ours, expected).min() > 0.95
+    assert cosines(ours, expected).mean() > 0.985
 
 
 @pytest.mark.slow

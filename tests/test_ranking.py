@@ -100,7 +100,7 @@ def test_context_parts_credit_the_neighbouring_sentence(context_index: Path):
     pool = searcher.candidates(question, searcher.encoder.encode_query(question))
     assert pool is not None
     ids, rows, parts = pool
-    assert set(parts) == set(FEATURES)
+    assert set(parts) == set(FEATURES) | {"known_terms"}
     assert all(len(v) == len(ids) for v in parts.values())
     second = next(n for n, i in enumerate(ids) if rows[int(i)].text.startswith("It will map"))
     # "Vera Rubin telescope" is only in the sentence before: context covers more of the question

@@ -215,6 +215,24 @@ def test_permission_denied_is_skipped_with_its_reason(tmp_path: Path,
     assert sources(tmp_path / "idx") == {"good.txt"}
 
 
+def test_folder_that_cannot_be_listed_is_named_and_the_rest_indexed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    corpus = write_corpus(tmp_path / "news", {**GOOD, "locked/secret.txt": "Hidden text.\n"})
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = run_index(corpus, tmp_path / "idx")
+    monkeypatch.undo()
+    assert result.exit_code == 0
+    assert f"{corpus / 'locked'}: Permission denied; folder skipped" in result.stderr
+    assert sources(tmp_path / "idx") == {"good.txt"}
+
+
 def test_file_that_vanishes_or_changes_during_indexing(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch):
     corpus = write_corpus(tmp_path / "news", {

@@ -100,6 +100,13 @@ def test_megabyte_question_is_answered_from_its_start_with_a_warning(index_dir: 
     assert f"only the first {MAX_QUESTION_CHARS} are searched" in result.stderr
 
 
+def test_long_question_argument_warns_without_a_line_number(index_dir: Path):
+    result = ask(index_dir, "--json", "Who makes the IMX800 sensor? " * 100)
+    assert result.exit_code == 0
+    assert result.stderr.startswith("warning: question has 2900 characters")
+    assert json.loads(result.stdout)["answers"][0]["text"] == "Sony makes the IMX800 sensor."
+
+
 def test_control_characters_inside_a_question_do_not_stop_it_being_answered(index_dir: Path):
     result = ask(index_dir, "--json", "Who makes\x1b[31m the\x07 IMX800\u202e sensor?")
     assert result.exit_code == 0

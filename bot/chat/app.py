@@ -1,8 +1,8 @@
 """``bot chat``: ask questions, see the supporting sentences in their paragraph and article.
 
-The UI never touches the model or the index: one engine worker thread owns a
+The UI never touches the model or the index: one engine worker owns a
 :class:`~bot.chat.engine.ChatEngine` (which calls :mod:`bot.answering`), takes jobs from a
-queue and posts results back as messages. Questions asked while the model loads wait in that
+queue, runs them one at a time off the UI thread and posts results back as messages. Questions asked while the model loads wait in that
 queue. :func:`make_app` builds the app for the CLI and for the tests.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,13 +124,19 @@ class ChatApp(App[None]):
     # ----- engine worker (the only thread that touches the engine) -----------------------
     @work(thread=True, exclusive=True, group="engine", name="engine")
     def run_engine(self) -> None:
+        """Run the queued jobs one at a time, each in a daemon thread this worker waits on, so
+        that quitting never waits for a model export or an index build to finish."""
         worker = get_current_worker()
         while not worker.is_cancelled:
             try:
                 job = self._jobs.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 continue
-            self._run_job(job)
+            runner = threading.Thread(target=self._run_job, args=(job,), daemon=True,
+                                      name="bot-chat-engine")
+            runner.start()
+            while runner.is_alive() and not worker.is_cancelled:
+                runner.join(POLL_SECONDS)
 
     def _run_job(self, job: object) -> None:
         from index.errors import EngineError
@@ -198,6 +205,8 @@ class ChatApp(App[None]):
             view.fail(message.error)
 
     def on_article_loaded(self, message: msg.ArticleLoaded) -> None:
+        if isinstance(self.screen, ArticleScreen):  # opened twice in a row
+            return
         turn = next((v for v in self.turns.values() if v.turn and any(
             s.evidence is message.evidence for s in v.turn.shown)), None)
         pattern = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -30,4 +32,14 @@ def chat_command(paths: tuple[str, ...], index_dir: str | None, k: int) -> None:
         raise click.ClickException("no PATHS given and the shipped seeds are not installed "
                                    "here: give the folders or files to chat about")
     corpus = None if use_as_is else [str(Path(p).resolve()) for p in (paths or (SEEDS_DIR,))]
-    make_app(corpus, folder, k=k).run()
+    app = make_app(corpus, folder, k=k)
+    app.run()
+    _leave(app.return_code or 0)
+
+
+def _leave(code: int) -> None:
+    """Exit now, even while the engine thread still loads the model or writes an index
+    (generations are committed atomically, so stopping mid-way loses nothing)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

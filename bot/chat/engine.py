@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +93,8 @@ class ChatEngine:
             from index.indexer import update_index
 
             status(f"checking the index against {_describe(self.paths)}…")
-            report = update_index(self.paths, store, rebuild=rebuild, encoder=self.encoder)
+            report = update_index(self.paths, store, rebuild=rebuild,
+                                  encoder=_Reporting(self.encoder, status))
             changes = ", ".join(f"{n} {what}" for n, what in (
                 (len(report.added), "added"), (len(report.changed), "changed"),
                 (len(report.removed), "removed")) if n)
@@ -131,14 +134,53 @@ class ChatEngine:
         return EncoderSpec(model=encoder["model"], backend=encoder["backend"])
 
 
+class _Reporting:
+    """The encoder, telling the status line how far embedding has got (for index builds)."""
+
+    EVERY_SECONDS = 0.2
+
+    def __init__(self, encoder, status: StatusFn) -> None:  # noqa: ANN001 - an index Encoder
+        self.encoder = encoder
+        self.spec = encoder.spec
+        self.dim = encoder.dim
+        self.status = status
+
+    def encode(self, texts, progress=None):  # noqa: ANN001, ANN201 - Encoder.encode
+        done, total, last = 0, len(texts), 0.0
+
+        def report(n: int) -> None:
+            nonlocal done, last
+            done += n
+            if progress is not None:
+                progress(n)
+            now = time.monotonic()
+            if now - last >= self.EVERY_SECONDS or done >= total:
+                last = now
+                self.status(f"indexing: embedded {done:,} of {total:,} sentences and "
+                            f"paragraphs…")
+
+        self.status(f"indexing: embedding {total:,} sentences and paragraphs…")
+        return self.encoder.encode(texts, progress=report)
+
+    def encode_query(self, text: str):  # noqa: ANN201 - numpy array
+        return self.encoder.encode_query(text)
+
+
 @contextlib.contextmanager
 def _quiet():
-    """Keep library chatter (export notices, tracer warnings) off the terminal the UI owns."""
+    """Keep library chatter (export notices, tracer warnings, log lines) off the terminal the UI
+    owns: a log handler made before the UI started would write straight to it."""
     sink = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stderr(sink), \
-            contextlib.redirect_stdout(sink):
-        warnings.simplefilter("ignore")
-        yield
+    disabled = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(sink), \
+                contextlib.redirect_stdout(sink):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(disabled)
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
 
 
 def _describe(paths: Sequence[str]) -> str:

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from ..answering import Article, Evidence
 
 
+WINDOW = 150  # paragraphs shown either side of the evidence (whole typical articles)
+BLOCK = 20  # paragraphs per widget outside the evidence's paragraph
+
+
 class ArticleScreen(Screen):
     """The whole article, scrolled to the evidence sentence, which is highlighted."""
 
@@ -37,14 +41,33 @@ class ArticleScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(citation_text(self.evidence), classes="article-title")
+        spans = paragraphs(self.article.text)
+        focus = (self.evidence.start, self.evidence.end)
+        holds = [start < focus[1] and focus[0] < end for start, end in spans]
+        first = holds.index(True) if any(holds) else 0
+        last = len(holds) - 1 - holds[::-1].index(True) if any(holds) else -1
+        low, high = max(0, first - WINDOW), min(len(spans), last + WINDOW + 1)
         with VerticalScroll(classes="article-body"):
-            focus = (self.evidence.start, self.evidence.end)
-            for start, end in paragraphs(self.article.text):
-                holds = start < focus[1] and focus[0] < end
-                yield Static(article_paragraph(self.article, start, end, focus if holds else None,
-                                               self.pattern),
-                             classes="paragraph -focus" if holds else "paragraph")
+            if low > 0:
+                yield Static(Text(f"\u2026 {low} earlier paragraphs not shown", style="italic"),
+                             classes="paragraph elided")
+            yield from self._blocks(spans[low:first], focus=None)
+            yield from self._blocks(spans[first:last + 1], focus=focus, classes="-focus")
+            yield from self._blocks(spans[last + 1:high], focus=None)
+            if high < len(spans):
+                yield Static(Text(f"\u2026 {len(spans) - high} later paragraphs not shown",
+                                  style="italic"), classes="paragraph elided")
         yield Footer()
+
+    def _blocks(self, spans: list[tuple[int, int]], focus: tuple[int, int] | None,
+                classes: str = "") -> ComposeResult:
+        """Paragraphs in blocks of ``BLOCK`` (one widget each keeps long articles fast)."""
+        size = len(spans) if focus else BLOCK
+        for first in range(0, len(spans), max(size, 1)):
+            text = Text("\n\n").join(
+                article_paragraph(self.article, start, end, focus, self.pattern)
+                for start, end in spans[first:first + size])
+            yield Static(text, classes=f"paragraph {classes}".strip())
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._scroll_to_focus)

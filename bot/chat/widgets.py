@@ -141,11 +141,6 @@ class TurnView(Vertical):
         yield Static(Text.assemble(("Q  ", "bold"), printable(self.question)), classes="question")
         yield Static(Text(self._waiting), classes="verdict -waiting")
 
-    def waiting(self, text: str) -> None:
-        """Update the line shown while the question waits for its answer."""
-        if self.turn is None:
-            self.query_one(".verdict", Static).update(Text(text))
-
     def show(self, turn: "Turn") -> None:
         """Replace the waiting line with the verdict and the evidence cards."""
         self.turn = turn

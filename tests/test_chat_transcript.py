@@ -1,0 +1,42 @@
+"""Markdown quotes and transcripts (bot/transcript.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.answering import Answer, Evidence
+from bot.transcript import quote, transcript
+
+
+def evidence(text: str, **kw) -> Evidence:  # noqa: ANN003
+    base = dict(source="/nowhere/news.txt", start=10, end=10 + len(text), score=0.5,
+                title="A title", date="2024-01-02", line=3, column=4)
+    return Evidence(text=text, **{**base, **kw})
+
+
+def test_quote_is_a_block_quote_with_its_citation() -> None:
+    q = quote(evidence("Line one\nline two \x1b[31mred"))
+    assert q.splitlines() == [
+        "> Line one", "> line two \\x1b[31mred", ">",
+        "> \u2014 *A title*, 2024-01-02 \u2014 /nowhere/news.txt:3:4 (chars 10\u201336)"]
+
+
+def test_quote_of_extracted_text_names_the_record() -> None:
+    q = quote(evidence("From a feed.", offsets="extracted", record=7, title=None, date=None))
+    assert q.endswith("> \u2014 /nowhere/news.txt record 7 (extracted text, chars 10\u201322)\n")
+
+
+@dataclass
+class _Turn:
+    answer: Answer
+
+
+def test_transcript_lists_each_turn_and_says_when_unanswered() -> None:
+    turns = [_Turn(Answer("Who?", True, 0.9, [evidence("Ann did it.")])),
+             _Turn(Answer("Why [bold]?", False, 0.1, [evidence("Maybe.")])),
+             _Turn(Answer("Nothing?", False, 0.0, []))]
+    md = transcript(turns)
+    assert md.startswith("# sentence-bot chat\n")
+    assert "## Who?\n\nAnswered (confidence 0.90)." in md
+    assert "## Why [bold]?\n\nNot answered" in md and "> Maybe." in md
+    assert "## Nothing?\n\nNo sentence in the index matches this question." in md
