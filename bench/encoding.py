@@ -1,4 +1,8 @@
-"""Indexing throughput against the raw encoder on the same texts, and batch-size sweeps."""
+"""Indexing throughput against the raw encoder on the same texts, and batch-size sweeps.
+
+Both wall time and CPU time are reported: the machine is shared, and CPU seconds (all threads)
+say how much work a configuration needs whatever else is running.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 from index import onnx_encoder
 from index.indexer import update_index
 
-from .measure import median_time
+from .measure import cpu_seconds
 
 
 class TimedEncoder:
@@ -36,34 +40,45 @@ class TimedEncoder:
         return self.inner.encode_query(text)
 
 
+def timed(fn) -> tuple[float, float]:
+    """``(wall seconds, CPU seconds)`` of one call."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    fn()
+    return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
 def indexing_vs_raw(encoder, corpus: Path, work: Path, repeats: int) -> dict[str, float]:
     """Index ``corpus`` from scratch ``repeats`` times, alternating with the raw encoder on
     exactly the texts the indexer embedded; medians of both."""
-    index_times, raw_times, embed_times, raw_sentence_times = [], [], [], []
-    report = timed = None
+    index_wall, index_cpu, raw_wall, raw_cpu, embed, sentence_wall = [], [], [], [], [], []
+    report = encoder_log = None
     for _ in range(repeats):
         target = work / "index-throughput"
         shutil.rmtree(target, ignore_errors=True)
-        timed = TimedEncoder(encoder)
-        start = time.perf_counter()
-        report = update_index([corpus], target, encoder=timed)
-        index_times.append(time.perf_counter() - start)
-        embed_times.append(timed.seconds)
-        texts = list(timed.texts)
-        sentences = texts[:report.sentences_embedded]
-        raw_times.append(median_time(lambda: encoder.encode(texts), 1))
-        raw_sentence_times.append(median_time(lambda: encoder.encode(sentences), 1))
-    assert report is not None and timed is not None
-    index_s = statistics.median(index_times)
-    raw_s = statistics.median(raw_times)
+        encoder_log = TimedEncoder(encoder)
+        box = {}
+        wall, cpu = timed(lambda: box.setdefault("r", update_index([corpus], target,
+                                                                   encoder=encoder_log)))
+        report = box["r"]
+        index_wall.append(wall)
+        index_cpu.append(cpu)
+        embed.append(encoder_log.seconds)
+        texts = list(encoder_log.texts)
+        wall, cpu = timed(lambda: encoder.encode(texts))
+        raw_wall.append(wall)
+        raw_cpu.append(cpu)
+        sentence_wall.append(timed(lambda: encoder.encode(texts[:report.sentences_embedded]))[0])
+    assert report is not None and encoder_log is not None
+    med = statistics.median
     return {
         "sentences": report.sentences, "passages": report.passages_embedded,
-        "index_seconds": index_s, "index_sentences_per_s": report.sentences / index_s,
-        "raw_seconds_same_texts": raw_s,
-        "raw_texts_per_s": len(timed.texts) / raw_s,
-        "raw_sentences_per_s": report.sentences / statistics.median(raw_sentence_times),
-        "ratio_vs_raw_same_texts": raw_s / index_s,
-        "non_embedding_share": 1 - statistics.median(embed_times) / index_s,
+        "index_seconds": med(index_wall), "index_sentences_per_s": report.sentences / med(index_wall),
+        "raw_seconds_same_texts": med(raw_wall),
+        "raw_texts_per_s": len(encoder_log.texts) / med(raw_wall),
+        "raw_sentences_per_s": report.sentences / med(sentence_wall),
+        "ratio_vs_raw_same_texts": med(raw_wall) / med(index_wall),
+        "cpu_ratio_vs_raw_same_texts": med(raw_cpu) / med(index_cpu),
+        "non_embedding_share": 1 - med(embed) / med(index_wall),
     }
 
 
@@ -71,14 +86,19 @@ def sweep(encoder, texts: list[str], budgets: list[int], repeats: int) -> list[d
     """Raw throughput for each token budget, with whole batches in parallel (one 1-thread
     session per core) or one multi-threaded session; configurations take turns each round."""
     configs = [(parallel, budget) for parallel in (True, False) for budget in budgets]
-    times: dict[tuple[bool, int], list[float]] = {c: [] for c in configs}
+    walls: dict[tuple[bool, int], list[float]] = {c: [] for c in configs}
+    cpus: dict[tuple[bool, int], list[float]] = {c: [] for c in configs}
     saved = onnx_encoder.TOKEN_BUDGET, onnx_encoder.PARALLEL_BATCHES
     try:
         for _ in range(repeats):
             for parallel, budget in configs:
                 onnx_encoder.TOKEN_BUDGET, onnx_encoder.PARALLEL_BATCHES = budget, parallel
-                times[(parallel, budget)].append(median_time(lambda: encoder.encode(texts), 1))
+                wall, cpu = timed(lambda: encoder.encode(texts))
+                walls[(parallel, budget)].append(wall)
+                cpus[(parallel, budget)].append(cpu)
     finally:
         onnx_encoder.TOKEN_BUDGET, onnx_encoder.PARALLEL_BATCHES = saved
     return [{"budget": b, "parallel_batches": p,
-             "texts_per_s": len(texts) / statistics.median(times[(p, b)])} for p, b in configs]
+             "texts_per_s": len(texts) / statistics.median(walls[(p, b)]),
+             "texts_per_cpu_s": len(texts) / statistics.median(cpus[(p, b)])}
+            for p, b in configs]

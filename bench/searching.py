@@ -12,7 +12,7 @@ from index import ann
 
 from .corpora import Seeds, SyntheticEncoder, load_squad, squad_sentences, synthetic_corpus
 from .encoding import TimedEncoder
-from .measure import peak_mb, percentile
+from .measure import peak_mb, percentile, resident_mb
 
 CANDIDATES = 100  # what index.search asks the vector index for
 
@@ -125,4 +125,6 @@ def search_latency(index_dir: Path, questions: list[str], warmup: int = 20) -> d
             "ann_p50_ms": percentile(vector, 50) * ms,
             "rest_p50_ms": (percentile(total, 50) - percentile(encode, 50)
                             - percentile(vector, 50)) * ms,
-            "questions": len(questions), "peak_mb": peak_mb()}
+            "questions": len(questions), "peak_mb": peak_mb(),
+            "anon_mb": resident_mb().get("RssAnon", 0.0),
+            "mapped_mb": resident_mb().get("RssFile", 0.0)}

@@ -16,9 +16,15 @@ from index.search import Hit, Searcher
 from index.store import IndexDir
 
 from .confidence import confidence, is_answered
-from .questions import clean_question
+from .questions import DEFAULT_K, clean_question
 
-DEFAULT_K = 3
+
+def line_and_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text`` (LF, CRLF and CR line ends)."""
+    breaks = text.count("\n", 0, offset) + text.count("\r", 0, offset) \
+        - text.count("\r\n", 0, offset)
+    line_start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+    return breaks + 1, offset - line_start + 1
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,7 @@ class Evidence:
     def from_hit(cls, hit: Hit) -> "Evidence":
         article = hit.article
         start = hit.sentence.start
-        line = article.text.count("\n", 0, start) + 1
-        column = start - (article.text.rfind("\n", 0, start) + 1) + 1
+        line, column = line_and_column(article.text, start)
         return cls(text=hit.sentence.text, source=article.source, start=hit.sentence.start,
                    end=hit.sentence.end, score=hit.score, title=article.title, date=article.date,
                    url=article.url, offsets=article.offsets, record=article.record,
@@ -101,7 +106,6 @@ class PassageView:
     """A paragraph around a piece of evidence: its text and where each sentence lies in it."""
 
     text: str
-    start: int  # offset of ``text`` in the article
     sentences: list[tuple[int, int]]  # spans relative to ``text``
     focus: int  # index in ``sentences`` of the evidence sentence
 
@@ -119,7 +123,7 @@ class Answerer:
     def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
         """Rank the best-supporting sentences for ``question`` (raises BadInput if empty)."""
         query = clean_question(question)
-        hits = self.searcher.search(query, max(k, 1)) if k > 0 else []
+        hits = self.searcher.search(query, k)
         conf = confidence(hits[0].parts) if hits else 0.0
         return Answer(question=question, answered=bool(hits) and is_answered(conf),
                       confidence=conf, evidence=[Evidence.from_hit(h) for h in hits[:k]])
@@ -135,4 +139,4 @@ class Answerer:
         start, end = rows[0].start, rows[-1].end
         spans = [(r.start - start, r.end - start) for r in rows]
         focus = next(i for i, r in enumerate(rows) if r.id == evidence.sentence_id)
-        return PassageView(article.text[start:end], start, spans, focus)
+        return PassageView(article.text[start:end], spans, focus)

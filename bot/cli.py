@@ -16,7 +16,7 @@ import click
 
 from index.errors import BadInput, EngineError
 
-from .questions import MAX_QUESTION_CHARS, question_problem
+from .questions import MAX_QUESTION_CHARS, clean_question, question_problem
 
 DEFAULT_INDEX_DIR = ".bot-index"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -31,8 +31,28 @@ index_dir_option = click.option(
     show_default=f"$BOT_INDEX_DIR or {DEFAULT_INDEX_DIR}", help="Where the index lives.")
 
 
+# Commands whose modules are heavy to import (numpy, Textual, YAML): imported only when run.
+LAZY_COMMANDS = {
+    "chat": "bot.chat.command:chat_command",
+    "check": "bot.golden.command:check_command",
+    "eval": "bot.evaluation.command:eval_command",
+}
+
+
 class BotGroup(click.Group):
-    """Turns engine errors into ``error: ...`` lines and exit code 1 (no traceback)."""
+    """Turns engine errors into ``error: ...`` lines and exit code 1 (no traceback), and
+    imports the heavier commands lazily so ``bot ask`` and ``bot chat`` start fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -50,24 +70,22 @@ class BotGroup(click.Group):
             raise click.ClickException(f"{where}{exc.strerror or exc}") from None
 
 
-class _Error(click.ClickException):
-    def format_message(self) -> str:
-        return " ".join(self.message.split())
-
-    def show(self, file=None) -> None:  # noqa: ANN001 - click's signature
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-click.ClickException.show = _Error.show  # one "error: ..." line for every CLI error
-click.ClickException.format_message = _Error.format_message
+def _show_error(self: click.ClickException, file=None) -> None:  # noqa: ANN001
+    """Every CLI error is one ``error: ...`` line on stderr."""
+    click.echo(f"error: {' '.join(self.format_message().split())}", err=True)
 
 
 def _show_usage_error(self: click.UsageError, file=None) -> None:  # noqa: ANN001
-    """Bad arguments: one ``error: ...`` line that names the help to read (exit code 2)."""
+    """Bad arguments: one ``error: ...`` line that names the help to read (exit code 2);
+    ``bot`` alone prints its help as usual."""
+    if isinstance(self, click.exceptions.NoArgsIsHelpError):
+        click.echo(self.format_message(), err=True)
+        return
     hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
-    click.echo(f"error: {self.format_message()}{hint}", err=True)
+    click.echo(f"error: {' '.join(self.format_message().split())}{hint}", err=True)
 
 
+click.ClickException.show = _show_error
 click.UsageError.show = _show_usage_error
 
 
@@ -78,9 +96,6 @@ def cli() -> None:
     from index.encoders import quiet_hub
 
     quiet_hub()
-    import logging
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @cli.command("index")
@@ -128,12 +143,12 @@ def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> 
             failures += 1
             click.echo(f"error: line {number}: {problem}", err=True)
             if as_json:
-                _emit(json.dumps({"question": text, "answered": False, "answers": [],
-                                  "error": problem}, ensure_ascii=False))
+                _emit(json.dumps({"question": text, "answered": False, "confidence": 0.0,
+                                  "answers": [], "error": problem}, ensure_ascii=False))
             continue
-        if len(text) > MAX_QUESTION_CHARS:
+        if (length := len(clean_question(text, limit=None))) > MAX_QUESTION_CHARS:
             where = f"line {number}: " if question is None else ""
-            click.echo(f"warning: {where}question has {len(text)} characters; only the "
+            click.echo(f"warning: {where}question has {length} characters; only the "
                        f"first {MAX_QUESTION_CHARS} are searched", err=True)
         answer = answerer.ask(text, k=k)
         _emit(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else
@@ -178,13 +193,3 @@ def _silence_broken_pipe() -> None:
 
 def main() -> None:
     cli(prog_name="bot")
-
-
-from .evaluation.command import eval_command  # noqa: E402
-cli.add_command(eval_command)
-
-from .golden.command import check_command  # noqa: E402
-cli.add_command(check_command)
-
-from .chat.command import chat_command  # noqa: E402 - registered last, see bot/chat/
-cli.add_command(chat_command)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from .answering import Answer, Evidence
+from .answering import Answer
+from .citation import SEPARATOR, citation
 from .safe_text import printable
+
+MAX_SHOWN_QUESTION = 300  # a pasted megabyte is echoed as its start and its length
 
 
 def render(answer: Answer) -> str:
     """Question, then each evidence sentence with its title, date and location."""
-    lines = [click.style(f"Q: {printable(answer.question)}", bold=True)]
+    question = answer.question
+    if len(question) > MAX_SHOWN_QUESTION:
+        question = question[:MAX_SHOWN_QUESTION] + f"\u2026 ({len(answer.question)} characters)"
+    lines = [click.style(f"Q: {printable(question)}", bold=True)]
     if not answer.evidence:
         lines.append("  No sentence in the index matches this question.")
         return "\n".join(lines)
@@ -21,34 +25,7 @@ def render(answer: Answer) -> str:
                                  "Closest candidates:", fg="yellow"))
     for rank, evidence in enumerate(answer.evidence, start=1):
         lines.append(f"  {rank}. \u201c{printable(evidence.text)}\u201d")
-        lines.append(click.style(f"     \u2014 {citation(evidence)}", dim=True))
+        lines.append(click.style(f"     \u2014 {citation(evidence)}{SEPARATOR}"
+                                 f"score {evidence.score:.3f}", dim=True))
     return "\n".join(lines)
 
-
-def citation(evidence: Evidence) -> str:
-    """``Title · date · path:line:col (chars a–b)`` for one evidence sentence."""
-    parts = []
-    if evidence.title:
-        parts.append(printable(evidence.title))
-    if evidence.date:
-        parts.append(evidence.date)
-    parts.append(f"{display_path(evidence.source)}{location(evidence)}")
-    parts.append(f"score {evidence.score:.3f}")
-    return " \u00b7 ".join(parts)
-
-
-def location(evidence: Evidence) -> str:
-    """``:line:col (chars a–b)`` for file offsets; ``record N (extracted ...)`` otherwise."""
-    if evidence.offsets == "file":
-        return f":{evidence.line}:{evidence.column} (chars {evidence.start}\u2013{evidence.end})"
-    record = f" record {evidence.record}" if evidence.record is not None else ""
-    return f"{record} (extracted text, chars {evidence.start}\u2013{evidence.end})"
-
-
-def display_path(source: str) -> str:
-    """``source`` relative to the current directory when it lies below it."""
-    try:
-        rel = os.path.relpath(source)
-    except ValueError:
-        return printable(source)
-    return printable(rel if not rel.startswith("..") else source)

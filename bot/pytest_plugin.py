@@ -21,6 +21,7 @@ import pytest
 
 from .golden.baseline import snapshot, write_baseline
 from .golden.format import Case, GoldenFile, GoldenFormatError, is_golden_file, load_golden
+from .golden.report import details
 from .golden.runner import CaseResult, GoldenRunner
 
 
@@ -134,16 +135,8 @@ class _FailureRepr:
 
     def __init__(self, result: CaseResult) -> None:
         case = result.case
-        lines = [f"golden case '{case.name}' ({case.file}:{case.line})",
-                 f"Q: {case.question}"]
-        lines += [f"  {reason}" for reason in ([result.error] if result.error
-                                               else result.failures)]
-        if result.answer is not None:
-            answer = result.answer
-            lines.append(f"got: {'answered' if answer.answered else 'abstained'} "
-                         f"(confidence {answer.confidence:.2f})")
-            lines += [f"  #{rank} {e.text}" for rank, e in enumerate(answer.evidence, start=1)]
-        self.text = "\n".join(lines)
+        self.text = "\n".join([f"golden case '{case.name}' ({case.file}:{case.line})",
+                               *details(result)])
         message = result.error or result.failures[0]
         self.reprcrash = _Crash(message, str(case.file), case.line)
 

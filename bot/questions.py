@@ -7,21 +7,23 @@ import re
 from index.errors import BadInput
 
 MAX_QUESTION_CHARS = 2000
+DEFAULT_K = 3  # evidence sentences shown per question (bot ask, bot chat)
+MAX_K = 100  # the most one question may ask for
 # C0/C1 controls, zero-width and bidirectional formatting characters, byte order marks
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
                       r"\ufeff]")
 
 
-def clean_question(raw: str) -> str:
+def clean_question(raw: str, limit: int | None = MAX_QUESTION_CHARS) -> str:
     """The question with control characters removed and whitespace collapsed.
 
-    Raises :class:`BadInput` for an empty question; cuts questions longer than
-    ``MAX_QUESTION_CHARS`` (no sentence retriever uses more).
+    Raises :class:`BadInput` for an empty question; cuts questions longer than ``limit``
+    (no sentence retriever uses more).
     """
     text = " ".join(_CONTROL.sub(" ", raw).split())
     if not text:
         raise BadInput("empty question")
-    return text[:MAX_QUESTION_CHARS]
+    return text[:limit]
 
 
 def question_problem(raw: str) -> str | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Iterable, Protocol
 
+from .citation import citation
 from .safe_text import printable
 
 if TYPE_CHECKING:
@@ -16,23 +16,6 @@ class TurnLike(Protocol):
 
     @property
     def answer(self) -> "Answer": ...
-
-
-def citation(evidence: "Evidence") -> str:
-    """``*Title*, date — path:line:col (chars a–b)``, safe to print."""
-    parts = []
-    if evidence.title:
-        parts.append(f"*{printable(evidence.title)}*")
-    if evidence.date:
-        parts.append(evidence.date)
-    where = _display_path(evidence.source)
-    if evidence.offsets == "file":
-        where += f":{evidence.line}:{evidence.column} (chars {evidence.start}\u2013{evidence.end})"
-    else:
-        record = f" record {evidence.record}" if evidence.record is not None else ""
-        where += f"{record} (extracted text, chars {evidence.start}\u2013{evidence.end})"
-    parts.append(where)
-    return ", ".join(parts[:-1]) + (" \u2014 " if len(parts) > 1 else "") + parts[-1]
 
 
 def quote(evidence: "Evidence") -> str:
@@ -60,10 +43,3 @@ def transcript(turns: Iterable[TurnLike], title: str = "sentence-bot chat") -> s
             out += [f"**{rank}.**", "", quote(evidence)]
     return "\n".join(out).rstrip() + "\n"
 
-
-def _display_path(source: str) -> str:
-    try:
-        rel = os.path.relpath(source)
-    except ValueError:
-        return printable(source)
-    return printable(rel if not rel.startswith("..") else source)

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import BadInput
-from .readers import file_format
+from .readers import SUFFIXES, file_format
+
+_KNOWN = ", ".join(sorted(SUFFIXES))
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
@@ -27,7 +29,9 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
             for file in _walk(path, problems):
                 found.setdefault(str(file), file)
         elif file_format(path) is None:
-            problems.append(f"{raw}: unsupported file type (use .txt, .md, .html, .htm, .jsonl)")
+            problems.append(f"{raw}: unsupported file type (use {_KNOWN})")
+        elif not path.is_file():
+            problems.append(f"{raw}: not a regular file; skipped")
         else:
             found.setdefault(str(path), path)
     return [found[k] for k in sorted(found)], problems
@@ -43,5 +47,9 @@ def _walk(root: Path, problems: list[str]) -> Iterable[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(folder) / name
-            if not name.startswith(".") and file_format(path) is not None:
+            if name.startswith(".") or file_format(path) is None:
+                continue
+            if path.is_file():  # a FIFO or device named *.txt would block the reader
                 yield path
+            else:
+                problems.append(f"{path}: not a regular file; skipped")

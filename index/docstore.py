@@ -101,19 +101,14 @@ class DocReader:
                                "WHERE passage = ? ORDER BY id", (passage,))
         return [SentenceRow(*row) for row in rows]
 
-    def passages(self, ids: Sequence[int]) -> dict[int, PassageRow]:
-        return {row[0]: PassageRow(*row) for row in self._in(
-            "SELECT id, article, start, end FROM passages", ids)}
-
     def titles(self, ids: Sequence[int]) -> dict[int, str | None]:
         """Article titles by article id, in one query."""
         return dict(self._in("SELECT id, title FROM articles", ids))
 
-    def article(self, article_id: int, with_text: bool = True) -> Article:
+    def article(self, article_id: int) -> Article:
         row = self.db.execute(
-            "SELECT file, record, title, date, url, meta, offsets, body_start, body_end, "
-            + ("text" if with_text else "''") + " FROM articles WHERE id = ?",
-            (article_id,)).fetchone()
+            "SELECT file, record, title, date, url, meta, offsets, body_start, body_end, text "
+            "FROM articles WHERE id = ?", (article_id,)).fetchone()
         if row is None:
             raise KeyError(article_id)
         file, record, title, date, url, meta, offsets, body_start, body_end, text = row

@@ -28,10 +28,6 @@ class IndexCorrupt(EngineError):
     """An index file is missing, truncated or altered (its checksum does not match)."""
 
 
-class IndexBusy(EngineError):
-    """Another process holds the index's write lock."""
-
-
 class IndexWriteFailed(EngineError, OSError):
     """Writing a new generation failed (disk full, ...); the previous index is unchanged."""
 

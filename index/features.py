@@ -77,8 +77,10 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
     window_present = own_present.copy()
     window_present[prev_same] |= present[prev_at[prev_same]]
     window_present[next_same] |= present[next_at[next_same]]
-    title_present = np.array([[t in title_terms.get(int(a), ()) for t in match.terms]
-                              for a in article], dtype=bool).reshape(n, len(match.terms))
+    unique_articles, article_at = np.unique(article, return_inverse=True)
+    title_rows = np.array([[t in title_terms.get(int(a), ()) for t in match.terms]
+                           for a in unique_articles], dtype=bool)
+    title_present = title_rows.reshape(len(unique_articles), len(match.terms))[article_at]
 
     lexical = lexical_raw / best
     parts = {

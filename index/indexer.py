@@ -8,7 +8,6 @@ the index. When nothing changed, no generation is written at all.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from .discovery import discover
 from .docstore import DocReader, DocWriter
 from .documents import Article, SplitArticle
 from .encoders import Encoder, EncoderSpec, load_encoder
-from .errors import BadInput, IndexCorrupt, IndexMismatch, IndexWriteFailed, UnreadableFile
+from .errors import BadInput, EngineError, IndexMismatch, IndexWriteFailed, UnreadableFile
 from .lexical import Bm25
 from .notices import warn
 from .progress import progress_bar
@@ -34,6 +33,8 @@ SENTENCE_VECTORS = "sentence_vectors.npy"
 PASSAGE_VECTORS = "passage_vectors.npy"
 SENTENCE_ANN = "sentences.faiss"
 MAX_PASSAGE_SENTENCES = 8
+# How sentences are split and embedded; an index made another way re-embeds every file.
+TEXT_VERSION = f"{SPLITTER_VERSION}+titled"
 
 
 @dataclass
@@ -77,12 +78,13 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
     report = IndexReport(store.root, skipped=list(problems))
     with store.write_lock():
         live, old = _live_generation(store, rebuild)
-        spec = _choose_spec(old, spec or (encoder.spec if encoder else None))
+        spec = spec or (encoder.spec if encoder else None) or (
+            _previous_spec(store) if rebuild else None)
+        spec = _choose_spec(old, spec)
         reuse, fresh = _classify(files, old, report)
         for problem in report.skipped:
             warn(problem)
-        if old and not rebuild and not (fresh or report.removed or report.changed):
-            report.unchanged = len(reuse)
+        if old and not rebuild and not (fresh or report.removed):
             report.articles, report.sentences = old.counts.get("articles", 0), \
                 old.counts.get("sentences", 0)
             report.seconds = time.perf_counter() - started
@@ -115,17 +117,21 @@ def _live_generation(store: IndexDir, rebuild: bool) -> tuple[Path | None, Manif
     live = store.current()
     if live is None:
         return None, None
+    return live, store.read_manifest(live)
+
+
+def _previous_spec(store: IndexDir) -> EncoderSpec | None:
+    """The model of the index being rebuilt, if its manifest can still be read."""
     try:
-        return live, store.read_manifest(live)
-    except IndexCorrupt as exc:
-        raise IndexCorrupt(f"{exc} (the live index is damaged: run bot index --rebuild)") \
-            from None
+        return store.read_manifest(verify=False).encoder_spec()
+    except (EngineError, KeyError):
+        return None
 
 
 def _choose_spec(old: Manifest | None, requested: EncoderSpec | None) -> EncoderSpec:
     if old is None:
         return requested or EncoderSpec.from_env()
-    built = EncoderSpec(model=old.encoder["model"], backend=old.encoder["backend"])
+    built = old.encoder_spec()
     if requested and requested != built:
         raise IndexMismatch(
             f"this index was built with model '{built.model}' ({built.backend}), not "
@@ -145,7 +151,7 @@ def _classify(files: list[Path], old: Manifest | None,
               report: IndexReport) -> tuple[list[str], list[_Fresh]]:
     """Split the files into reused (unchanged, or unreadable but indexed before) and fresh."""
     old_files = old.files if old else {}
-    same_splitter = bool(old) and old.splitter == SPLITTER_VERSION
+    same_splitter = bool(old) and old.splitter == TEXT_VERSION
     reuse: list[str] = []
     fresh: list[_Fresh] = []
     seen: set[str] = set()
@@ -171,17 +177,17 @@ def _classify(files: list[Path], old: Manifest | None,
             _unreadable(key, exc.reason, previous is not None, report, reuse)
             continue
         count = sum(len(a.sentences) for a in articles)
+        if not count:
+            _unreadable(key, "no article text", previous is not None, report, reuse)
+            continue
         entry = FileEntry(digest, stat.st_size, stat.st_mtime_ns, file_format(path) or "",
                           len(articles), count)
         fresh.append(_Fresh(key, entry, articles))
         (report.changed if previous else report.added).append(key)
     bar.close()
-    for key in sorted(old_files):
-        if key not in seen:
-            if os.path.exists(key):
-                reuse.append(key)  # indexed from another path argument earlier: keep it
-            else:
-                report.removed.append(key)
+    # The index mirrors the given paths: whatever is not under them (deleted, or from an
+    # earlier run's other paths) leaves it.
+    report.removed.extend(key for key in sorted(old_files) if key not in seen)
     report.unchanged = len(reuse)
     return sorted(reuse), fresh
 
@@ -195,10 +201,17 @@ def _unreadable(key: str, reason: str, indexed: bool, report: IndexReport,
         report.skipped.append(f"{key}: {reason}; skipped")
 
 
+def sentence_embedding_texts(split: SplitArticle) -> list[str]:
+    """What each sentence is embedded as: ``Title: sentence`` (the title gives a sentence that
+    lacks its subject one; +0.9 P@1 on SQuAD half-a, see README quality)."""
+    prefix = f"{split.article.title}: " if split.article.title else ""
+    return [prefix + t for t in split.sentence_texts()]
+
+
 def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
                       reuse: list[str], fresh: list[_Fresh], spec: EncoderSpec,
                       encoder: Encoder, report: IndexReport) -> None:
-    sentence_texts = [t for f in fresh for a in f.articles for t in a.sentence_texts()]
+    sentence_texts = [t for f in fresh for a in f.articles for t in sentence_embedding_texts(a)]
     passage_texts = [t for f in fresh for a in f.articles for t in a.passage_texts()]
     vectors = _embed(encoder, sentence_texts + passage_texts)
     new_sentence_vectors = vectors[:len(sentence_texts)]
@@ -233,12 +246,16 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
     np.save(staging / PASSAGE_VECTORS, passage_vectors, allow_pickle=False)
     config = ann.choose(len(sentence_vectors))
     ann.save(ann.build(sentence_vectors, config), staging / SENTENCE_ANN)
-    Bm25.build(DocReader(staging).all_sentence_texts()).save(staging)
+    reader = DocReader(staging)
+    try:
+        Bm25.build(reader.all_sentence_texts()).save(staging)
+    finally:
+        reader.close()
 
     report.articles, report.sentences = writer.articles, writer.sentences
     manifest = Manifest(
         encoder={**spec.to_json(), **getattr(encoder, "details", {}), "dim": dim},
-        splitter=SPLITTER_VERSION, files=files,
+        splitter=TEXT_VERSION, files=files,
         counts={"articles": writer.articles, "passages": writer.passages,
                 "sentences": writer.sentences},
         ann={"sentences": config.to_json()})

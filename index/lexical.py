@@ -50,10 +50,15 @@ class Bm25:
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> "Bm25":
+        import logging
+
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
         retriever = bm25s.BM25()
         tokens = tokenize(texts) if texts else [[]]
+        if not any(tokens):  # only stop words: bm25s needs a vocabulary; no query has "\x00"
+            tokens[0] = ["\x00"]
         retriever.index(tokens, show_progress=False)
         return cls(retriever)
 

@@ -41,7 +41,7 @@ from .paths import cache_dir
 
 QUANTISATIONS = ("avx2", "avx512_vnni", "arm64")
 QUANTISATION_ENV = "BOT_ONNX_QUANTISATION"
-TOKEN_BUDGET = 4096  # padded tokens per batch; measured: bench/run.py encoder --sweep
+TOKEN_BUDGET = 1024  # padded tokens per batch (python -m bench.run encoder --sweep)
 MAX_BATCH = 256
 PARALLEL_BATCHES = True  # whole batches on one 1-thread session per core (measured faster)
 

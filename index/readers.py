@@ -99,7 +99,7 @@ def read_jsonl(source: str, text: str) -> list[Article]:
     """One JSON object per line with ``text`` (or ``content``/``body``) plus title/date/url."""
     articles: list[Article] = []
     problems: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):  # JSON strings may hold U+2028
         if not line.strip():
             continue
         try:
@@ -165,8 +165,12 @@ def _title_line(text: str, pos: int) -> tuple[str, int] | None:
     line = text[pos:newline].strip()
     if not line or len(line) > _MAX_TITLE_CHARS or line.endswith(_SENTENCE_END):
         return None
-    if not text[newline:].strip():
+    rest = text[newline + 1:]
+    following = rest.lstrip(" \t\r")
+    if not rest.strip():
         return None
+    if not (following.startswith("\n") or _DATE_MARKER.match(following)):
+        return None  # a hard-wrapped first line of a paragraph, not a headline
     return line, newline
 
 

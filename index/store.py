@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import (BadInput, IndexBusy, IndexCorrupt, IndexMismatch, IndexNotFound,
+from .encoders import EncoderSpec
+from .errors import (BadInput, IndexCorrupt, IndexMismatch, IndexNotFound,
                      IndexWriteFailed)
 
 FORMAT = "bot-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+REBUILD = "rebuild it with: bot index --rebuild PATH..."
 VERIFY_HASH_LIMIT = 64 * 1024 * 1024  # files above this are checked by size on load
 
 
@@ -64,6 +66,10 @@ class Manifest:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
+    def encoder_spec(self) -> EncoderSpec:
+        """The model and backend this generation was embedded with."""
+        return EncoderSpec(model=self.encoder["model"], backend=self.encoder["backend"])
+
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "files"}
         data["files"] = {path: entry.to_json() for path, entry in sorted(self.files.items())}
@@ -76,7 +82,7 @@ class Manifest:
         if data.get("format_version") != FORMAT_VERSION:
             raise IndexMismatch(
                 f"index format version {data.get('format_version')} is not the supported "
-                f"version {FORMAT_VERSION}; rebuild it with: bot index --rebuild PATH...")
+                f"version {FORMAT_VERSION}; {REBUILD}")
         try:
             files = {p: FileEntry(**e) for p, e in data.get("files", {}).items()}
             return cls(encoder=data["encoder"], splitter=data["splitter"], files=files,
@@ -109,10 +115,10 @@ class IndexDir:
         except OSError as exc:
             raise IndexCorrupt(f"cannot read {self.root / 'CURRENT'}: {exc.strerror}") from None
         if not name or "/" in name or name.startswith("."):
-            raise IndexCorrupt(f"{self.root / 'CURRENT'} is damaged; rebuild with bot index")
+            raise IndexCorrupt(f"{self.root / 'CURRENT'} is damaged; {REBUILD}")
         path = self.generations / name
         if not path.is_dir():
-            raise IndexCorrupt(f"live generation {name} is missing; rebuild with bot index")
+            raise IndexCorrupt(f"live generation {name} is missing; {REBUILD}")
         return path
 
     def require_current(self) -> Path:
@@ -128,11 +134,11 @@ class IndexDir:
         try:
             data = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise IndexCorrupt(f"{generation / MANIFEST} is missing; rebuild with bot index") \
+            raise IndexCorrupt(f"{generation / MANIFEST} is missing; {REBUILD}") \
                 from None
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"{generation / MANIFEST} is unreadable ({exc}); "
-                               "rebuild with bot index") from None
+                               f"{REBUILD}") from None
         if not isinstance(data, dict):
             raise IndexCorrupt(f"{generation / MANIFEST} is not a JSON object")
         manifest = Manifest.from_json(data)
@@ -140,13 +146,13 @@ class IndexDir:
             why = "was altered (its digest does not match)" if "digest" in data else \
                 "has no digest (edited, or written by an older version)"
             raise IndexCorrupt(f"{generation / MANIFEST} {why}; "
-                               "rebuild with: bot index --rebuild PATH...")
+                               f"{REBUILD}")
         if verify:
             verify_checksums(generation, manifest.checksums)
         return manifest
 
     @contextlib.contextmanager
-    def write_lock(self, wait: bool = True) -> Iterator[None]:
+    def write_lock(self) -> Iterator[None]:
         """Hold the single-writer lock; waits (saying so) while another writer runs."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -157,8 +163,6 @@ class IndexDir:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if not wait:
-                    raise IndexBusy(f"another 'bot index' is writing {self.root}") from None
                 from .notices import warn
 
                 warn(f"another 'bot index' is writing {self.root}; waiting for it to finish")
@@ -242,20 +246,20 @@ def manifest_digest(data: dict[str, Any]) -> str:
 def verify_checksums(generation: Path, checksums: dict[str, dict[str, Any]]) -> None:
     """Raise :class:`IndexCorrupt` when a listed file is missing, resized or altered."""
     if not checksums:
-        raise IndexCorrupt(f"{generation / MANIFEST} lists no files; rebuild with bot index")
+        raise IndexCorrupt(f"{generation / MANIFEST} lists no files; {REBUILD}")
     for name, expected in checksums.items():
         path = generation / name
         try:
             size = path.stat().st_size
         except OSError:
-            raise IndexCorrupt(f"index file {name} is missing; rebuild with bot index") from None
+            raise IndexCorrupt(f"index file {name} is missing; {REBUILD}") from None
         if size != expected.get("size"):
             raise IndexCorrupt(f"index file {name} is truncated or altered "
                                f"({size} bytes, expected {expected.get('size')}); "
-                               "rebuild with: bot index --rebuild PATH...")
+                               f"{REBUILD}")
         if size <= VERIFY_HASH_LIMIT and _sha256(path) != expected.get("sha256"):
             raise IndexCorrupt(f"index file {name} was altered (checksum mismatch); "
-                               "rebuild with: bot index --rebuild PATH...")
+                               f"{REBUILD}")
 
 
 def _files_under(folder: Path) -> list[str]:

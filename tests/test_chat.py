@@ -214,7 +214,7 @@ async def test_copy_puts_a_markdown_quote_with_citation_on_the_clipboard(app: Ch
         await pilot.press("ctrl+y")
         sentence = cards(view)[0].evidence.text
         assert app.clipboard.startswith(
-            f"> {sentence}\n>\n> — *Acme and Globex*, 2021-03-04 — ")
+            f"> {sentence}\n>\n> — Acme and Globex · 2021-03-04 · ")
         assert "acme.txt:" in app.clipboard
         await pilot.press("tab", "down", "c")
         assert app.clipboard.startswith(f"> {cards(view)[1].evidence.text}\n")
@@ -349,6 +349,10 @@ async def test_switch_corpus_and_reindex(app: ChatApp, tmp_path: Path) -> None:
         await wait_for(pilot, lambda: app.ready and "other" in plain(app.query_one("#title")))
         view = await ask(pilot, "What opened on the Moon?")
         assert "Moon base" in cards(view)[0].evidence.text
+        # the index now holds exactly the new corpus: the old articles are gone
+        assert app.engine.answerer.searcher.manifest.counts["articles"] == 1
+        view = await ask(pilot, "When did the agreement between Acme and Globex end?")
+        assert {Path(c.evidence.source).name for c in cards(view)} == {"moon.txt"}
         (other / "mars.txt").write_text("Mars\n\nThe Mars rover landed.", encoding="utf-8")
         app.action_reindex()
         assert not app.ready
@@ -441,17 +445,50 @@ async def test_huge_article_opens_at_the_sentence_with_few_widgets(app: ChatApp)
         assert app.screen.query_one(".article-body").region.contains_region(focus.region)
 
 
-@pytest.mark.parametrize("args, expected", [
-    ([], "seeds"), (["{corpus}"], "corpus"), (["--index-dir", "{index}"], None),
-    (["--index-dir", "{fresh}"], "seeds"),
+@pytest.mark.parametrize("args, env, expected, opened", [
+    ([], None, "seeds", ".bot-index"),
+    (["{corpus}"], None, "corpus", ".bot-index"),
+    (["--index-dir", "{index}"], None, None, "{index}"),
+    (["--index-dir", "{fresh}"], None, "seeds", "{fresh}"),
+    ([], "{index}", None, "{index}"),  # $BOT_INDEX_DIR holding an index: opened as it is
+    ([], "{fresh}", "seeds", "{fresh}"),
+    (["{corpus}"], "{index}", "corpus", "{index}"),
 ])
-def test_cli_chat_chooses_corpus_and_index(args: list[str], expected: str | None,
-                                           corpus: Path, index: Path, tmp_path: Path,
+def test_cli_chat_chooses_corpus_and_index(args: list[str], env: str | None,
+                                           expected: str | None, opened: str, corpus: Path,
+                                           index: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """Default: the seeds; PATHS: those; --index-dir alone: an existing index as it is."""
+    """PATHS: exactly those; none: the index as it is, or the seeds when there is none yet."""
+    calls = run_chat_cli(args, env, monkeypatch, tmp_path, corpus=str(corpus),
+                         index=str(index), fresh=str(tmp_path / "fresh"))
+    [(paths, index_dir, k)] = calls
+    assert k == 4
+    assert index_dir == Path(opened.format(index=index, fresh=tmp_path / "fresh"))
+    if expected is None:
+        assert paths is None
+    else:
+        from bot.cli import SEEDS_DIR
+
+        assert paths == [str({"seeds": SEEDS_DIR, "corpus": corpus}[expected].resolve())]
+
+
+def test_cli_chat_opens_the_default_index_as_it_is(corpus: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   hashing_spec) -> None:
+    """A second ``bot chat`` in the same folder opens ./.bot-index, never re-seeds it."""
+    from index.indexer import update_index
+
+    update_index([corpus], tmp_path / ".bot-index", spec=hashing_spec)
+    [(paths, index_dir, _)] = run_chat_cli([], None, monkeypatch, tmp_path)
+    assert paths is None and index_dir == Path(".bot-index")
+
+
+def run_chat_cli(args: list[str], env: str | None, monkeypatch: pytest.MonkeyPatch,
+                 cwd: Path, **values: str) -> list[tuple[object, Path, int]]:
+    """Run ``bot chat -k 4 ARGS`` with the app faked out; the ``make_app`` calls it made."""
     import bot.chat.app
     import bot.chat.command
-    from bot.cli import SEEDS_DIR, cli
+    from bot.cli import cli
 
     calls = []
 
@@ -467,18 +504,24 @@ def test_cli_chat_chooses_corpus_and_index(args: list[str], expected: str | None
 
     monkeypatch.setattr(bot.chat.app, "make_app", fake_make_app)
     monkeypatch.setattr(bot.chat.command, "_leave", lambda code: None)
-    monkeypatch.chdir(tmp_path)
-    values = {"corpus": str(corpus), "index": str(index), "fresh": str(tmp_path / "fresh")}
+    monkeypatch.chdir(cwd)
+    if env is not None:
+        monkeypatch.setenv("BOT_INDEX_DIR", env.format(**values))
     result = CliRunner().invoke(cli, ["chat", "-k", "4", *[a.format(**values) for a in args]])
     assert result.exit_code == 0, result.output
-    [(paths, index_dir, k)] = calls
-    assert k == 4
-    if expected is None:
-        assert paths is None and index_dir == index
-    else:
-        assert paths == [str({"seeds": SEEDS_DIR, "corpus": corpus}[expected].resolve())]
-    if not args:
-        assert index_dir == Path(".bot-index")
+    return calls
+
+
+def test_cli_chat_k_range_is_that_of_bot_ask(index: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import cli
+
+    [(_, _, k)] = run_chat_cli(["-k", "100", "--index-dir", str(index)], None, monkeypatch,
+                               tmp_path)  # (the app stays faked out for the rest)
+    assert k == 100
+    for k in ("0", "101"):
+        result = CliRunner().invoke(cli, ["chat", "-k", k, "--index-dir", str(index)])
+        assert result.exit_code == 2 and result.stderr.startswith("error: "), result.output
 
 
 def test_engine_builds_a_missing_index_and_reports_progress(
@@ -495,3 +538,18 @@ def test_engine_builds_a_missing_index_and_reports_progress(
     again = ChatEngine([corpus], tmp_path / "new-index").load(statuses.append)
     assert again.summary == "index up to date"
     assert not any(s.startswith("indexing") for s in statuses)
+
+
+def test_engine_keeps_the_model_the_index_was_built_with(
+        corpus: Path, index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        hashing_spec) -> None:
+    """A configured model that differs from the index's is not switched to, not even by a
+    rebuild; a model given to the engine is used for a new index."""
+    monkeypatch.setenv("BOT_MODEL", str(tmp_path / "no-such-model"))
+    engine = ChatEngine([corpus], index)
+    assert engine.load(lambda _: None).model == "hashing"
+    rebuilt = engine.load(lambda _: None, rebuild=True)
+    assert rebuilt.model == "hashing" and rebuilt.summary.startswith("index updated")
+    assert engine.answerer.searcher.manifest.encoder_spec() == hashing_spec
+    fresh = ChatEngine([corpus], tmp_path / "fresh", spec=hashing_spec).load(lambda _: None)
+    assert fresh.model == "hashing" and fresh.articles == 4

@@ -51,7 +51,7 @@ def _evidence(sentence: str, score: float):  # noqa: ANN202
                         title="Acme and Globex end their chip deal", date="2021-03-04",
                         line=line, column=start - ARTICLE.rfind("\n", 0, start),
                         article_id=0, passage_id=para_start, sentence_id=start)
-    return Shown(evidence, PassageView(text, para_start, spans, focus))
+    return Shown(evidence, PassageView(text, spans, focus))
 
 
 class StubEngine(ChatEngine):

@@ -18,7 +18,7 @@ def test_quote_is_a_block_quote_with_its_citation() -> None:
     q = quote(evidence("Line one\nline two \x1b[31mred"))
     assert q.splitlines() == [
         "> Line one", "> line two \\x1b[31mred", ">",
-        "> \u2014 *A title*, 2024-01-02 \u2014 /nowhere/news.txt:3:4 (chars 10\u201336)"]
+        "> \u2014 A title \u00b7 2024-01-02 \u00b7 /nowhere/news.txt:3:4 (chars 10\u201336)"]
 
 
 def test_quote_of_extracted_text_names_the_record() -> None:

@@ -43,10 +43,14 @@ def test_json_stream_one_object_per_question_in_order(indexed: Path):
     objects = [json.loads(line) for line in run.stdout.splitlines()]
     assert [o["question"] for o in objects] == questions.splitlines()
     for obj in objects:
-        assert isinstance(obj["answered"], bool)
+        assert {"question", "answered", "confidence", "answers"} <= set(obj)
+        assert isinstance(obj["answered"], bool) and 0.0 <= obj["confidence"] <= 1.0
         assert 1 <= len(obj["answers"]) <= 2
         for answer in obj["answers"]:
-            assert {"text", "source", "start", "end", "score", "title", "date"} <= set(answer)
+            assert {"text", "source", "start", "end", "score", "title", "date", "offsets",
+                    "line", "column", "scores"} <= set(answer)
+            assert answer["offsets"] == "file" and isinstance(answer["scores"], dict)
+            assert all(isinstance(v, (int, float)) for v in answer["scores"].values())
             text = Path(answer["source"]).read_bytes().decode("utf-8")
             assert text[answer["start"]:answer["end"]] == answer["text"]
         scores = [a["score"] for a in obj["answers"]]
@@ -71,6 +75,8 @@ def test_bad_stream_lines_are_reported_and_good_ones_still_answered(indexed: Pat
     assert run.returncode == 1
     objects = [json.loads(line) for line in run.stdout.decode().splitlines()]
     assert [("error" in o) for o in objects] == [False, True, False]
+    assert {"question", "answered", "confidence", "answers", "error"} == set(objects[1])
+    assert objects[1]["answered"] is False and objects[1]["answers"] == []
     assert b"line 2" in run.stderr and b"Traceback" not in run.stderr
 
 
@@ -104,3 +110,24 @@ def test_reindex_reports_unchanged(indexed: Path, tmp_path: Path):
                                       str(indexed)])
     assert result.exit_code == 0
     assert "up to date" in result.output and "0 sentences embedded" in result.output
+
+
+def test_bot_without_arguments_prints_readable_help():
+    run = subprocess.run([sys.executable, "-m", "bot"], capture_output=True, text=True,
+                         timeout=60)
+    output = run.stdout + run.stderr
+    assert "Usage:" in output and "\n  ask " in output and "\n  index " in output
+
+
+def test_line_and_column_for_cr_only_and_crlf_files(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "cr", {
+        "mac.txt": b"Old Mac file\r\rFirst line here.\rThe Sony sensor is big.\r",
+        "dos.txt": b"DOS file\r\n\r\nLeica makes lenses.\r\nHuawei makes phones.\r\n"})
+    CliRunner().invoke(cli, ["index", str(corpus), "--index-dir", str(tmp_path / "idx"),
+                             "--backend", "hashing", "--model", "hashing"])
+    for question, line in [("The Sony sensor is big", 4), ("Huawei makes phones", 4)]:
+        run = ask(question, "--index-dir", str(tmp_path / "idx"), "--json", "-k", "1")
+        top = json.loads(run.stdout)["answers"][0]
+        text = Path(top["source"]).read_bytes().decode("utf-8")
+        assert text[top["start"]:top["end"]] == top["text"]
+        assert (top["line"], top["column"]) == (line, 1), top

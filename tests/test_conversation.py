@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import Conversation, context_terms, is_follow_up, key_terms
+from bot.conversation import Conversation, is_follow_up, key_terms
 from tests.conftest import SEEDS, write_corpus
 
 PARTNERS = """Acme and Globex
@@ -89,7 +89,9 @@ def test_chained_follow_ups_keep_the_topic_and_clear_forgets_it(partners_index: 
     chat.ask("Who did Acme sign a partnership with in 2015?", k=2)
     chat.ask("When did it end?", k=2)
     third = chat.ask("Who replaced them?", k=2)
-    assert third.follow_up and "Acme" in context_terms(chat.turns[-2]) + list(third.context)
+    assert third.follow_up
+    assert "Acme" in third.context  # the topic, named in the second turn's best sentence
+    assert "partnership" in third.context  # carried from the first question through the chain
     chat.clear()
     assert not chat.ask("When did it end?", k=2).follow_up
 

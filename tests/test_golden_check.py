@@ -138,7 +138,20 @@ def test_junit_xml_reads_as_junit(project: Path) -> None:
     assert "Kilimanjaro" in failure.get("message")
     assert "Q: Which is the highest mountain on Earth?" in failure.text
     assert "#1 Mount Everest is the highest mountain on Earth." in failure.text
+    assert any(line.startswith("got: ") for line in failure.text.splitlines())  # as in pytest
     assert cases[1].find("failure") is None and cases[2].find("failure") is None
+
+
+@pytest.mark.parametrize("where", ["missing/report.xml", "a-file/report.xml"])
+def test_junit_xml_into_a_missing_folder_is_refused_before_running(project: Path,
+                                                                    where: str) -> None:
+    golden(project, PASSING)
+    (project / "a-file").write_text("not a folder")
+    code, out, err = check(project / "g.qa.yaml", "--index-dir", project / "idx",
+                           "--junit-xml", project / where)
+    assert code == 2 and out == ""
+    assert err.startswith("error: cannot write the JUnit report") and err.count("\n") == 1
+    assert not (project / "idx").exists()  # no case ran
 
 
 def test_a_damaged_index_is_rebuilt(project: Path) -> None:

@@ -75,14 +75,21 @@ def test_changed_file_is_reembedded_and_others_are_reused(corpus: Path, tmp_path
                    Searcher.open(tmp_path / "idx", encoder=encoder).search("IMX800 sensor", 6))
 
 
-def test_reused_vectors_equal_fresh_ones(corpus: Path, tmp_path: Path):
+def test_reused_vectors_equal_those_of_a_full_rebuild(corpus: Path, tmp_path: Path):
     encoder = CountingEncoder()
     update_index([corpus], tmp_path / "idx", encoder=encoder)
     (corpus / "c.jsonl").write_text('{"text": "Snow in Oslo."}\n')
     update_index([corpus], tmp_path / "idx", encoder=encoder)
-    searcher = Searcher.open(tmp_path / "idx", encoder=encoder)
-    texts = searcher.docs.all_sentence_texts()
-    assert np.allclose(np.asarray(searcher.sentence_vectors), encoder.inner.encode(texts))
+    update_index([corpus], tmp_path / "full", encoder=encoder, rebuild=True)
+    incremental = Searcher.open(tmp_path / "idx", encoder=encoder)
+    full = Searcher.open(tmp_path / "full", encoder=encoder)
+    def by_text(searcher: Searcher) -> dict[str, np.ndarray]:
+        texts = searcher.docs.all_sentence_texts()
+        return dict(zip(texts, np.asarray(searcher.sentence_vectors)))
+
+    reused, fresh = by_text(incremental), by_text(full)
+    assert reused.keys() == fresh.keys()
+    assert all(np.allclose(reused[t], fresh[t]) for t in fresh)
 
 
 def test_deleted_file_leaves_the_index(corpus: Path, tmp_path: Path):
@@ -162,3 +169,44 @@ def test_file_that_becomes_unreadable_keeps_its_indexed_version(corpus: Path, tm
     report = update_index([corpus], tmp_path / "idx")
     assert str(corpus / "a.txt") in sources(tmp_path / "idx")
     assert any("keeping the version indexed earlier" in s for s in report.skipped)
+
+
+def test_index_mirrors_the_given_paths(corpus: Path, tmp_path: Path):
+    other = write_corpus(tmp_path / "other", {"x.txt": "Tennis is played on grass.\n"})
+    update_index([corpus], tmp_path / "idx", spec=EncoderSpec("hashing", "hashing"))
+    (corpus / "a.txt").write_text("Edited while another folder was indexed.\n")
+    report = update_index([other], tmp_path / "idx")
+    assert sorted(report.removed) == sorted(str(corpus / n) for n in ARTICLES)
+    assert sources(tmp_path / "idx") == {str(other / "x.txt")}
+
+
+def test_rebuild_keeps_the_index_model(corpus: Path, tmp_path: Path):
+    update_index([corpus], tmp_path / "idx", spec=EncoderSpec("hashing:64", "hashing"))
+    update_index([corpus], tmp_path / "idx", rebuild=True)
+    assert IndexDir(tmp_path / "idx").read_manifest().encoder["model"] == "hashing:64"
+
+
+@pytest.mark.parametrize("content", ["\ufeff", "---\ntitle: Only front matter\n---\n"])
+def test_file_without_article_text_is_skipped_with_a_reason(corpus: Path, tmp_path: Path,
+                                                          content: str):
+    (corpus / "hollow.md").write_text(content, encoding="utf-8")
+    report = update_index([corpus], tmp_path / "idx", spec=EncoderSpec("hashing", "hashing"))
+    assert str(corpus / "hollow.md") not in sources(tmp_path / "idx")
+    assert any("hollow.md" in s and ("no article text" in s or "empty" in s)
+               for s in report.skipped)
+
+
+def test_fifo_named_like_an_article_is_skipped_not_read(corpus: Path, tmp_path: Path):
+    import os
+
+    os.mkfifo(corpus / "pipe.txt")
+    report = update_index([corpus], tmp_path / "idx", spec=EncoderSpec("hashing", "hashing"))
+    assert report.sentences == 6
+    assert any("pipe.txt: not a regular file" in s for s in report.skipped)
+
+
+def test_corpus_of_stop_words_only_still_indexes(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "tiny", {"a.txt": "It is in.\n"})
+    report = update_index([corpus], tmp_path / "idx", spec=EncoderSpec("hashing", "hashing"))
+    assert report.sentences == 1
+    assert Searcher.open(tmp_path / "idx").search("is it in", 1)[0].sentence.text == "It is in."

@@ -116,3 +116,16 @@ def test_unreadable_files_get_a_clear_reason(tmp_path: Path, name: str, content:
     with pytest.raises(UnreadableFile, match=reason) as info:
         read(tmp_path / name, content)
     assert name in str(info.value)
+
+
+def test_hard_wrapped_first_line_is_body_not_title(tmp_path: Path):
+    [article] = read(tmp_path / "w.txt", "The quick brown fox jumped over the lazy\n"
+                     "dog near the river. It rested.\n")
+    assert article.title is None
+    assert sentence_texts(article)[0] == "The quick brown fox jumped over the lazy\ndog near the river."
+
+
+def test_jsonl_text_may_contain_unicode_line_separators(tmp_path: Path):
+    record = json.dumps({"title": "Sep", "text": "One\u2028two. Three."}, ensure_ascii=False)
+    articles = read(tmp_path / "s.jsonl", record + "\n" + json.dumps({"text": "Next."}) + "\n")
+    assert [a.record for a in articles] == [1, 2]

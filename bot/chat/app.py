@@ -25,17 +25,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
+from ..citation import display_path
+from ..questions import DEFAULT_K
 from . import messages as msg
 from .commands import ChatCommands
 from .engine import ChatEngine
-from .rendering import display_path, keyword_pattern, printable
+from .rendering import keyword_pattern, printable
 from .screens import ArticleScreen, CorpusScreen, HelpScreen, binding_rows
 from .widgets import EvidenceCard, QuestionInput, TurnView
 
 if TYPE_CHECKING:
     from ..answering import Evidence
 
-DEFAULT_K = 3
 POLL_SECONDS = 0.1
 
 

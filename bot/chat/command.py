@@ -8,33 +8,49 @@ from pathlib import Path
 
 import click
 
+from ..cli import SEEDS_DIR, index_dir_option
+from ..questions import DEFAULT_K, MAX_K
+
 
 @click.command("chat")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--index-dir", type=click.Path(file_okay=False), default=None,
-              help="Where the index lives (default $BOT_INDEX_DIR or .bot-index).")
-@click.option("-k", "k", type=click.IntRange(min=1, max=50), default=3, show_default=True,
-              help="How many sentences to show per answer.")
-def chat_command(paths: tuple[str, ...], index_dir: str | None, k: int) -> None:
-    """Chat about the articles under PATHS (default: the shipped seeds).
+@index_dir_option
+@click.option("-k", "k", type=click.IntRange(min=1, max=MAX_K), default=DEFAULT_K,
+              show_default=True, help="How many sentences to show per answer.")
+def chat_command(paths: tuple[str, ...], index_dir: str, k: int) -> None:
+    """Chat about the articles under PATHS.
 
-    The index is built or updated first when it is missing or stale. With --index-dir and no
-    PATHS, an existing index is opened as it is.
+    With PATHS, the index holds exactly those articles (built, or updated when stale). Without,
+    the index is opened as it is; only when there is none yet is one built from the shipped
+    seeds.
     """
-    from index.store import IndexDir
-
-    from ..cli import SEEDS_DIR, default_index_dir
     from .app import make_app
 
-    folder = Path(index_dir or default_index_dir())
-    use_as_is = index_dir is not None and not paths and IndexDir(folder).current() is not None
-    if not paths and not use_as_is and not SEEDS_DIR.is_dir():
-        raise click.ClickException("no PATHS given and the shipped seeds are not installed "
-                                   "here: give the folders or files to chat about")
-    corpus = None if use_as_is else [str(Path(p).resolve()) for p in (paths or (SEEDS_DIR,))]
+    folder = Path(index_dir)
+    if paths:
+        corpus: list[str] | None = [str(Path(p).resolve()) for p in paths]
+    elif _holds_index(folder):
+        corpus = None
+    elif SEEDS_DIR.is_dir():
+        corpus = [str(SEEDS_DIR)]
+    else:
+        raise click.ClickException(f"no index in {folder} and the shipped seeds are not "
+                                   "installed here: give the folders or files to chat about")
     app = make_app(corpus, folder, k=k)
     app.run()
     _leave(app.return_code or 0)
+
+
+def _holds_index(folder: Path) -> bool:
+    """Whether ``folder`` has an index (a damaged one counts: the chat says what is wrong
+    rather than building over it)."""
+    from index.errors import EngineError
+    from index.store import IndexDir
+
+    try:
+        return IndexDir(folder).current() is not None
+    except EngineError:
+        return True
 
 
 def _leave(code: int) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
+    from index.encoders import EncoderSpec
+
     from ..answering import Answerer, Article, Evidence, PassageView
     from ..conversation import Conversation, Reply
 
@@ -54,11 +56,17 @@ class Loaded:
 
 
 class ChatEngine:
-    """Opens one index (updating it from ``paths`` first) and answers questions from it."""
+    """Opens one index (updating it from ``paths`` first) and answers questions from it.
 
-    def __init__(self, paths: Sequence[str | Path] | None, index_dir: str | Path) -> None:
+    It embeds with ``spec`` when given, else with the model the index was built with (a new
+    index: the configured one, ``$BOT_MODEL``/``$BOT_BACKEND`` or the default).
+    """
+
+    def __init__(self, paths: Sequence[str | Path] | None, index_dir: str | Path,
+                 spec: "EncoderSpec | None" = None) -> None:
         self.paths = [str(p) for p in paths] if paths else []
         self.index_dir = Path(index_dir)
+        self.spec = spec
         self.answerer: Answerer | None = None
         self.conversation: Conversation | None = None
         self.encoder = None
@@ -77,14 +85,14 @@ class ChatEngine:
             set_sink(None)
 
     def _load(self, status: StatusFn, rebuild: bool) -> Loaded:
-        from index.encoders import EncoderSpec, load_encoder
+        from index.encoders import load_encoder
         from index.store import IndexDir
 
         from ..answering import Answerer
         from ..conversation import Conversation
 
         store = IndexDir(self.index_dir)
-        spec = EncoderSpec.from_env() if rebuild else self._spec(store)
+        spec = self.spec or _built_with(store)
         if self.encoder is None or self.encoder.spec != spec:
             status(f"loading the model {spec.model}…")
             self.encoder = load_encoder(spec)
@@ -122,16 +130,6 @@ class ChatEngine:
         """Start a new topic: the next question is not read as a follow-up."""
         if self.conversation is not None:
             self.conversation.clear()
-
-    def _spec(self, store):  # noqa: ANN001, ANN202
-        """The encoder the index was built with, or the configured one for a new index."""
-        from index.encoders import EncoderSpec
-
-        live = store.current()
-        if live is None:
-            return EncoderSpec.from_env()
-        encoder = store.read_manifest(live).encoder
-        return EncoderSpec(model=encoder["model"], backend=encoder["backend"])
 
 
 class _Reporting:
@@ -180,7 +178,17 @@ def _quiet():
             yield
     finally:
         logging.disable(disabled)
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
+
+
+def _built_with(store) -> "EncoderSpec":  # noqa: ANN001 - an index.store.IndexDir
+    """The encoder the live index was built with, or the configured one for a new index (only
+    the manifest is read: opening the index checks its files)."""
+    from index.encoders import EncoderSpec
+
+    live = store.current()
+    if live is None:
+        return EncoderSpec.from_env()
+    return store.read_manifest(live, verify=False).encoder_spec()
 
 
 def _describe(paths: Sequence[str]) -> str:

@@ -7,12 +7,12 @@ visible, so no article can style, link or trigger anything.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Iterable
 
 from rich.text import Text
 
+from ..citation import SEPARATOR, citation
 from ..safe_text import printable as _printable
 
 if TYPE_CHECKING:
@@ -77,21 +77,9 @@ def passage_text(view: "PassageView", pattern: re.Pattern[str] | None = None,
 
 
 def citation_text(evidence: "Evidence", rank: int | None = None) -> Text:
-    """``1 · Title · date · path:line:col`` as plain, safe text."""
-    parts: list[str] = []
-    if rank is not None:
-        parts.append(f"#{rank}")
-    if evidence.title:
-        parts.append(printable(evidence.title))
-    if evidence.date:
-        parts.append(evidence.date)
-    where = display_path(evidence.source)
-    if evidence.offsets == "file":
-        where += f":{evidence.line}:{evidence.column}"
-    elif evidence.record is not None:
-        where += f" record {evidence.record}"
-    parts.append(where)
-    return Text(" \u00b7 ".join(parts), style="italic")
+    """``#1 · Title · date · path:line:col (chars a–b)`` as plain, safe text."""
+    cited = citation(evidence)
+    return Text(f"#{rank}{SEPARATOR}{cited}" if rank is not None else cited, style="italic")
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:
@@ -119,11 +107,3 @@ def article_paragraph(article: "Article", start: int, end: int, focus: tuple[int
     out.append(printable(text[b:end]))
     return emphasise(out, pattern)
 
-
-def display_path(source: str) -> str:
-    """``source`` relative to the current directory when it lies below it, made printable."""
-    try:
-        rel = os.path.relpath(source)
-    except ValueError:
-        return printable(source)
-    return printable(rel if not rel.startswith("..") else source)

@@ -7,6 +7,7 @@ malformed golden file (nothing is run then).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import click
 
 from index.errors import BadInput
 
+from ..safe_text import printable
 from .baseline import snapshot, write_baseline
 from .format import GoldenFile, GoldenFormatError, find_golden_files, load_golden
 from .junit import write_junit
@@ -36,6 +38,8 @@ from .runner import CaseResult, GoldenRunner, default_index_root
 def check_command(paths: tuple[str, ...], index_dir: str | None, as_json_flag: bool,
                   junit_path: str | None, update: bool) -> None:
     """Run the golden question files PATHS (folders: every *.qa.yaml below them)."""
+    if junit_path:
+        _check_writable(junit_path)
     goldens = _load_all(paths)
     started = time.perf_counter()
     runner = GoldenRunner(Path(index_dir) if index_dir else None)
@@ -50,17 +54,30 @@ def check_command(paths: tuple[str, ...], index_dir: str | None, as_json_flag: b
             if snaps:
                 path = write_baseline(golden.path, snaps, keep=[c.name for c in golden.cases])
                 click.echo(f"baseline recorded: {path}", err=True)
-    if junit_path:
-        try:
-            write_junit(results, seconds, junit_path)
-        except OSError as exc:
-            raise BadInput(f"cannot write {junit_path}: {exc.strerror or exc}") from None
     if as_json_flag:
         click.echo(json.dumps(as_json(results, seconds), ensure_ascii=False))
     else:
         click.echo(table(results, seconds))
+    if junit_path:  # after the results are shown, so a failing disk does not hide them
+        try:
+            write_junit(results, seconds, junit_path)
+        except OSError as exc:
+            raise BadInput(f"cannot write {junit_path}: {exc.strerror or exc}") from None
     if any(not r.ok for r in results):
         sys.exit(1)
+
+
+def _check_writable(path: str) -> None:
+    """Refuse (exit 2, before any case runs) a report file whose folder is missing or
+    read-only: finding out after minutes of checks would lose the results."""
+    folder = Path(path).parent
+    problem = ("does not exist" if not folder.exists() else "is not a folder"
+               if not folder.is_dir() else "is not writable"
+               if not os.access(folder, os.W_OK | os.X_OK) else None)
+    if problem:
+        click.echo(f"error: cannot write the JUnit report {printable(path)}: the folder "
+                   f"{printable(str(folder))} {problem}", err=True)
+        sys.exit(2)
 
 
 def _load_all(paths: tuple[str, ...]) -> list[GoldenFile]:

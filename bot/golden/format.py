@@ -29,10 +29,12 @@ import yaml
 from index.encoders import BACKENDS, EncoderSpec
 from index.errors import BadInput
 
+from ..cli import SEEDS_DIR
+from ..questions import MAX_K
+
 GOLDEN_SUFFIXES = (".qa.yaml", ".qa.yml")
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "seeds"
-DEFAULT_K = 5
-MAX_K = 100
+DEFAULT_CORPUS = SEEDS_DIR
+DEFAULT_K = 5  # a golden file's own default: sentences fetched and recorded per case
 
 FILE_KEYS = ("cases", "corpus", "k", "model", "backend", "description")
 CASE_KEYS = ("name", "question", "expect", "corpus", "k", "model", "backend")

@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..human_output import display_path
+from ..citation import display_path
+from .report import details
 from .runner import CaseResult
 
 # Characters XML 1.0 cannot carry at all, even escaped.
@@ -61,23 +62,14 @@ def _testcase(suite: ET.Element, result: CaseResult) -> None:
                             line=str(case.line), time=f"{result.seconds:.3f}")
     if result.error:
         error = ET.SubElement(element, "error", message=_clean(result.error), type="error")
-        error.text = _clean(f"Q: {case.question}\n{result.error}")
+        error.text = _clean("\n".join(details(result)))
     elif result.failures:
         failure = ET.SubElement(element, "failure", message=_clean(result.failures[0]),
                                 type="expectation")
-        failure.text = _clean(_details(result))
+        failure.text = _clean("\n".join(details(result)))
     if result.drift:
         out = ET.SubElement(element, "system-out")
         out.text = _clean("drift against the baseline:\n" + "\n".join(result.drift.lines()))
-
-
-def _details(result: CaseResult) -> str:
-    lines = [f"Q: {result.case.question}", *result.failures]
-    if result.answer is not None:
-        lines.append(f"answered: {result.answer.answered} "
-                     f"(confidence {result.answer.confidence:.2f})")
-        lines += [f"  #{rank} {e.text}" for rank, e in enumerate(result.answer.evidence, 1)]
-    return "\n".join(lines)
 
 
 def _clean(text: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..human_output import display_path
+from ..citation import display_path
 from ..safe_text import printable
 from .runner import CaseResult
 
@@ -26,7 +26,7 @@ def summary(results: list[CaseResult], seconds: float) -> str:
     return f"{line} in {seconds:.1f}s"
 
 
-def table(results: list[CaseResult], seconds: float, verbose_drift: bool = True) -> str:
+def table(results: list[CaseResult], seconds: float) -> str:
     """One row per case (``STATUS  file:line  name``), each failure's reason under its row,
     then the drift against the baseline and a summary line."""
     width = max((len(_where(r)) for r in results), default=0)
@@ -40,13 +40,28 @@ def table(results: list[CaseResult], seconds: float, verbose_drift: bool = True)
                      f"{_where(result).ljust(width)}  {name}")
         for reason in ([result.error] if result.error else result.failures):
             lines.append(f"       \u21b3 {printable(reason)}")
-        if verbose_drift and result.drift:
+        if result.drift:
             lines.extend(click.style(f"       ~ {printable(change)}", fg="yellow")
                          for change in result.drift.lines())
     failed = any(not r.ok for r in results)
     lines.append(click.style(summary(results, seconds), fg="red" if failed else "green",
                              bold=True))
     return "\n".join(lines)
+
+
+def details(result: CaseResult) -> list[str]:
+    """A failed case for a reader (JUnit, pytest): the question, why it failed (indented), and
+    what came back, ranked."""
+    lines = [f"Q: {printable(result.case.question)}"]
+    lines += [f"  {printable(reason)}"
+              for reason in ([result.error] if result.error else result.failures)]
+    if result.answer is not None:
+        answer = result.answer
+        lines.append(f"got: {'answered' if answer.answered else 'abstained'} "
+                     f"(confidence {answer.confidence:.2f})")
+        lines += [f"  #{rank} {printable(e.text)}"
+                  for rank, e in enumerate(answer.evidence, start=1)]
+    return lines
 
 
 def as_json(results: list[CaseResult], seconds: float) -> dict[str, Any]:
