@@ -21,26 +21,23 @@ SEPARATOR = " \u00b7 "
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 
 
-def citation(evidence: "Evidence") -> str:
-    """``Title · date · path:line:col (chars a–b)``, safe to print on one line."""
-    return SEPARATOR.join(fields(evidence))
-
-
-def fields(evidence: "Evidence") -> list[str]:
-    """The citation's parts: the title and date when known, then where the sentence is."""
+def citation(evidence: "Evidence", chars: bool = True) -> str:
+    """``Title · date · path:line:col (chars a–b)``, safe to print on one line; without
+    ``chars`` (where space is short, as in the chat) the character offsets are left out."""
     parts = [_one_line(value) for value in (evidence.title, evidence.date) if value]
-    parts.append(display_path(evidence.source) + location(evidence))
-    return parts
+    parts.append(display_path(evidence.source) + location(evidence, chars))
+    return SEPARATOR.join(parts)
 
 
-def location(evidence: "Evidence") -> str:
+def location(evidence: "Evidence", chars: bool = True) -> str:
     """``:line:col (chars a–b)`` for file offsets; `` record N (extracted text, chars a–b)``
-    for text extracted from a record."""
-    chars = f"chars {evidence.start}\u2013{evidence.end}"
-    if evidence.offsets == "file":
-        return f":{evidence.line}:{evidence.column} ({chars})"
+    for text extracted from a record. Without ``chars``: ``:line:col`` or `` record N``."""
+    span = f"chars {evidence.start}\u2013{evidence.end}"
     record = f" record {evidence.record}" if evidence.record is not None else ""
-    return f"{record} (extracted text, {chars})"
+    if evidence.offsets == "file":
+        where = f":{evidence.line}:{evidence.column}"
+        return f"{where} ({span})" if chars else where
+    return f"{record} (extracted text, {span})" if chars else record
 
 
 def display_path(source: str) -> str:

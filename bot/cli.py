@@ -16,7 +16,7 @@ import click
 
 from index.errors import BadInput, EngineError
 
-from .questions import MAX_QUESTION_CHARS, clean_question, question_problem
+from .questions import DEFAULT_K, MAX_K, MAX_QUESTION_CHARS, clean_question, question_problem
 
 DEFAULT_INDEX_DIR = ".bot-index"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -126,7 +126,8 @@ def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,
 @cli.command("ask")
 @click.argument("question", required=False)
 @index_dir_option
-@click.option("-k", "k", type=click.IntRange(min=1, max=100), default=3, show_default=True,
+@click.option("-k", "k", type=click.IntRange(min=1, max=MAX_K), default=DEFAULT_K,
+              show_default=True,
               help="How many sentences to show per question.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question per line.")
 def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> None:

@@ -73,7 +73,7 @@ def choose_threshold(p_in: np.ndarray, p_out: np.ndarray, target: float) -> floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", type=Path, default=HALF_A)
-    parser.add_argument("--ooc-target", type=float, default=0.05)
+    parser.add_argument("--ooc-target", type=float, default=0.04)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     squad = load_half_a(args.squad)

@@ -442,7 +442,8 @@ async def test_huge_article_opens_at_the_sentence_with_few_widgets(app: ChatApp)
         assert "earlier paragraphs not shown" in shown and "later paragraphs not shown" in shown
         focus = app.screen.query_one(".paragraph.-focus")
         assert plain(focus) == paragraphs[2500]
-        assert app.screen.query_one(".article-body").region.contains_region(focus.region)
+        body = app.screen.query_one(".article-body")
+        await wait_for(pilot, lambda: body.region.contains_region(focus.region), seconds=5)
 
 
 @pytest.mark.parametrize("args, env, expected, opened", [

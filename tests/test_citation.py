@@ -38,8 +38,14 @@ def test_file_offsets_cite_line_column_and_characters() -> None:
 
 
 def test_extracted_text_cites_its_record_and_missing_fields_are_left_out() -> None:
-    cited = citation(evidence(offsets="extracted", record=7, title=None, date=None))
-    assert cited == "/nowhere/news.txt record 7 (extracted text, chars 10\u201330)"
+    extracted = evidence(offsets="extracted", record=7, title=None, date=None)
+    assert citation(extracted) == "/nowhere/news.txt record 7 (extracted text, chars 10\u201330)"
+    assert citation(extracted, chars=False) == "/nowhere/news.txt record 7"
+
+
+def test_short_form_leaves_out_only_the_character_offsets() -> None:
+    assert citation(evidence(), chars=False) == \
+        "A title \u00b7 2024-01-02 \u00b7 /nowhere/news.txt:3:4"
 
 
 def test_path_below_the_current_folder_is_shown_relative(tmp_path: Path,
@@ -118,5 +124,5 @@ def test_the_three_outputs_cite_alike() -> None:
     """``bot ask``, the chat card and the Markdown quote show the same citation."""
     cited = citation(evidence())
     assert f"\u2014 {cited} \u00b7 score 0.500" in render(Answer("Q?", True, 0.9, [evidence()]))
-    assert citation_text(evidence(), rank=2).plain == f"#2 \u00b7 {cited}"
+    assert citation_text(evidence(), rank=2).plain == f"#2 \u00b7 {citation(evidence(), False)}"
     assert quote(evidence()).endswith(f"> \u2014 {cited}\n")

@@ -77,8 +77,9 @@ def passage_text(view: "PassageView", pattern: re.Pattern[str] | None = None,
 
 
 def citation_text(evidence: "Evidence", rank: int | None = None) -> Text:
-    """``#1 · Title · date · path:line:col (chars a–b)`` as plain, safe text."""
-    cited = citation(evidence)
+    """``#1 · Title · date · path:line:col`` as plain, safe text (no character offsets: a
+    card's citation fits one line; the copied quote has them)."""
+    cited = citation(evidence, chars=False)
     return Text(f"#{rank}{SEPARATOR}{cited}" if rank is not None else cited, style="italic")
 
 
