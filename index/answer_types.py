@@ -14,7 +14,8 @@ KINDS = ("date", "number", "name")
 
 _QUESTION_KIND = [
     ("date", re.compile(r"\b(when|what (year|years|date|day|month|decade|century|time|era|"
-                        r"period)|which (year|date|century|decade|month)|how long ago|since when)\b",
+                        r"period)|which (year|date|century|decade|month)|how long ago|"
+                        r"since when)\b",
                         re.I)),
     ("number", re.compile(r"\b(how (many|much|long|far|old|large|big|tall|high|fast|often)|"
                           r"what (percentage|percent|number|amount|proportion|fraction|size|"

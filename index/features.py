@@ -92,7 +92,8 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
         "context_coverage": match.coverage(window_present),
         "title": match.coverage(title_present),
         "all_coverage": match.coverage(window_present | title_present),
-        "article_dense": _group_max(article, dense), "article_lexical": _group_max(article, lexical),
+        "article_dense": _group_max(article, dense),
+        "article_lexical": _group_max(article, lexical),
         "length": np.log(np.array([max(len(rows[int(i)].text), 1) for i in ids]) / 100.0),
     }
     parts.update(cue_features(question, [rows[int(i)].text for i in ids]))

@@ -17,7 +17,8 @@ def render(report: dict[str, Any]) -> str:
                      f"{row['r@10']:>6.3f} {answered}")
     if "ooc" in report:
         ooc = report["ooc"]
-        lines.append(f"out-of-corpus: {ooc['questions']} questions, answered {ooc['answered']:.3f}, "
+        lines.append(f"out-of-corpus: {ooc['questions']} questions, "
+                     f"answered {ooc['answered']:.3f}, "
                      f"confidence AUROC {ooc['auroc']:.3f}")
     lines.append(f"time per question: {report['ms_per_question']:.1f} ms "
                  f"({report['ms_per_question_search']:.1f} ms after embedding the question); "

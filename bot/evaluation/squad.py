@@ -90,7 +90,7 @@ def _article(number: int, item: dict[str, Any], questions: list[Question]) -> Sq
         for qa in paragraph["qas"]:
             starts = [offset + int(a["answer_start"]) for a in qa.get("answers", [])
                       if 0 <= int(a["answer_start"]) < len(context)]
-            if starts and not qa.get("is_impossible", False):
+            if starts and str(qa["question"]).strip() and not qa.get("is_impossible", False):
                 questions.append(Question(str(qa.get("id", len(questions))), str(qa["question"]),
                                           number, sorted(set(starts))))
         parts.append(context)
