@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .answering import Answer
-from .citation import SEPARATOR, citation
+from .citation import SEPARATOR, citation, display_path
 from .safe_text import printable
 
 MAX_SHOWN_QUESTION = 300  # a pasted megabyte is echoed as its start and its length
@@ -27,5 +27,8 @@ def render(answer: Answer) -> str:
         lines.append(f"  {rank}. \u201c{printable(evidence.text)}\u201d")
         lines.append(click.style(f"     \u2014 {citation(evidence)}{SEPARATOR}"
                                  f"score {evidence.score:.3f}", dim=True))
+        if len(evidence.sources) > 1:  # the same sentence in several articles, merged
+            others = ", ".join(display_path(s["source"]) for s in evidence.sources[1:])
+            lines.append(click.style(f"     also in: {others}", dim=True))
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ import numpy as np
 from . import ann
 from .docstore import DocReader, SentenceRow
 from .documents import Article
-from .encoders import Encoder, EncoderSpec, load_encoder
+from .encoders import Encoder, load_encoder
 from .errors import IndexCorrupt, IndexMismatch
 from .indexer import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS
 from .features import candidate_features

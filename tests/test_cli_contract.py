@@ -131,3 +131,21 @@ def test_line_and_column_for_cr_only_and_crlf_files(tmp_path: Path):
         text = Path(top["source"]).read_bytes().decode("utf-8")
         assert text[top["start"]:top["end"]] == top["text"]
         assert (top["line"], top["column"]) == (line, 1), top
+
+
+def test_wire_story_in_two_articles_is_one_answer_listing_both(tmp_path: Path):
+    sentence = "The central bank raised rates by half a point on Tuesday."
+    corpus = write_corpus(tmp_path / "wire", {
+        "paper-a.txt": f"Paper A\n\n{sentence} Markets fell.\n",
+        "paper-b.txt": f"Paper B\n\nLocal news first. {sentence}\n",
+        "other.txt": "Other\n\nThe football club won the cup.\n"})
+    CliRunner().invoke(cli, ["index", str(corpus), "--index-dir", str(tmp_path / "idx"),
+                             "--backend", "hashing", "--model", "hashing"])
+    run = ask("Who raised rates by half a point?", "--index-dir", str(tmp_path / "idx"), "-k", "2")
+    assert run.stdout.count(sentence) == 1
+    assert "also in:" in run.stdout and ("paper-a.txt" in run.stdout) and \
+        ("paper-b.txt" in run.stdout)
+    top = json.loads(ask("Who raised rates by half a point?", "--index-dir",
+                         str(tmp_path / "idx"), "--json").stdout)["answers"][0]
+    assert sorted(Path(s["source"]).name for s in top["sources"]) == ["paper-a.txt",
+                                                                       "paper-b.txt"]
