@@ -72,7 +72,8 @@ def indexing_vs_raw(encoder, corpus: Path, work: Path, repeats: int) -> dict[str
     med = statistics.median
     return {
         "sentences": report.sentences, "passages": report.passages_embedded,
-        "index_seconds": med(index_wall), "index_sentences_per_s": report.sentences / med(index_wall),
+        "index_seconds": med(index_wall),
+        "index_sentences_per_s": report.sentences / med(index_wall),
         "raw_seconds_same_texts": med(raw_wall),
         "raw_texts_per_s": len(encoder_log.texts) / med(raw_wall),
         "raw_sentences_per_s": report.sentences / med(sentence_wall),

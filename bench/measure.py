@@ -1,28 +1,17 @@
-"""Timing and memory helpers: medians over repeats, percentiles, peak resident memory."""
+"""Timing and memory helpers: CPU time, percentiles, peak and resident memory, child runs."""
 
 from __future__ import annotations
 
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall seconds of ``repeats`` calls of ``fn``."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from typing import Sequence
 
 
 def cpu_seconds() -> float:

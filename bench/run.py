@@ -2,7 +2,7 @@
 
 Each subcommand prints its figures (medians over repeats) and, with ``--json FILE``, writes
 them; ``all`` runs every subcommand in its own process (so peak memory is each one's own) and
-prints the README table. ``--quick`` shrinks every size for a smoke run of a minute or two.
+prints the README table. ``--quick`` shrinks every size (``all --quick``: ~6 minutes here).
 Scratch corpora and indexes go to ``--work`` (default ``$BOT_BENCH_DIR`` or ``/tmp/bot-bench``)
 and are reused by later runs; the model cache is the user's (``$BOT_CACHE_DIR``).
 """
@@ -40,8 +40,8 @@ def _command(args: argparse.Namespace, *extra: str) -> str:
                                                                else [])])
 
 
-def _fmt(value: float, digits: int = 1) -> str:
-    return f"{value:,.{digits}f}"
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def cmd_encoder(args: argparse.Namespace) -> list[Row]:
@@ -169,7 +169,7 @@ def cmd_search(args: argparse.Namespace) -> list[Row]:
                      "command": _command(args, "--sizes", str(size))})
         rows.append({"benchmark": f"indexing {info['sentences']:,} sentences",
                      "result": f"{info['index_seconds_without_model']:.0f} s without the model; "
-                               f"~{info['index_seconds_extrapolated'] / 60:.0f} min with it "
+                               f"~{_duration(info['index_seconds_extrapolated'])} with it "
                                f"(extrapolated at {info['model_texts_per_s']:,.0f} texts/s)",
                      "target": "", "peak_mb": info["build_peak_mb"],
                      "command": _command(args, "--sizes", str(size))})

@@ -4,12 +4,13 @@ sentence-transformers exports and quantises the model once into the cache direct
 site-packages); afterwards only onnxruntime and tokenizers are imported, which keeps a cold
 ``bot ask`` well under a second.
 
-Quantisation: dynamic int8 of the matrix products (the word embeddings stay float). Variant
-``avx512_vnni`` (signed int8 weights, ~2x faster here) where the CPU has VNNI instructions, else
-``avx2`` (unsigned weights, safe on every x86-64 CPU), ``arm64`` on ARM. The variant only
-changes the cached model file, never the index format: vectors of the variants agree to a
-cosine of ~0.99 (see ``tests/test_encoders.py``), so an index built on one machine still answers
-on another; the manifest records the variant it was built with.
+Quantisation: dynamic int8. Variant ``avx512_vnni`` (signed int8 weights, ~2x faster here) where
+the CPU has VNNI instructions, else ``avx2`` (unsigned weights, safe on every x86-64 CPU),
+``arm64`` on ARM; with signed weights only the matrix products are quantised (the word
+embeddings stay float), which keeps MRR@10 within a few tenths of a point of fp32. The variant
+only changes the cached model file, never the index format: each variant's vectors agree with
+fp32 to a cosine of ~0.99, so an index built on one machine still answers on another; the
+manifest records the variant it was built with.
 
 Bulk encoding tokenises everything once, sorts by token length and cuts batches by a padded
 token budget, then runs batches on one single-threaded session per core (whole batches in
@@ -69,7 +70,14 @@ def model_file(variant: str) -> str:
 
 def _suffix(variant: str) -> str:
     kind = "quint8" if variant == "avx2" else "qint8"
-    return f"{kind}_{variant}_matmul"
+    return f"{kind}_{variant}" + ("_matmul" if _MATMUL_ONLY[variant] else "")
+
+
+# Which variants quantise the matrix products only, keeping the word embeddings in float.
+# MRR@10 on SQuAD against fp32 (python -m bench.run quality): signed weights (avx512_vnni)
+# lose 0.41 points with the preset and 0.01-0.21 products-only; unsigned ones (avx2) lose
+# 0.01-0.32 with the preset and 0.37-0.52 products-only (ranges: batch sizes).
+_MATMUL_ONLY = {"avx2": False, "avx512_vnni": True, "arm64": True}
 
 
 class OnnxEncoder:
@@ -111,17 +119,14 @@ class OnnxEncoder:
         ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         batches = token_batches([len(i) for i in ids], TOKEN_BUDGET, MAX_BATCH)
         sessions = self._bulk_sessions(len(batches))
-        if len(sessions) == 1:
-            done: Iterator = (self._run(sessions[0], [ids[i] for i in b]) for b in batches)
-            for batch, vectors in zip(batches, done):
-                out[batch] = vectors
-                if progress:
-                    progress(len(batch))
-            return out
         slots = _SessionPool(sessions)
+
+        def work(batch: list[int]) -> np.ndarray:
+            return slots.run(self._run, [ids[i] for i in batch])
+
         with ThreadPoolExecutor(len(sessions)) as pool:
-            done = pool.map(lambda b: slots.run(self._run, [ids[i] for i in b]), batches)
-            for batch, vectors in zip(batches, done):
+            done = pool.map(work, batches) if len(sessions) > 1 else map(work, batches)
+            for batch, vectors in zip(batches, done):  # in order, as each batch finishes
                 out[batch] = vectors
                 if progress:
                     progress(len(batch))
@@ -278,16 +283,13 @@ def _export(source: str, staging: Path, variant: str, existing: Path) -> None:
 
 
 def _quantisation_config(variant: str):
-    """sentence-transformers' preset for ``variant``, quantising matrix products only.
-
-    The presets also quantise the word-embedding lookup (``Gather``); on SQuAD that costs
-    0.4 points of MRR@10 with signed weights, while products alone lose 0.01 at the same speed
-    (``python -m bench.run quality``).
-    """
+    """sentence-transformers' preset for ``variant``, products-only where that is better."""
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    return getattr(AutoQuantizationConfig, variant)(is_static=False,
-                                                    operators_to_quantize=["MatMul"])
+    preset = getattr(AutoQuantizationConfig, variant)
+    if _MATMUL_ONLY[variant]:
+        return preset(is_static=False, operators_to_quantize=["MatMul"])
+    return preset(is_static=False)
 
 
 @contextlib.contextmanager

@@ -105,7 +105,7 @@ def test_batches_keep_the_input_order(real_encoder, count: int) -> None:
     for text, vector in zip(texts, vectors):
         alone = real_encoder.encode_query(text)
         others = vectors @ alone
-        assert float(vector @ alone) > 0.97
+        assert float(vector @ alone) > 0.95  # int8: batch company moves a vector a little
         assert float(vector @ alone) >= others.max() - 0.02  # itself, not a neighbour
 
 
