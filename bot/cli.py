@@ -6,7 +6,6 @@ answers goes to stdout.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import click
 
 from index.errors import BadInput, EngineError
 
-from .questions import DEFAULT_K, MAX_K, MAX_QUESTION_CHARS, clean_question, question_problem
+from .questions import DEFAULT_K, MAX_K, question_problem
 
 DEFAULT_INDEX_DIR = ".bot-index"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -132,28 +131,19 @@ def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question per line.")
 def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> None:
     """Answer QUESTION, or each line of stdin when QUESTION is omitted."""
-    from .answering import Answerer
-    from .human_output import render
+    from .ask_stream import replies, workers_for_stream
 
     if question is not None and (problem := question_problem(question)):
         raise BadInput(problem)
-    answerer = Answerer.open(index_dir)
+    single = question is not None
     failures = 0
-    for number, text, problem in _questions(question, sys.stdin):
-        if problem:
-            failures += 1
-            click.echo(f"error: line {number}: {problem}", err=True)
-            if as_json:
-                _emit(json.dumps({"question": text, "answered": False, "confidence": 0.0,
-                                  "answers": [], "error": problem}, ensure_ascii=False))
-            continue
-        if (length := len(clean_question(text, limit=None))) > MAX_QUESTION_CHARS:
-            where = f"line {number}: " if question is None else ""
-            click.echo(f"warning: {where}question has {length} characters; only the "
-                       f"first {MAX_QUESTION_CHARS} are searched", err=True)
-        answer = answerer.ask(text, k=k)
-        _emit(json.dumps(answer.to_json(), ensure_ascii=False) if as_json else
-              render(answer) + ("\n" if question is None else ""))
+    for reply in replies(index_dir, _questions(question, sys.stdin), k, as_json, single,
+                         workers=1 if single else workers_for_stream()):
+        for line in reply.stderr:
+            click.echo(line, err=True)
+        if reply.stdout is not None:
+            _emit(reply.stdout)
+        failures += reply.failed
     if failures:
         sys.exit(1)
 

@@ -149,3 +149,23 @@ def test_wire_story_in_two_articles_is_one_answer_listing_both(tmp_path: Path):
                          str(tmp_path / "idx"), "--json").stdout)["answers"][0]
     assert sorted(Path(s["source"]).name for s in top["sources"]) == ["paper-a.txt",
                                                                        "paper-b.txt"]
+
+
+def test_parallel_workers_answer_a_stream_exactly_as_one_process(indexed: Path):
+    import os
+
+    lines = ["Who makes the IMX800 sensor?", "\xff", "When did Huawei stop working with Leica?",
+             "Where is Leica?", "What ships in July?"] * 6
+    stream = "\n".join(lines).encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff")
+
+    def run(workers: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "--index-dir",
+                               str(indexed)], input=stream, capture_output=True, timeout=120,
+                              env={**os.environ, "BOT_WORKERS": workers})
+
+    serial, parallel = run("1"), run("2")
+    assert serial.returncode == parallel.returncode == 1  # the bad lines
+    assert parallel.stdout == serial.stdout
+    assert parallel.stderr == serial.stderr
+    questions = [json.loads(line)["question"] for line in parallel.stdout.decode().splitlines()]
+    assert questions[0::5] == ["Who makes the IMX800 sensor?"] * 6
