@@ -22,7 +22,9 @@ class TorchEncoder:
         except Exception as exc:  # noqa: BLE001 - any loading failure is reported the same way
             raise ModelUnavailable(
                 f"cannot load model '{spec.model}' offline: {exc}".splitlines()[0]) from None
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension  # renamed in sentence-transformers 5.x
+        self.dim = int(dimension())
 
     @classmethod
     def from_spec(cls, spec: EncoderSpec) -> "TorchEncoder":
