@@ -68,7 +68,7 @@ def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single
         return
     from index.store import IndexDir
 
-    IndexDir(index_dir).read_manifest()  # a missing or damaged index fails here, clearly
+    IndexDir(index_dir).read_manifest(verify=False)  # no index: fail before any worker starts
     context = multiprocessing.get_context("spawn")  # no fork of onnxruntime's threads
     with context.Pool(workers, initializer=_start_worker, initargs=(index_dir,)) as pool:
         jobs = ((item, k, as_json, single) for item in items)
@@ -76,19 +76,28 @@ def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single
 
 
 _answerer = None
+_failure: Exception | None = None
 
 
 def _start_worker(index_dir: str) -> None:
-    global _answerer
+    """Load the index in a worker. A failure (damaged index, no model) is kept and raised by
+    the first job, so it reaches the parent as an error instead of a pool that respawns
+    failing workers forever."""
+    global _answerer, _failure
     os.environ["BOT_THREADS"] = "1"  # one core per worker: the workers share the machine
     from index.encoders import quiet_hub
 
     quiet_hub()
     from .answering import Answerer
 
-    _answerer = Answerer.open(index_dir)
+    try:
+        _answerer = Answerer.open(index_dir)
+    except Exception as exc:  # noqa: BLE001 - re-raised in the parent through _work
+        _failure = exc
 
 
 def _work(job: tuple[Item, int, bool, bool]) -> Reply:
+    if _failure is not None:
+        raise _failure
     item, k, as_json, single = job
     return reply_to(_answerer, item, k, as_json, single)

@@ -169,3 +169,17 @@ def test_parallel_workers_answer_a_stream_exactly_as_one_process(indexed: Path):
     assert parallel.stderr == serial.stderr
     questions = [json.loads(line)["question"] for line in parallel.stdout.decode().splitlines()]
     assert questions[0::5] == ["Who makes the IMX800 sensor?"] * 6
+
+
+def test_damaged_index_fails_a_parallel_stream_cleanly(indexed: Path):
+    import os
+
+    [faiss_file] = list(indexed.glob("generations/*/sentences.faiss"))
+    with open(faiss_file, "ab") as handle:
+        handle.write(b"x")
+    run = subprocess.run([sys.executable, "-m", "bot", "ask", "--index-dir", str(indexed)],
+                         input="q1\nq2\n", capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "BOT_WORKERS": "2"})
+    assert run.returncode == 1 and run.stdout == ""
+    assert "sentences.faiss is truncated or altered" in run.stderr
+    assert "Traceback" not in run.stderr
