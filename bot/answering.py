@@ -15,7 +15,7 @@ from index.encoders import Encoder
 from index.search import Hit, Searcher
 from index.store import IndexDir
 
-from .confidence import confidence, is_answered
+from .confidence import verdict
 from .questions import DEFAULT_K, clean_question
 
 
@@ -124,9 +124,9 @@ class Answerer:
         """Rank the best-supporting sentences for ``question`` (raises BadInput if empty)."""
         query = clean_question(question)
         hits = self.searcher.search(query, k)
-        conf = confidence(hits[0].parts) if hits else 0.0
-        return Answer(question=question, answered=bool(hits) and is_answered(conf),
-                      confidence=conf, evidence=[Evidence.from_hit(h) for h in hits[:k]])
+        conf, answered = verdict(hits[0].parts if hits else None)
+        return Answer(question=question, answered=answered, confidence=conf,
+                      evidence=[Evidence.from_hit(h) for h in hits[:k]])
 
     def article(self, evidence: Evidence) -> Article:
         """The whole article an evidence sentence comes from."""

@@ -34,8 +34,10 @@ def reply_to(answerer, item: Item, k: int, as_json: bool, single: bool) -> Reply
 
     number, text, problem = item
     if problem:
-        line = json.dumps({"question": text, "answered": False, "confidence": 0.0,
-                           "answers": [], "error": problem}, ensure_ascii=False)
+        from .answering import Answer
+
+        error = Answer(text, answered=False, confidence=0.0, evidence=[]).to_json()
+        line = json.dumps(error | {"error": problem}, ensure_ascii=False)
         return Reply(line if as_json else None, [f"error: line {number}: {problem}"], True)
     notes = []
     if (length := len(clean_question(text, limit=None))) > MAX_QUESTION_CHARS:

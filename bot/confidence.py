@@ -47,3 +47,11 @@ def threshold() -> float:
 def is_answered(conf: float) -> bool:
     """Whether a best hit with confidence ``conf`` is given as an answer."""
     return conf >= threshold()
+
+
+def verdict(parts: dict[str, float] | None) -> tuple[float, bool]:
+    """``(confidence, answered)`` for the best hit's score parts (None: there was no hit)."""
+    if parts is None:
+        return 0.0, False
+    conf = confidence(parts)
+    return conf, is_answered(conf)

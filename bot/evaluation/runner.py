@@ -24,7 +24,7 @@ from index.ranking import Ranker
 from index.search import Searcher
 from index.store import IndexDir
 
-from ..confidence import confidence, is_answered
+from ..confidence import verdict
 from ..questions import clean_question
 from .metrics import auroc, first_hit_ranks, ranking_scores
 from .squad import Question, SquadSet, write_articles
@@ -108,12 +108,12 @@ def ask_all(searcher: Searcher, questions: list[Question], baselines: bool = Tru
             query = searcher.encoder.encode_query(text)
             encoded = time.perf_counter()
             hits = searcher.rank(text, query, DEPTH)
-            conf = confidence(hits[0].parts) if hits else 0.0
+            conf, answered = verdict(hits[0].parts if hits else None)
             asked.rank_seconds += time.perf_counter() - encoded
             asked.encode_seconds += encoded - started
             asked.bot.append([{h.sentence.id, *(row.id for row, _ in h.also)} for h in hits])
             asked.confidence.append(conf)
-            asked.answered.append(bool(hits) and is_answered(conf))
+            asked.answered.append(answered)
             if baselines:
                 asked.bm25.append(_top(searcher.bm25.scores(text)))
                 asked.dense.append(_top(np.asarray(searcher.sentence_vectors) @ query))

@@ -54,16 +54,16 @@ class CaseResult:
         return self.status == "pass"
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+        answer = self.answer.to_json() if self.answer else \
+            {"answered": None, "confidence": None, "answers": []}  # the bot ask contract
+        return {
             "file": str(self.case.file), "line": self.case.line, "name": self.case.name,
             "question": self.case.question, "status": self.status, "failures": self.failures,
             "error": self.error, "seconds": round(self.seconds, 4),
-            "answered": self.answer.answered if self.answer else None,
-            "confidence": round(self.answer.confidence, 6) if self.answer else None,
-            "answers": [e.to_json() for e in self.answer.evidence] if self.answer else [],
+            "answered": answer["answered"], "confidence": answer["confidence"],
+            "answers": answer["answers"],
             "drift": self.drift.to_json() if self.drift is not None else None,
         }
-        return data
 
 
 class GoldenRunner:
