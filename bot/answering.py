@@ -117,8 +117,10 @@ class Answerer:
         self.searcher = searcher
 
     @classmethod
-    def open(cls, index_dir: str | Path, encoder: Encoder | None = None) -> "Answerer":
-        return cls(Searcher.open(IndexDir(index_dir), encoder=encoder))
+    def open(cls, index_dir: str | Path, encoder: Encoder | None = None,
+             verified: str | None = None) -> "Answerer":
+        """Load an index (see :meth:`Searcher.open` for ``verified``)."""
+        return cls(Searcher.open(IndexDir(index_dir), encoder=encoder, verified=verified))
 
     def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
         """Rank the best-supporting sentences for ``question`` (raises BadInput if empty)."""

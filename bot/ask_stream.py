@@ -70,9 +70,12 @@ def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single
         return
     from index.store import IndexDir
 
-    IndexDir(index_dir).read_manifest(verify=False)  # no index: fail before any worker starts
+    store = IndexDir(index_dir)
+    store.read_manifest()  # checked once here, before any worker starts, not once per worker
+    verified = store.require_current().name
     context = multiprocessing.get_context("spawn")  # no fork of onnxruntime's threads
-    with context.Pool(workers, initializer=_start_worker, initargs=(index_dir,)) as pool:
+    with context.Pool(workers, initializer=_start_worker,
+                      initargs=(index_dir, verified)) as pool:
         jobs = ((item, k, as_json, single) for item in items)
         yield from pool.imap(_work, jobs, chunksize=1)
 
@@ -81,7 +84,7 @@ _answerer = None
 _failure: Exception | None = None
 
 
-def _start_worker(index_dir: str) -> None:
+def _start_worker(index_dir: str, verified: str) -> None:
     """Load the index in a worker. A failure (damaged index, no model) is kept and raised by
     the first job, so it reaches the parent as an error instead of a pool that respawns
     failing workers forever."""
@@ -93,7 +96,7 @@ def _start_worker(index_dir: str) -> None:
     from .answering import Answerer
 
     try:
-        _answerer = Answerer.open(index_dir)
+        _answerer = Answerer.open(index_dir, verified=verified)
     except Exception as exc:  # noqa: BLE001 - re-raised in the parent through _work
         _failure = exc
 

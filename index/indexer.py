@@ -27,11 +27,9 @@ from .notices import warn
 from .progress import progress_bar
 from .readers import file_format, read_articles
 from .splitter import SPLITTER_VERSION, paragraphs, sentences
-from .store import FileEntry, IndexDir, Manifest
+from .store import (PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry, IndexDir,
+                    Manifest)
 
-SENTENCE_VECTORS = "sentence_vectors.npy"
-PASSAGE_VECTORS = "passage_vectors.npy"
-SENTENCE_ANN = "sentences.faiss"
 MAX_PASSAGE_SENTENCES = 8
 # How sentences are split and embedded; an index made another way re-embeds every file.
 TEXT_VERSION = f"{SPLITTER_VERSION}+titled"

@@ -19,11 +19,10 @@ from .docstore import DocReader, SentenceRow
 from .documents import Article
 from .encoders import Encoder, load_encoder
 from .errors import IndexCorrupt, IndexMismatch
-from .indexer import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS
 from .features import candidate_features
 from .lexical import Bm25, tokenize
 from .ranking import Ranker
-from .store import IndexDir, Manifest
+from .store import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
 from .term_match import match_terms
 
 CANDIDATES = 100
@@ -59,11 +58,14 @@ class Searcher:
         self._titles: dict[int, set[str]] = {}
 
     @classmethod
-    def open(cls, index_dir: str | Path | IndexDir, encoder: Encoder | None = None) -> "Searcher":
-        """Load the live generation of ``index_dir`` and the encoder it was built with."""
+    def open(cls, index_dir: str | Path | IndexDir, encoder: Encoder | None = None,
+             verified: str | None = None) -> "Searcher":
+        """Load the live generation of ``index_dir`` and the encoder it was built with. Its
+        files are checked against the manifest unless it is the generation ``verified`` (one
+        the caller has just checked)."""
         store = index_dir if isinstance(index_dir, IndexDir) else IndexDir(index_dir)
         generation = store.require_current()
-        manifest = store.read_manifest(generation)
+        manifest = store.read_manifest(generation, verify=generation.name != verified)
         built = manifest.encoder_spec()
         if encoder is not None and encoder.spec != built:
             raise IndexMismatch(f"index was built with '{built.model}' ({built.backend}), "

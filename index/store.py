@@ -33,6 +33,9 @@ from .errors import (BadInput, IndexCorrupt, IndexMismatch, IndexNotFound,
 FORMAT = "bot-index"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SENTENCE_VECTORS = "sentence_vectors.npy"  # float32, one row per sentence id
+PASSAGE_VECTORS = "passage_vectors.npy"
+SENTENCE_ANN = "sentences.faiss"
 REBUILD = "rebuild it with: bot index --rebuild PATH..."
 VERIFY_HASH_LIMIT = 64 * 1024 * 1024  # files above this are checked by size on load
 
