@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
-from .golden.baseline import snapshot, write_baseline
-from .golden.format import Case, GoldenFile, GoldenFormatError, is_golden_file, load_golden
-from .golden.report import details
-from .golden.runner import CaseResult, GoldenRunner
+from .golden.names import is_golden_file
+
+if TYPE_CHECKING:  # the rest loads only when a session has golden files (numpy, YAML, ...)
+    from .golden.format import Case, GoldenFile
+    from .golden.runner import CaseResult, GoldenRunner
 
 
 @dataclass
@@ -67,6 +68,8 @@ def golden_encoders() -> list[Any]:
 def golden_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                   golden_encoders: list[Any]) -> GoldenRunner:
     """One runner per session: each corpus is indexed once, on first use."""
+    from .golden.runner import GoldenRunner
+
     root = request.config.getoption("golden_index_dir") or tmp_path_factory.mktemp("golden")
     return GoldenRunner(Path(root), encoders=golden_encoders)
 
@@ -75,6 +78,8 @@ class GoldenCollector(pytest.File):
     """A golden file; a malformed one is a collection error naming the file and line."""
 
     def collect(self) -> Iterator["GoldenItem"]:
+        from .golden.format import GoldenFormatError, load_golden
+
         try:
             golden = load_golden(self.path)
         except GoldenFormatError as exc:
@@ -134,6 +139,8 @@ class _FailureRepr:
     """A failure report without a traceback: the question, why it failed, what came back."""
 
     def __init__(self, result: CaseResult) -> None:
+        from .golden.report import details
+
         case = result.case
         self.text = "\n".join([f"golden case '{case.name}' ({case.file}:{case.line})",
                                *details(result)])
@@ -169,10 +176,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_STATE, None)
     if state is None or not session.config.getoption("golden_update"):
         return
+    from .golden.baseline import record
+
     for path, results in state.results.items():
-        snaps = {name: snapshot(r.answer, path) for name, r in results.items()
-                 if r.answer is not None}
         golden = state.files.get(path)
-        if snaps and golden is not None:
-            state.written.append(write_baseline(path, snaps,
-                                                keep=[c.name for c in golden.cases]))
+        if golden is not None and (written := record(golden, results.values())):
+            state.written.append(written)

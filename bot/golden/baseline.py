@@ -13,12 +13,16 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from index.errors import BadInput
 
 from ..answering import Answer
 from .expectations import normal, quote
+
+if TYPE_CHECKING:
+    from .format import GoldenFile
+    from .runner import CaseResult
 
 BASELINE_VERSION = 1
 
@@ -123,6 +127,16 @@ class Drift:
                 "lost": [{"rank": a, "text": t} for a, t in self.lost],
                 "gained": [{"rank": b, "text": t} for b, t in self.gained]}
 
+
+
+def record(golden: "GoldenFile", results: Iterable["CaseResult"]) -> Path | None:
+    """Write the baseline of ``golden`` from the results of its cases that produced an answer
+    (its other cases keep their old record); None when none did."""
+    snaps = {r.case.name: snapshot(r.answer, golden.path) for r in results
+             if r.case.file == golden.path and r.answer is not None}
+    if not snaps:
+        return None
+    return write_baseline(golden.path, snaps, keep=[c.name for c in golden.cases])
 
 def compare(recorded: dict[str, Any] | None, current: dict[str, Any]) -> Drift:
     """The drift from a case's recorded snapshot to its ``current`` one."""

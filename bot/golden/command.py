@@ -17,7 +17,7 @@ import click
 from index.errors import BadInput
 
 from ..safe_text import printable
-from .baseline import snapshot, write_baseline
+from .baseline import record
 from .format import GoldenFile, GoldenFormatError, find_golden_files, load_golden
 from .junit import write_junit
 from .report import as_json, table
@@ -49,10 +49,7 @@ def check_command(paths: tuple[str, ...], index_dir: str | None, as_json_flag: b
     seconds = time.perf_counter() - started
     if update:
         for golden in goldens:
-            snaps = {r.case.name: snapshot(r.answer, golden.path)
-                     for r in results if r.case.file == golden.path and r.answer is not None}
-            if snaps:
-                path = write_baseline(golden.path, snaps, keep=[c.name for c in golden.cases])
+            if path := record(golden, results):
                 click.echo(f"baseline recorded: {path}", err=True)
     if as_json_flag:
         click.echo(json.dumps(as_json(results, seconds), ensure_ascii=False))

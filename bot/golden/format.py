@@ -32,7 +32,7 @@ from index.errors import BadInput
 from ..cli import SEEDS_DIR
 from ..questions import MAX_K
 
-GOLDEN_SUFFIXES = (".qa.yaml", ".qa.yml")
+from .names import is_golden_file  # noqa: F401 - part of this module's API
 DEFAULT_CORPUS = SEEDS_DIR
 DEFAULT_K = 5  # a golden file's own default: sentences fetched and recorded per case
 
@@ -94,11 +94,6 @@ class GoldenFile:
     path: Path
     cases: list[Case] = field(default_factory=list)
     description: str | None = None
-
-
-def is_golden_file(path: Path) -> bool:
-    """True for names ending in ``.qa.yaml`` / ``.qa.yml``."""
-    return path.name.endswith(GOLDEN_SUFFIXES)
 
 
 def find_golden_files(paths: Iterable[str | Path]) -> list[Path]:
