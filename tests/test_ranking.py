@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.answering import Answerer
 from bot.confidence import confidence, is_answered, threshold
@@ -134,3 +136,14 @@ def test_confidence_is_calibrated_and_monotone_in_support():
               "context_coverage": 1.0, "title": 0.5, "article_dense": 0.8, "margin": 1.0}
     assert 0.0 <= confidence(weak) < threshold() <= confidence(strong) <= 1.0
     assert not is_answered(confidence(weak)) and is_answered(confidence(strong))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["In", " ", "1998", "3rd century", "1990s", "May 4", "4 May",
+                                 "BC", "AD", "ce", "Monday", "tuesDAY", "today", "next week",
+                                 "this Year", "band", "weekend", "Tueſday", "x", ".", "\u0663",
+                                 "yesterday's", "ad-hoc", "_AD"]), max_size=12).map("".join))
+def test_date_precheck_never_changes_the_date_cue(text: str):
+    from index.answer_types import _DATE, has_kind
+
+    assert has_kind("date", text, set()) == (_DATE.search(text) is not None)
