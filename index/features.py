@@ -111,9 +111,14 @@ def _group_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
     return best[inverse]
 
 
+def ranks(values: np.ndarray) -> np.ndarray:
+    """The rank of each value, 1 for the largest (ties: the earlier one first)."""
+    order = np.argsort(-np.asarray(values), kind="stable")
+    out = np.empty(len(order), dtype=np.float64)
+    out[order] = np.arange(1, len(order) + 1)
+    return out
+
+
 def _log_rank(values: np.ndarray) -> np.ndarray:
     """``log2(1 + rank)`` of each value, rank 1 being the largest."""
-    order = np.argsort(-values, kind="stable")
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = np.arange(1, len(values) + 1)
-    return np.log2(1.0 + ranks)
+    return np.log2(1.0 + ranks(values))

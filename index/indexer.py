@@ -21,7 +21,7 @@ from .discovery import discover
 from .docstore import DocReader, DocWriter
 from .documents import Article, SplitArticle
 from .encoders import Encoder, EncoderSpec, load_encoder
-from .errors import BadInput, EngineError, IndexMismatch, IndexWriteFailed, UnreadableFile
+from .errors import BadInput, EngineError, IndexWriteFailed, UnreadableFile
 from .lexical import Bm25
 from .notices import warn
 from .progress import progress_bar
@@ -129,13 +129,7 @@ def _previous_spec(store: IndexDir) -> EncoderSpec | None:
 def _choose_spec(old: Manifest | None, requested: EncoderSpec | None) -> EncoderSpec:
     if old is None:
         return requested or EncoderSpec.from_env()
-    built = old.encoder_spec()
-    if requested and requested != built:
-        raise IndexMismatch(
-            f"this index was built with model '{built.model}' ({built.backend}), not "
-            f"'{requested.model}' ({requested.backend}); rebuild it with --rebuild or use "
-            "another --index-dir")
-    return built
+    return old.encoder_spec(expected=requested)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import BadInput
+from .features import ranks
 
 WEIGHTS_FILE = Path(__file__).with_name("ranker_weights.json")
 HAND_WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}
@@ -67,8 +68,5 @@ def rrf(*scores: np.ndarray) -> np.ndarray:
     """Reciprocal-rank fusion: the sum over score lists of ``1 / (RRF_K + rank)``."""
     total = np.zeros(len(scores[0]), dtype=np.float64)
     for values in scores:
-        order = np.argsort(-np.asarray(values), kind="stable")
-        ranks = np.empty(len(order), dtype=np.float64)
-        ranks[order] = np.arange(1, len(order) + 1)
-        total += 1.0 / (RRF_K + ranks)
+        total += 1.0 / (RRF_K + ranks(values))
     return total

@@ -66,10 +66,7 @@ class Searcher:
         store = index_dir if isinstance(index_dir, IndexDir) else IndexDir(index_dir)
         generation = store.require_current()
         manifest = store.read_manifest(generation, verify=generation.name != verified)
-        built = manifest.encoder_spec()
-        if encoder is not None and encoder.spec != built:
-            raise IndexMismatch(f"index was built with '{built.model}' ({built.backend}), "
-                                f"not '{encoder.spec.model}' ({encoder.spec.backend})")
+        built = manifest.encoder_spec(expected=encoder.spec if encoder else None)
         encoder = encoder or load_encoder(built)
         if encoder.dim != manifest.encoder.get("dim"):
             raise IndexMismatch(f"index vectors have {manifest.encoder.get('dim')} dimensions, "

@@ -69,9 +69,16 @@ class Manifest:
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
-    def encoder_spec(self) -> EncoderSpec:
-        """The model and backend this generation was embedded with."""
-        return EncoderSpec(model=self.encoder["model"], backend=self.encoder["backend"])
+    def encoder_spec(self, expected: EncoderSpec | None = None) -> EncoderSpec:
+        """The model and backend this generation was embedded with; raises
+        :class:`IndexMismatch` when ``expected`` is another one (vectors never mix)."""
+        built = EncoderSpec(model=self.encoder["model"], backend=self.encoder["backend"])
+        if expected is not None and expected != built:
+            raise IndexMismatch(
+                f"this index was built with model '{built.model}' ({built.backend}), not "
+                f"'{expected.model}' ({expected.backend}); rebuild it with --rebuild or use "
+                "another --index-dir")
+        return built
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "files"}
