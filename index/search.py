@@ -9,6 +9,7 @@ of the sentence and its context, IDF-weighted term coverage, title match, answer
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .ranking import Ranker
 from .store import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
 from .term_match import match_terms
 
+ARTICLE_CACHE = 256  # articles (with their text) kept in memory, least recently used dropped
 CANDIDATES = 100
 DUPLICATE_SCAN = 40  # near-duplicates are looked for among the best candidates only
 
@@ -54,7 +56,7 @@ class Searcher:
                             ann.AnnConfig.from_json(manifest.ann.get("sentences", {})))
         self.bm25 = Bm25.load(generation)
         self.ranker = Ranker()
-        self._articles: dict[int, Article] = {}
+        self._articles: OrderedDict[int, Article] = OrderedDict()
         self._titles: dict[int, set[str]] = {}
 
     @classmethod
@@ -153,8 +155,12 @@ class Searcher:
 
     def article(self, article_id: int) -> Article:
         """An article's metadata and text (cached)."""
-        if article_id not in self._articles:
+        if article_id in self._articles:
+            self._articles.move_to_end(article_id)
+        else:
             self._articles[article_id] = self.docs.article(article_id)
+            if len(self._articles) > ARTICLE_CACHE:  # a long chat must not hold every article
+                self._articles.popitem(last=False)
         return self._articles[article_id]
 
 
