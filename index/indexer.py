@@ -17,6 +17,7 @@ from typing import Iterable
 import numpy as np
 
 from . import ann
+from .arrays import load_array
 from .discovery import discover
 from .docstore import DocReader, DocWriter
 from .documents import Article, SplitArticle
@@ -267,8 +268,8 @@ def _copy_unchanged(live: Path, old: Manifest, reuse: list[str], writer: DocWrit
                     files: dict[str, FileEntry]) -> None:
     """Copy the rows and vectors of unchanged files from the live generation."""
     reader = DocReader(live)
-    old_sentences = np.load(live / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
-    old_passages = np.load(live / PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False)
+    old_sentences = load_array(live / SENTENCE_VECTORS)
+    old_passages = load_array(live / PASSAGE_VECTORS)
     try:
         for key in reuse:
             for old_id in reader.article_ids_of(key):

@@ -10,6 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .arrays import load_array
+
 BM25_DIR = "bm25"
 
 
@@ -93,13 +95,6 @@ class _SavedRetriever:
         params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
         self.vocab_dict: dict[str, int] = json.loads(
             (folder / "vocab.index.json").read_text(encoding="utf-8"))
-        self.scores = {name: _load_array(folder / f"{name}.csc.index.npy")
+        self.scores = {name: load_array(folder / f"{name}.csc.index.npy")
                        for name in ("data", "indices", "indptr")}
         self.scores["num_docs"] = int(params["num_docs"])
-
-
-def _load_array(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError:  # an empty array cannot be memory-mapped
-        return np.load(path, allow_pickle=False)

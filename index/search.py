@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ann
+from .arrays import load_array
 from .docstore import DocReader, SentenceRow
 from .documents import Article
 from .encoders import Encoder, load_encoder
@@ -50,8 +51,8 @@ class Searcher:
         self.manifest = manifest
         self.encoder = encoder
         self.docs = DocReader(generation)
-        self.sentence_vectors = _mapped(generation / SENTENCE_VECTORS)
-        self.passage_vectors = _mapped(generation / PASSAGE_VECTORS)
+        self.sentence_vectors = load_array(generation / SENTENCE_VECTORS, random_access=True)
+        self.passage_vectors = load_array(generation / PASSAGE_VECTORS, random_access=True)
         self.ann = ann.load(generation / SENTENCE_ANN,
                             ann.AnnConfig.from_json(manifest.ann.get("sentences", {})))
         self.bm25 = Bm25.load(generation)
@@ -162,21 +163,6 @@ class Searcher:
             if len(self._articles) > ARTICLE_CACHE:  # a long chat must not hold every article
                 self._articles.popitem(last=False)
         return self._articles[article_id]
-
-
-def _mapped(path: Path) -> np.ndarray:
-    """A memory-mapped ``.npy`` read row by row: no read-ahead, so a query touching a few
-    hundred rows of a 1.5 GB file pages in those rows, not ~100 MB around them."""
-    import mmap
-
-    array = np.load(path, mmap_mode="r", allow_pickle=False)
-    handle = getattr(array, "_mmap", None)
-    if handle is not None and hasattr(mmap, "MADV_RANDOM"):
-        try:
-            handle.madvise(mmap.MADV_RANDOM)
-        except OSError:
-            pass
-    return array
 
 
 def _top_positive(scores: np.ndarray, k: int) -> np.ndarray:
