@@ -72,15 +72,27 @@ class Bm25:
         """The saved index's arrays, memory-mapped, read with numpy alone (no bm25s import)."""
         return cls(_SavedRetriever(folder / BM25_DIR))
 
+    @property
+    def size(self) -> int:
+        """How many documents (sentences) the index holds."""
+        return int(self.retriever.scores["num_docs"])
+
+    def posting(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The (sorted) ids of the documents holding ``term`` and its BM25 contribution to
+        each; None for a term the index does not know."""
+        token = self.retriever.vocab_dict.get(term)
+        if token is None:
+            return None
+        matrix = self.retriever.scores
+        start, end = int(matrix["indptr"][token]), int(matrix["indptr"][token + 1])
+        return matrix["indices"][start:end], matrix["data"][start:end]
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every document for ``query`` (zeros when no term is known)."""
-        matrix, vocab = self.retriever.scores, self.retriever.vocab_dict
-        scores = np.zeros(int(matrix["num_docs"]), dtype=np.float32)
-        indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
-        for term in tokenize([query])[0]:
-            if term in vocab:  # a repeated term counts again, as in bm25s
-                start, end = int(indptr[vocab[term]]), int(indptr[vocab[term] + 1])
-                scores[indices[start:end]] += data[start:end]
+        scores = np.zeros(self.size, dtype=np.float32)
+        for term in tokenize([query])[0]:  # a repeated term counts again, as in bm25s
+            if (found := self.posting(term)) is not None:
+                scores[found[0]] += found[1]
         return scores
 
 

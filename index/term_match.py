@@ -41,28 +41,23 @@ class TermMatch:
 
 def match_terms(bm25: Bm25, query: str) -> TermMatch:
     """Score ``query`` against every sentence of ``bm25`` and keep its terms' postings."""
-    retriever = bm25.retriever
-    matrix = retriever.scores
-    num_docs = int(matrix["num_docs"])
-    vocab = retriever.vocab_dict
-    seen: dict[str, int] = {}
+    num_docs = bm25.size
     asked = list(dict.fromkeys(term for term in tokenize([query])[0] if term))  # in order
-    for term in asked:
-        if term in vocab:
-            seen[term] = int(vocab[term])
     scores = np.zeros(num_docs, dtype=np.float32)
+    terms: list[str] = []
     postings: list[np.ndarray] = []
     idf: list[float] = []
-    indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
-    for token_id in seen.values():
-        start, end = int(indptr[token_id]), int(indptr[token_id + 1])
-        docs = indices[start:end]
-        scores[docs] += data[start:end]  # a term occurs once per column: no repeated ids
+    for term in asked:  # each distinct term once
+        if (found := bm25.posting(term)) is None:
+            continue
+        docs, contributions = found
+        scores[docs] += contributions  # a term occurs once per column: no repeated ids
+        terms.append(term)
         postings.append(docs)
-        df = end - start
+        df = len(docs)
         idf.append(float(np.log(1.0 + (num_docs - df + 0.5) / (df + 0.5))))
-    return TermMatch(list(seen), np.asarray(idf, dtype=np.float64), postings, scores,
-                     len(seen) / len(asked) if asked else 0.0)
+    return TermMatch(terms, np.asarray(idf, dtype=np.float64), postings, scores,
+                     len(terms) / len(asked) if asked else 0.0)
 
 
 def _holds(posting: np.ndarray, ids: np.ndarray) -> np.ndarray:
