@@ -187,6 +187,7 @@ async def test_keys_move_between_evidence_and_open_the_article(app: ChatApp) -> 
         spans = [s for s in rich_text(focus).spans if "reverse" in str(s.style)]
         assert [plain(focus)[s.start:s.end] for s in spans] == [
             cards(view)[0].evidence.text]
+        assert app.screen.pattern is view.pattern  # the same key words as the answer's card
         await pilot.press("escape")
         assert not isinstance(app.screen, ArticleScreen)
 

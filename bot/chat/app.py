@@ -30,7 +30,7 @@ from ..questions import DEFAULT_K
 from . import messages as msg
 from .commands import ChatCommands
 from .engine import ChatEngine
-from .rendering import keyword_pattern, printable
+from .rendering import printable
 from .screens import ArticleScreen, CorpusScreen, HelpScreen, binding_rows
 from .widgets import EvidenceCard, QuestionInput, TurnView
 
@@ -210,11 +210,7 @@ class ChatApp(App[None]):
             return
         turn = next((v for v in self.turns.values() if v.turn and any(
             s.evidence is message.evidence for s in v.turn.shown)), None)
-        pattern = None
-        if turn is not None and turn.turn is not None:
-            from ..conversation import key_terms
-
-            pattern = keyword_pattern(key_terms(turn.question))
+        pattern = turn.pattern if turn is not None else None  # the same words as its card
         self.push_screen(ArticleScreen(message.article, message.evidence, pattern))
 
     # ----- asking -------------------------------------------------------------------------

@@ -135,6 +135,7 @@ class TurnView(Vertical):
         self.turn_id = turn_id
         self.question = question
         self.turn: Turn | None = None
+        self.pattern: re.Pattern[str] | None = None  # the key words shown emphasised
         self._waiting = waiting
 
     def compose(self):  # noqa: ANN201 - ComposeResult
@@ -154,7 +155,7 @@ class TurnView(Vertical):
         terms += list(turn.reply.context)
         from ..conversation import key_terms
 
-        pattern = keyword_pattern(key_terms(" ".join(terms)))
+        self.pattern = pattern = keyword_pattern(key_terms(" ".join(terms)))
         self.mount_all(EvidenceCard(shown, rank, pattern, expanded=rank == 1 and answer.answered)
                        for rank, shown in enumerate(turn.shown, start=1))
 
