@@ -13,6 +13,7 @@ from typing import Iterator, TextIO
 
 import click
 
+from index.choices import BACKENDS
 from index.errors import BadInput, EngineError
 
 from .questions import DEFAULT_K, MAX_K, question_problem
@@ -102,7 +103,7 @@ def cli() -> None:
 @index_dir_option
 @click.option("--model", default=None, help="Model name or path (default all-MiniLM-L6-v2, "
               "or $BOT_MODEL).")
-@click.option("--backend", type=click.Choice(["onnx", "torch", "hashing"]), default=None,
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Encoder backend (default onnx int8, or $BOT_BACKEND).")
 @click.option("--rebuild", is_flag=True, help="Build from scratch (also after a model change).")
 def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,

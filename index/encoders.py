@@ -17,10 +17,10 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from .choices import BACKENDS
 from .errors import BadInput, ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-BACKENDS = ("onnx", "torch", "hashing")
 
 ProgressFn = Callable[[int], None]
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .choices import RANKERS
 from .errors import BadInput
 from .features import ranks
 
 WEIGHTS_FILE = Path(__file__).with_name("ranker_weights.json")
 HAND_WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}
-RANKERS = ("learned", "hand", "rrf")
 RRF_K = 60.0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-RANKERS = ("learned", "hand", "rrf")  # index.ranking.RANKERS (not imported: keeps --help fast)
+from index.choices import BACKENDS, RANKERS
 
 
 @click.command("eval")
@@ -25,7 +25,7 @@ RANKERS = ("learned", "hand", "rrf")  # index.ranking.RANKERS (not imported: kee
               help="learned: the shipped ranker; hand: the hand-set weighted sum; "
               "rrf: reciprocal-rank fusion of dense and BM25.")
 @click.option("--model", default=None, help="Model name or path (default: as bot index).")
-@click.option("--backend", type=click.Choice(["onnx", "torch", "hashing"]), default=None,
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Encoder backend (default: as bot index).")
 def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None,
                  articles: int | None, ranker: str, model: str | None,
