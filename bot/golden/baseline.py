@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from index.errors import BadInput
 
+from ..atomic_file import write_atomically
 from ..answering import Answer
 from .expectations import normal, quote
 
@@ -81,16 +81,8 @@ def write_baseline(golden: Path, snapshots: dict[str, dict[str, Any]],
         cases.update({name: old[name] for name in keep if name in old})
     cases.update(snapshots)
     data = {"version": BASELINE_VERSION, "golden": golden.name, "cases": cases}
-    fd, tmp = tempfile.mkstemp(prefix=".baseline-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, indent=1)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(path, (json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+                            .encode("utf-8"))
 
 
 @dataclass

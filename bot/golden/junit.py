@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import tempfile
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..atomic_file import write_atomically
 from ..citation import display_path
 from .report import details
 from .runner import CaseResult
@@ -43,15 +42,9 @@ def junit_xml(results: list[CaseResult], seconds: float) -> ET.ElementTree:
 
 def write_junit(results: list[CaseResult], seconds: float, path: str | Path) -> None:
     """Write the JUnit document to ``path`` atomically (UTF-8, with an XML declaration)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".junit-", dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            junit_xml(results, seconds).write(out, encoding="utf-8", xml_declaration=True)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    document = ET.tostring(junit_xml(results, seconds).getroot(), encoding="utf-8",
+                           xml_declaration=True)
+    write_atomically(path, document)
 
 
 def _testcase(suite: ET.Element, result: CaseResult) -> None:
