@@ -19,14 +19,6 @@ from .confidence import verdict
 from .questions import DEFAULT_K, clean_question
 
 
-def line_and_column(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column of ``offset`` in ``text`` (LF, CRLF and CR line ends)."""
-    breaks = text.count("\n", 0, offset) + text.count("\r", 0, offset) \
-        - text.count("\r\n", 0, offset)
-    line_start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
-    return breaks + 1, offset - line_start + 1
-
-
 @dataclass(frozen=True)
 class Evidence:
     """One supporting sentence, verbatim, with where it stands and why it ranked."""
@@ -65,14 +57,12 @@ class Evidence:
     @classmethod
     def from_hit(cls, hit: Hit) -> "Evidence":
         article = hit.article
-        start = hit.sentence.start
-        line, column = line_and_column(article.text, start)
         return cls(text=hit.sentence.text, source=article.source, start=hit.sentence.start,
                    end=hit.sentence.end, score=hit.score, title=article.title, date=article.date,
                    url=article.url, offsets=article.offsets, record=article.record,
                    sentence_id=hit.sentence.id, article_id=hit.sentence.article,
                    passage_id=hit.sentence.passage, parts=dict(hit.parts),
-                   line=line, column=column, sources=_sources(hit))
+                   line=hit.line, column=hit.column, sources=_sources(hit))
 
 
 def _sources(hit: Hit) -> tuple[dict[str, Any], ...]:

@@ -2,6 +2,9 @@
 
 ``When`` and ``what year`` questions want dates, ``how many`` questions want numbers, ``who``
 questions want names. A sentence holding the wanted kind is a better candidate, all else equal.
+Whether a sentence holds a date or a number does not depend on the question, so the indexer
+records it per sentence (:func:`held_kinds`); names are checked at question time, since a name
+the question already mentions does not count.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 import numpy as np
 
 KINDS = ("date", "number", "name")
+HELD_BITS = {"date": 1, "number": 2}  # the kinds recorded per sentence, as bits
 
 _QUESTION_KIND = [
     ("date", re.compile(r"\b(when|what (year|years|date|day|month|decade|century|time|era|"
@@ -24,6 +28,8 @@ _QUESTION_KIND = [
     ("name", re.compile(r"\b(who|whom|whose|what (person|company|team|group|organization|name)|"
                         r"which (person|company|team|group|organization))\b", re.I)),
 ]
+# _DATE and _NUMBER decide what the indexer records per sentence (held_kinds): changing them
+# means raising index.store.FORMAT_VERSION, so that 'bot index' updates existing indexes.
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
            "december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec")
 _DATE = re.compile(rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)? century|\d+s|"
@@ -68,11 +74,19 @@ def may_hold_date(text: str) -> bool:
         not _DATE_WORDS.isdisjoint(_WORD.findall(text.casefold()))
 
 
-def cue_features(question: str, texts: list[str]) -> dict[str, np.ndarray]:
-    """One 0/1 array per kind: the question wants that kind and the text holds one."""
+def held_kinds(text: str) -> int:
+    """The :data:`HELD_BITS` of the kinds ``text`` holds, whatever the question."""
+    return sum(bit for kind, bit in HELD_BITS.items() if has_kind(kind, text, set()))
+
+
+def cue_features(question: str, texts: list[str], held: np.ndarray) -> dict[str, np.ndarray]:
+    """One 0/1 array per kind: the question wants that kind and the text holds one (``held``:
+    each text's :func:`held_kinds`)."""
     kind = question_kind(question)
     out = {f"cue_{k}": np.zeros(len(texts), dtype=np.float64) for k in KINDS}
-    if kind is not None:
+    if kind in HELD_BITS:
+        out[f"cue_{kind}"] = ((np.asarray(held) & HELD_BITS[kind]) != 0).astype(np.float64)
+    elif kind is not None:
         words = {w.lower() for w in _WORD.findall(question)}
         out[f"cue_{kind}"] = np.array([has_kind(kind, t, words) for t in texts], dtype=np.float64)
     return out

@@ -9,7 +9,8 @@ import numpy as np
 
 
 def load_array(path: Path, random_access: bool = False) -> np.ndarray:
-    """``path`` memory-mapped read-only (an empty array, which cannot be mapped, is read).
+    """``path`` memory-mapped read-only (an empty array, which cannot be mapped, is read), as
+    a plain ndarray: indexing a ``np.memmap`` costs microseconds of Python each time.
 
     With ``random_access`` the kernel is told not to read ahead, so a query touching a few
     hundred rows of a 1.5 GB file pages in those rows, not ~100 MB around them.
@@ -24,4 +25,4 @@ def load_array(path: Path, random_access: bool = False) -> np.ndarray:
             handle.madvise(mmap.MADV_RANDOM)
         except OSError:
             pass
-    return array
+    return array.view(np.ndarray)  # the view keeps the mapping alive

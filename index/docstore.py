@@ -44,6 +44,19 @@ class SentenceRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    """What a citation needs of an article: everything but its text and metadata."""
+
+    id: int
+    source: str
+    record: int | None
+    title: str | None
+    date: str | None
+    url: str | None
+    offsets: str
+
+
+@dataclass(frozen=True, slots=True)
 class PassageRow:
     id: int
     article: int
@@ -92,18 +105,19 @@ class DocReader:
         uri = (folder / DOCS).resolve().as_uri() + "?mode=ro&immutable=1"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
 
-    def sentences(self, ids: Sequence[int]) -> dict[int, SentenceRow]:
-        return {row[0]: SentenceRow(*row) for row in self._in(
-            "SELECT id, article, passage, start, end, text FROM sentences", ids)}
-
     def passage_sentences(self, passage: int) -> list[SentenceRow]:
         rows = self.db.execute("SELECT id, article, passage, start, end, text FROM sentences "
                                "WHERE passage = ? ORDER BY id", (passage,))
         return [SentenceRow(*row) for row in rows]
 
-    def titles(self, ids: Sequence[int]) -> dict[int, str | None]:
-        """Article titles by article id, in one query."""
-        return dict(self._in("SELECT id, title FROM articles", ids))
+    def article_infos(self, ids: Sequence[int]) -> dict[int, ArticleInfo]:
+        """Citation data of articles by id, in one query."""
+        return {row[0]: ArticleInfo(*row) for row in self._in(
+            "SELECT id, file, record, title, date, url, offsets FROM articles", ids)}
+
+    def all_titles(self) -> list[str | None]:
+        """Every article's title, by article id."""
+        return [r[0] for r in self.db.execute("SELECT title FROM articles ORDER BY id")]
 
     def article(self, article_id: int) -> Article:
         row = self.db.execute(

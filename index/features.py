@@ -24,13 +24,12 @@ in the index.
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import numpy as np
 
 from .answer_types import cue_features
-from .docstore import SentenceRow
-from .term_match import TermMatch
+from .sentence_table import SentenceTable
+from .term_match import TermMatch, holds
+from .title_terms import TitleTerms
 
 FEATURES = ("dense", "passage", "neighbour", "dense_rank", "lexical", "lexical_log", "context",
             "lexical_rank", "coverage", "context_coverage", "title", "all_coverage",
@@ -38,27 +37,24 @@ FEATURES = ("dense", "passage", "neighbour", "dense_rank", "lexical", "lexical_l
 QUESTION_PARTS = ("known_terms",)
 
 
-def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
-                       rows: Mapping[int, SentenceRow], sentence_vectors: np.ndarray,
+def candidate_features(question: str, query: np.ndarray, ids: np.ndarray, texts: list[str],
+                       table: SentenceTable, sentence_vectors: np.ndarray,
                        passage_vectors: np.ndarray, match: TermMatch,
-                       title_terms: Mapping[int, set[str]]) -> dict[str, np.ndarray]:
-    """All parts for the candidate sentences ``ids`` (``rows`` also holds their neighbours)."""
-    n = len(ids)
-    article = np.array([rows[int(i)].article for i in ids], dtype=np.int64)
-    passage = np.array([rows[int(i)].passage for i in ids], dtype=np.int64)
+                       titles: TitleTerms) -> dict[str, np.ndarray]:
+    """All parts for the candidate sentences ``ids`` (sorted, unique), whose texts are
+    ``texts``; ``table`` says where every sentence stands (its neighbours too)."""
+    n, size = len(ids), len(table)
+    article, passage = table.article[ids], table.passage[ids]
     prev_ids, next_ids = ids - 1, ids + 1
-    prev_same = np.array([(p in rows and rows[p].passage == rows[int(i)].passage)
-                          for i, p in zip(ids, prev_ids.tolist())], dtype=bool)
-    next_same = np.array([(p in rows and rows[p].passage == rows[int(i)].passage)
-                          for i, p in zip(ids, next_ids.tolist())], dtype=bool)
+    prev_same = (prev_ids >= 0) & (table.passage[np.maximum(prev_ids, 0)] == passage)
+    next_same = (next_ids < size) & (table.passage[np.minimum(next_ids, size - 1)] == passage)
 
     around = np.unique(np.concatenate([ids, prev_ids[prev_same], next_ids[next_same]]))
     vectors = np.asarray(sentence_vectors[around])
     cosines = vectors @ query
-    where = {int(s): k for k, s in enumerate(around)}
-    own = np.array([where[int(i)] for i in ids])
-    prev_at = np.array([where.get(int(p), -1) for p in prev_ids])
-    next_at = np.array([where.get(int(p), -1) for p in next_ids])
+    own = np.searchsorted(around, ids)
+    prev_at = np.where(prev_same, np.searchsorted(around, prev_ids), -1)
+    next_at = np.where(next_same, np.searchsorted(around, next_ids), -1)
 
     dense = cosines[own].astype(np.float64)
     neighbour = np.maximum(np.where(prev_same, cosines[prev_at], -1.0),
@@ -67,10 +63,10 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
     passage_cos = (passage_vectors[passage] @ query).astype(np.float64)
 
     bm25 = match.scores
-    best = max(float(bm25.max()) if len(bm25) else 0.0, 1e-9)
+    best = max(match.best, 1e-9)
     lexical_raw = bm25[ids].astype(np.float64)
     window = lexical_raw + np.where(prev_same, bm25[np.maximum(prev_ids, 0)], 0.0) \
-        + np.where(next_same, bm25[np.minimum(next_ids, len(bm25) - 1)], 0.0)
+        + np.where(next_same, bm25[np.minimum(next_ids, size - 1)], 0.0)
 
     present = match.present(around)
     own_present = present[own]
@@ -78,9 +74,10 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
     window_present[prev_same] |= present[prev_at[prev_same]]
     window_present[next_same] |= present[next_at[next_same]]
     unique_articles, article_at = np.unique(article, return_inverse=True)
-    title_rows = np.array([[t in title_terms.get(int(a), ()) for t in match.terms]
-                           for a in unique_articles], dtype=bool)
-    title_present = title_rows.reshape(len(unique_articles), len(match.terms))[article_at]
+    title_rows = np.zeros((len(unique_articles), len(match.terms)), dtype=bool)
+    for j, term_id in enumerate(match.term_ids):
+        title_rows[:, j] = holds(titles.holding(term_id), unique_articles)
+    title_present = title_rows[article_at.reshape(-1)]
 
     lexical = lexical_raw / best
     parts = {
@@ -94,9 +91,9 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
         "all_coverage": match.coverage(window_present | title_present),
         "article_dense": _group_max(article, dense),
         "article_lexical": _group_max(article, lexical),
-        "length": np.log(np.array([max(len(rows[int(i)].text), 1) for i in ids]) / 100.0),
+        "length": np.log(np.maximum(table.end[ids] - table.start[ids], 1) / 100.0),
     }
-    parts.update(cue_features(question, [rows[int(i)].text for i in ids]))
+    parts.update(cue_features(question, texts, table.kinds[ids]))
     parts["known_terms"] = np.full(n, match.known)
     return parts
 

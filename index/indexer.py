@@ -27,9 +27,11 @@ from .lexical import Bm25
 from .notices import warn
 from .progress import progress_bar
 from .readers import file_format, read_articles
+from .sentence_table import TableWriter
 from .splitter import SPLITTER_VERSION, paragraphs, sentences
-from .store import (PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry, IndexDir,
-                    Manifest)
+from .store import (FORMAT_VERSION, PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry,
+                    IndexDir, Manifest)
+from .title_terms import TitleTerms
 
 MAX_PASSAGE_SENTENCES = 8
 # How sentences are split and embedded; an index made another way re-embeds every file.
@@ -83,7 +85,7 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
         reuse, fresh = _classify(files, old, report)
         for problem in report.skipped:
             warn(problem)
-        if old and not rebuild and not (fresh or report.removed):
+        if old and old.format_version == FORMAT_VERSION and not (fresh or report.removed):
             report.articles, report.sentences = old.counts.get("articles", 0), \
                 old.counts.get("sentences", 0)
             report.seconds = time.perf_counter() - started
@@ -116,13 +118,13 @@ def _live_generation(store: IndexDir, rebuild: bool) -> tuple[Path | None, Manif
     live = store.current()
     if live is None:
         return None, None
-    return live, store.read_manifest(live)
+    return live, store.read_manifest(live, upgrading=True)
 
 
 def _previous_spec(store: IndexDir) -> EncoderSpec | None:
     """The model of the index being rebuilt, if its manifest can still be read."""
     try:
-        return store.read_manifest(verify=False).encoder_spec()
+        return store.read_manifest(verify=False, upgrading=True).encoder_spec()
     except (EngineError, KeyError):
         return None
 
@@ -213,11 +215,12 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
 
     staging = store.staging()
     writer = DocWriter(staging)
+    table = TableWriter(staging)
     sentence_parts: list[np.ndarray] = []
     passage_parts: list[np.ndarray] = []
     files: dict[str, FileEntry] = {}
     if reuse and live is not None and old is not None:
-        _copy_unchanged(live, old, reuse, writer, sentence_parts, passage_parts, files)
+        _copy_unchanged(live, old, reuse, writer, table, sentence_parts, passage_parts, files)
     s_cursor = p_cursor = 0
     for item in fresh:
         for split in item.articles:
@@ -225,12 +228,15 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
             passage_ids = [writer.add_passage(article_id, s, e) for s, e in split.passages]
             writer.add_sentences((article_id, passage_ids[p], s, e, split.article.text[s:e])
                                  for p, s, e in split.sentences)
+            table.add_article(article_id, split.article.text,
+                              [(passage_ids[p], s, e) for p, s, e in split.sentences])
             sentence_parts.append(new_sentence_vectors[s_cursor:s_cursor + len(split.sentences)])
             passage_parts.append(new_passage_vectors[p_cursor:p_cursor + len(split.passages)])
             s_cursor += len(split.sentences)
             p_cursor += len(split.passages)
         files[item.path] = item.entry
     writer.close()
+    table.close()
 
     dim = encoder.dim
     sentence_vectors = _stack(sentence_parts, dim)
@@ -241,7 +247,9 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
     ann.save(ann.build(sentence_vectors, config), staging / SENTENCE_ANN)
     reader = DocReader(staging)
     try:
-        Bm25.build(reader.all_sentence_texts()).save(staging)
+        bm25 = Bm25.build(reader.all_sentence_texts())
+        bm25.save(staging)
+        TitleTerms.build(reader.all_titles(), bm25.vocab).save(staging)
     finally:
         reader.close()
 
@@ -264,8 +272,8 @@ def _embed(encoder: Encoder, texts: list[str]) -> np.ndarray:
 
 
 def _copy_unchanged(live: Path, old: Manifest, reuse: list[str], writer: DocWriter,
-                    sentence_parts: list[np.ndarray], passage_parts: list[np.ndarray],
-                    files: dict[str, FileEntry]) -> None:
+                    table: TableWriter, sentence_parts: list[np.ndarray],
+                    passage_parts: list[np.ndarray], files: dict[str, FileEntry]) -> None:
     """Copy the rows and vectors of unchanged files from the live generation."""
     reader = DocReader(live)
     old_sentences = load_array(live / SENTENCE_VECTORS)
@@ -279,6 +287,8 @@ def _copy_unchanged(live: Path, old: Manifest, reuse: list[str], writer: DocWrit
                 mapping = {p.id: writer.add_passage(new_id, p.start, p.end) for p in passages}
                 writer.add_sentences((new_id, mapping[r.passage], r.start, r.end, r.text)
                                      for r in rows)
+                table.add_article(new_id, article.text,
+                                  [(mapping[r.passage], r.start, r.end) for r in rows])
                 sentence_parts.append(np.asarray(old_sentences[[r.id for r in rows]]))
                 passage_parts.append(np.asarray(old_passages[[p.id for p in passages]]))
             files[key] = old.files[key]

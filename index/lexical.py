@@ -62,6 +62,7 @@ class Bm25:
         if not any(tokens):  # only stop words: bm25s needs a vocabulary; no query has "\x00"
             tokens[0] = ["\x00"]
         retriever.index(tokens, show_progress=False)
+        _sort_postings(retriever.scores)
         return cls(retriever)
 
     def save(self, folder: Path) -> None:
@@ -76,6 +77,14 @@ class Bm25:
     def size(self) -> int:
         """How many documents (sentences) the index holds."""
         return int(self.retriever.scores["num_docs"])
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        """Term → term id."""
+        return self.retriever.vocab_dict
+
+    def term_id(self, term: str) -> int | None:
+        return self.retriever.vocab_dict.get(term)
 
     def posting(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The (sorted) ids of the documents holding ``term`` and its BM25 contribution to
@@ -94,6 +103,18 @@ class Bm25:
             if (found := self.posting(term)) is not None:
                 scores[found[0]] += found[1]
         return scores
+
+
+def _sort_postings(matrix: dict) -> None:
+    """Make each column's document ids ascending (bm25s builds them so; search relies on it
+    for binary searches, so it is made sure of once here rather than on every query)."""
+    indptr, indices = matrix["indptr"], matrix["indices"]
+    drops = np.flatnonzero(indices[1:] < indices[:-1]) + 1
+    if np.isin(drops, indptr).all():  # descents only where a new column starts
+        return
+    column = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    order = np.lexsort((indices, column))
+    matrix["indices"], matrix["data"] = indices[order], matrix["data"][order]
 
 
 class _SavedRetriever:

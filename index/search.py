@@ -9,6 +9,7 @@ of the sentence and its context, IDF-weighted term coverage, title match, answer
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,17 +18,20 @@ import numpy as np
 
 from . import ann
 from .arrays import load_array
-from .docstore import DocReader, SentenceRow
+from .docstore import ArticleInfo, DocReader, SentenceRow
 from .documents import Article
 from .encoders import Encoder, load_encoder
 from .errors import IndexCorrupt, IndexMismatch
 from .features import candidate_features
-from .lexical import Bm25, tokenize
+from .lexical import Bm25
 from .ranking import Ranker
+from .sentence_table import SentenceTable
 from .store import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
 from .term_match import match_terms
+from .title_terms import TitleTerms
 
 ARTICLE_CACHE = 256  # articles (with their text) kept in memory, least recently used dropped
+INFO_CACHE = 65_536  # articles' citation data (no text) kept in memory
 CANDIDATES = 100
 DUPLICATE_SCAN = 40  # near-duplicates are looked for among the best candidates only
 
@@ -37,28 +41,45 @@ class Hit:
     """One retrieved sentence with where it stands and why it ranked."""
 
     sentence: SentenceRow
-    article: Article
+    article: ArticleInfo
     score: float
     parts: dict[str, float] = field(default_factory=dict)
-    also: list[tuple[SentenceRow, Article]] = field(default_factory=list)  # same text elsewhere
+    also: list[tuple[SentenceRow, ArticleInfo]] = field(default_factory=list)  # same text
+    line: int = 0  # 1-based line and column of the sentence's start in the article text
+    column: int = 0
+
+
+@dataclass
+class Pool:
+    """A question's candidate sentences (sorted ids), their texts and their score parts."""
+
+    ids: np.ndarray
+    texts: list[str]
+    parts: dict[str, np.ndarray]
 
 
 class Searcher:
-    """A loaded generation plus its encoder; cheap to query many times."""
+    """A loaded generation plus its encoder; cheap to query many times (from one thread)."""
 
     def __init__(self, generation: Path, manifest: Manifest, encoder: Encoder) -> None:
         self.generation = generation
         self.manifest = manifest
         self.encoder = encoder
         self.docs = DocReader(generation)
+        self.table = SentenceTable(generation)
         self.sentence_vectors = load_array(generation / SENTENCE_VECTORS, random_access=True)
         self.passage_vectors = load_array(generation / PASSAGE_VECTORS, random_access=True)
         self.ann = ann.load(generation / SENTENCE_ANN,
                             ann.AnnConfig.from_json(manifest.ann.get("sentences", {})))
         self.bm25 = Bm25.load(generation)
+        self.titles = TitleTerms.load(generation)
+        sizes = {len(self.table), len(self.sentence_vectors), self.ann.ntotal}
+        if len(sizes) != 1:
+            raise ValueError(f"its parts hold different numbers of sentences {sorted(sizes)}")
         self.ranker = Ranker()
         self._articles: OrderedDict[int, Article] = OrderedDict()
-        self._titles: dict[int, set[str]] = {}
+        self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
+        self._local = threading.local()  # each thread's BM25 score buffer
 
     @classmethod
     def open(cls, index_dir: str | Path | IndexDir, encoder: Encoder | None = None,
@@ -100,59 +121,77 @@ class Searcher:
         pool = self.candidates(question, query)
         if pool is None:
             return []
-        ids, rows, parts = pool
-        scores = self.ranker.score(parts)
+        scores = self.ranker.score(pool.parts)
         order = np.argsort(-scores, kind="stable")
         groups: dict[str, list[int]] = {}
         for i in order[:DUPLICATE_SCAN + 4 * k].tolist():
-            key = " ".join(rows[int(ids[i])].text.split()).casefold()
+            key = " ".join(pool.texts[i].split()).casefold()
             if key in groups:
                 groups[key].append(i)
             elif len(groups) <= k:  # one more than shown, for the margin of the last
                 groups[key] = [i]
         leaders = np.array([scores[g[0]] for g in groups.values()])
         margins = leaders - _best_other(leaders)
+        shown = list(zip(groups.values(), margins))[:k]
+        infos = self._article_infos(
+            self.table.article[pool.ids[[i for g, _ in shown for i in g]]].tolist())
         hits = []
-        for (first, *rest), margin in list(zip(groups.values(), margins))[:k]:
-            row = rows[int(ids[first])]
-            values = {name: float(v[first]) for name, v in parts.items()}
+        for (first, *rest), margin in shown:
+            row = self._row(pool, first)
+            values = {name: float(v[first]) for name, v in pool.parts.items()}
             values["margin"] = float(margin)
-            hits.append(Hit(row, self.article(row.article), float(scores[first]), values,
-                            [(rows[int(ids[j])], self.article(rows[int(ids[j])].article))
-                             for j in rest]))
+            hits.append(Hit(row, infos[row.article], float(scores[first]), values,
+                            [(other, infos[other.article])
+                             for other in (self._row(pool, j) for j in rest)],
+                            int(self.table.line[row.id]), int(self.table.column[row.id])))
         return hits
 
-    def candidates(self, question: str, query: np.ndarray
-                   ) -> tuple[np.ndarray, dict[int, SentenceRow], dict[str, np.ndarray]] | None:
-        """Candidate sentence ids (dense and BM25 top lists), their rows (with neighbours) and
-        score parts; None when the index is empty."""
+    def candidates(self, question: str, query: np.ndarray) -> Pool | None:
+        """The candidate sentences (dense and BM25 top lists) with their score parts; None
+        when the index is empty."""
         if self.size == 0:
             return None
         _, dense_ids = ann.search(self.ann, query, CANDIDATES)
-        match = match_terms(self.bm25, question)
-        lexical = match.scores
-        top_lexical = _top_positive(lexical, CANDIDATES)
-        ids = np.unique(np.concatenate([dense_ids, top_lexical]).astype(np.int64))
-        ids = ids[(ids >= 0) & (ids < self.size)]
-        wanted = np.unique(np.concatenate([ids - 1, ids, ids + 1]))
-        rows = self.docs.sentences(wanted[(wanted >= 0) & (wanted < self.size)].tolist())
-        ids = np.array([i for i in ids.tolist() if i in rows], dtype=np.int64)
-        if not len(ids):
-            return None
-        titles = self._title_terms({rows[int(i)].article for i in ids})
-        parts = candidate_features(question, query, ids, rows, self.sentence_vectors,
-                                   self.passage_vectors, match, titles)
-        return ids, rows, parts
+        match = match_terms(self.bm25, question, self._score_buffer())
+        try:
+            ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES)]).astype(np.int64))
+            ids = ids[(ids >= 0) & (ids < self.size)]
+            if not len(ids):
+                return None
+            texts = self.table.texts(ids)
+            parts = candidate_features(question, query, ids, texts, self.table,
+                                       self.sentence_vectors, self.passage_vectors, match,
+                                       self.titles)
+        finally:
+            match.release()
+        return Pool(ids, texts, parts)
 
-    def _title_terms(self, articles: set[int]) -> dict[int, set[str]]:
-        """Stemmed title terms of ``articles`` (fetched in one query, then cached)."""
-        missing = [a for a in articles if a not in self._titles]
-        if missing:
-            titles = self.docs.titles(missing)
-            texts = [titles.get(a) or "" for a in missing]
-            for a, terms in zip(missing, tokenize(texts)):
-                self._titles[a] = set(terms)
-        return {a: self._titles[a] for a in articles}
+    def _score_buffer(self) -> np.ndarray:
+        """This thread's zeroed BM25 score array (a new one per query would cost page faults
+        over every sentence: ~1 ms at 1M sentences)."""
+        buffer = getattr(self._local, "scores", None)
+        if buffer is None:
+            buffer = self._local.scores = np.zeros(self.bm25.size, dtype=np.float32)
+        return buffer
+
+    def _row(self, pool: Pool, i: int) -> SentenceRow:
+        """Candidate ``i`` of ``pool`` as a sentence row."""
+        sid = int(pool.ids[i])
+        t = self.table
+        return SentenceRow(sid, int(t.article[sid]), int(t.passage[sid]), int(t.start[sid]),
+                           int(t.end[sid]), pool.texts[i])
+
+    def _article_infos(self, ids: list[int]) -> dict[int, ArticleInfo]:
+        """Citation data of articles ``ids`` (fetched in one query, then cached)."""
+        wanted = list(dict.fromkeys(ids))
+        found = {a: self._infos[a] for a in wanted if a in self._infos}
+        if len(found) < len(wanted):
+            fetched = self.docs.article_infos([a for a in wanted if a not in found])
+            self._infos.update(fetched)
+            found.update(fetched)
+            while len(self._infos) > INFO_CACHE:
+                self._infos.popitem(last=False)
+        return found
 
     def article(self, article_id: int) -> Article:
         """An article's metadata and text (cached)."""
@@ -163,21 +202,6 @@ class Searcher:
             if len(self._articles) > ARTICLE_CACHE:  # a long chat must not hold every article
                 self._articles.popitem(last=False)
         return self._articles[article_id]
-
-
-def _top_positive(scores: np.ndarray, k: int) -> np.ndarray:
-    """Ids of the (up to) ``k`` best positive scores, ties at the cut going to the lowest ids.
-
-    Only sentences holding a query term score above 0, so a big index partitions those few
-    instead of every sentence (~10 ms at 1M sentences).
-    """
-    hit = np.flatnonzero(scores > 0)
-    if len(hit) <= k:
-        return hit
-    values = scores[hit]
-    kth = np.partition(values, len(values) - k)[len(values) - k]  # the k-th best score
-    above = hit[values > kth]
-    return np.concatenate([above, hit[values == kth][:k - len(above)]])
 
 
 def _best_other(scores: np.ndarray) -> np.ndarray:

@@ -31,7 +31,8 @@ from .errors import (BadInput, IndexCorrupt, IndexMismatch, IndexNotFound,
                      IndexWriteFailed)
 
 FORMAT = "bot-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence table, sentence texts and title terms beside docs.sqlite
+UPGRADABLE = (1,)  # older versions whose articles and vectors a new generation can reuse
 MANIFEST = "manifest.json"
 SENTENCE_VECTORS = "sentence_vectors.npy"  # float32, one row per sentence id
 PASSAGE_VECTORS = "passage_vectors.npy"
@@ -89,15 +90,17 @@ class Manifest:
     def from_json(cls, data: dict[str, Any]) -> "Manifest":
         if data.get("format") != FORMAT:
             raise IndexMismatch("not a bot index (manifest has no 'bot-index' format tag)")
-        if data.get("format_version") != FORMAT_VERSION:
+        version = data.get("format_version")
+        if version != FORMAT_VERSION and version not in UPGRADABLE or type(version) is not int:
             raise IndexMismatch(
-                f"index format version {data.get('format_version')} is not the supported "
+                f"index format version {version} is not the supported "
                 f"version {FORMAT_VERSION}; {REBUILD}")
         try:
             files = {p: FileEntry(**e) for p, e in data.get("files", {}).items()}
             return cls(encoder=data["encoder"], splitter=data["splitter"], files=files,
                        counts=data.get("counts", {}), ann=data.get("ann", {}),
-                       checksums=data.get("checksums", {}), created=data.get("created", 0.0))
+                       checksums=data.get("checksums", {}), created=data.get("created", 0.0),
+                       format_version=version)
         except (KeyError, TypeError) as exc:
             raise IndexCorrupt(f"manifest is malformed ({exc})") from None
 
@@ -138,8 +141,11 @@ class IndexDir:
                                 f"--index-dir {self.root}")
         return path
 
-    def read_manifest(self, generation: Path | None = None, verify: bool = True) -> Manifest:
-        """The manifest of ``generation`` (default: live), checking the files it lists."""
+    def read_manifest(self, generation: Path | None = None, verify: bool = True,
+                      upgrading: bool = False) -> Manifest:
+        """The manifest of ``generation`` (default: live), checking the files it lists. A
+        generation of an older format is refused unless ``upgrading`` (the indexer, which
+        reuses its articles and vectors in a new generation)."""
         generation = generation or self.require_current()
         try:
             data = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
@@ -152,6 +158,11 @@ class IndexDir:
         if not isinstance(data, dict):
             raise IndexCorrupt(f"{generation / MANIFEST} is not a JSON object")
         manifest = Manifest.from_json(data)
+        if manifest.format_version != FORMAT_VERSION and not upgrading:
+            raise IndexMismatch(
+                f"index format version {manifest.format_version} is older than this bot's "
+                f"({FORMAT_VERSION}); update it, reusing its vectors (nothing is embedded "
+                f"again), with: bot index PATH... --index-dir {self.root}")
         if data.get("digest") != manifest_digest(data):
             why = "was altered (its digest does not match)" if "digest" in data else \
                 "has no digest (edited, or written by an older version)"

@@ -60,7 +60,8 @@ def collect(squad: SquadSet, spec: EncoderSpec | None = None,
     prepared = prepare(squad, work_dir, encoder)
     vectors = question_vectors(squad, encoder, work_dir)
     code = "".join((ROOT / "index" / name).read_text(encoding="utf-8") for name in
-                   ("features.py", "answer_types.py", "term_match.py", "search.py"))
+                   ("features.py", "answer_types.py", "term_match.py", "search.py",
+                                 "sentence_table.py", "title_terms.py"))
     cached = work_dir / f"candidates-{hashlib.sha256(code.encode()).hexdigest()[:12]}.npz"
     if cached.exists():
         with np.load(cached) as saved:
@@ -72,10 +73,9 @@ def collect(squad: SquadSet, spec: EncoderSpec | None = None,
             if pool is None:
                 offsets.append(offsets[-1])
                 continue
-            ids, _, parts = pool
-            blocks.append(np.column_stack([parts[f] for f in FEATURES]))
-            labels.append(np.isin(ids, list(gold)))
-            offsets.append(offsets[-1] + len(ids))
+            blocks.append(np.column_stack([pool.parts[f] for f in FEATURES]))
+            labels.append(np.isin(pool.ids, list(gold)))
+            offsets.append(offsets[-1] + len(pool.ids))
             bar.update(1)
     data = Candidates(np.concatenate(blocks), np.concatenate(labels), np.array(offsets),
                       np.array([q.article for q in squad.questions]))

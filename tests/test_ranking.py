@@ -101,10 +101,10 @@ def test_context_parts_credit_the_neighbouring_sentence(context_index: Path):
     question = "How often will the Vera Rubin telescope map the sky?"
     pool = searcher.candidates(question, searcher.encoder.encode_query(question))
     assert pool is not None
-    ids, rows, parts = pool
+    parts = pool.parts
     assert set(parts) == set(FEATURES) | {"known_terms"}
-    assert all(len(v) == len(ids) for v in parts.values())
-    second = next(n for n, i in enumerate(ids) if rows[int(i)].text.startswith("It will map"))
+    assert all(len(v) == len(pool.ids) == len(pool.texts) for v in parts.values())
+    second = next(n for n, text in enumerate(pool.texts) if text.startswith("It will map"))
     # "Vera Rubin telescope" is only in the sentence before: context covers more of the question
     assert parts["context_coverage"][second] > parts["coverage"][second]
     assert parts["cue_number"][second] == 1.0  # "how often" wants a number; "three" is one

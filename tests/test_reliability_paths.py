@@ -142,12 +142,39 @@ def test_other_dimension_is_refused_clearly(index_dir: Path):
                      "384 dimensions", "the model gives 256")
 
 
-@pytest.mark.parametrize("version", [0, 2, "1", None])
+@pytest.mark.parametrize("version", [0, 3, "2", None, True])
 def test_other_format_version_is_refused_clearly(index_dir: Path, version):
     rewrite_manifest(index_dir, lambda m: m.update(format_version=version))
     assert_one_error(bot("ask", "otters", "--index-dir", str(index_dir)), 1,
-                     f"index format version {version} is not the supported version 1",
+                     f"index format version {version} is not the supported version 2",
                      "--rebuild")
+
+
+def as_version_1(index_dir: Path) -> None:
+    """Turn the live generation into what version 1 wrote: no sentence table, texts or title
+    terms beside docs.sqlite (and none in the manifest's checksums)."""
+    generation = IndexDir(index_dir).require_current()
+    added = [n for n in ("sentence_table.npy", "sentence_texts.bin",
+                         "sentence_text_offsets.npy", "title_terms_indptr.npy",
+                         "title_terms_articles.npy")]
+    for name in added:
+        (generation / name).unlink()
+    rewrite_manifest(index_dir, lambda m: (m.update(format_version=1),
+                                           [m["checksums"].pop(n) for n in added]))
+
+
+def test_an_index_of_the_previous_format_is_updated_without_embedding_again(
+        corpus: Path, index_dir: Path):
+    question = ["ask", "--json", "Do otters hold hands?", "--index-dir", str(index_dir)]
+    before = json.loads(bot(*question).stdout)
+    as_version_1(index_dir)
+    assert_one_error(bot(*question), 1, "index format version 1 is older",
+                     f"bot index PATH... --index-dir {index_dir}", "nothing is embedded again")
+    update = bot("index", str(corpus), "--index-dir", str(index_dir))
+    assert update.exit_code == 0, update.stderr
+    assert "0 sentences embedded" in update.stderr
+    assert IndexDir(index_dir).read_manifest().format_version == 2
+    assert json.loads(bot(*question).stdout) == before
 
 
 def test_not_a_bot_index_is_refused(index_dir: Path):
