@@ -76,5 +76,10 @@ def reindex_unchanged(corpus: Path, index_dir: Path, repeats: int) -> dict[str, 
 def build_index(corpus: Path, index_dir: Path) -> Run:
     """``bot index CORPUS`` from scratch (the real model)."""
     shutil.rmtree(index_dir, ignore_errors=True)
+    return update_index(corpus, index_dir)
+
+
+def update_index(corpus: Path, index_dir: Path) -> Run:
+    """``bot index CORPUS`` on the index in ``index_dir``."""
     return _check(run_process([*bot_command(), "index", str(corpus), "--index-dir",
                                str(index_dir)], env=bot_env()), "bot index")

@@ -78,6 +78,7 @@ def synthetic_index(work: Path, size: int, real, seeds: Seeds,
     target = folder / "index"
     info_path = folder / "build.json"
     if info_path.exists() and (target / "CURRENT").exists():
+        _update_format(folder / "articles", target, real, seeds)
         return target, json.loads(info_path.read_text())
     corpus = synthetic_corpus(folder / "articles", size)
     timed = TimedEncoder(SyntheticEncoder(real, seeds))
@@ -98,19 +99,33 @@ def synthetic_index(work: Path, size: int, real, seeds: Seeds,
     return target, info
 
 
+def _update_format(corpus: Path, target: Path, real, seeds: Seeds) -> None:
+    """Bring a kept index of an older format up to date (nothing is embedded again)."""
+    from index.errors import IndexMismatch
+    from index.indexer import update_index
+    from index.store import IndexDir
+
+    try:
+        IndexDir(target).read_manifest(verify=False)
+    except IndexMismatch:
+        update_index([corpus], target, encoder=SyntheticEncoder(real, seeds))
+
+
 def search_latency(index_dir: Path, questions: list[str], warmup: int = 20) -> dict[str, float]:
-    """Warm per-question latency of ``Searcher.search`` (k=3), and of its parts."""
-    from index.search import Searcher
+    """Warm per-question latency of a whole answer (``Answerer.ask``, k=3: embedding, search,
+    ranking, confidence and citations), and of its parts."""
+    from bot.answering import Answerer
 
     start = time.perf_counter()
-    searcher = Searcher.open(index_dir)
+    answerer = Answerer.open(index_dir)
+    searcher = answerer.searcher
     open_s = time.perf_counter() - start
     for q in questions[:warmup]:
-        searcher.search(q, 3)
+        answerer.ask(q, 3)
     total, encode, vector = [], [], []
     for q in questions:
         start = time.perf_counter()
-        searcher.search(q, 3)
+        answerer.ask(q, 3)
         total.append(time.perf_counter() - start)
         start = time.perf_counter()
         query = searcher.encoder.encode_query(q)

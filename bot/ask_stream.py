@@ -2,15 +2,22 @@
 
 A stream is answered by one worker process per core (each with its own single-threaded model
 session), since ranking a question is mostly Python and holds the GIL; replies still come out
-in input order, each as soon as it and those before it are ready. ``BOT_WORKERS=1`` (or a
-single core) answers in this process.
+in input order, each as soon as it and those before it are ready. Lines and replies travel
+through one pipe per worker (a process pool's task and result threads cost the parent ~2 ms of
+CPU a line). ``BOT_WORKERS=1`` (or a single core) answers in this process.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import multiprocessing
 import os
+import pickle
+import queue
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
@@ -60,7 +67,7 @@ def workers_for_stream() -> int:
 
 def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single: bool,
             workers: int = 1) -> Iterator[Reply]:
-    """Replies to ``items`` in order, answered here or by ``workers`` processes."""
+    """Replies to ``items`` in order, answered here or by up to ``workers`` processes."""
     if workers <= 1:
         from .answering import Answerer
 
@@ -72,37 +79,139 @@ def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single
 
     store = IndexDir(index_dir)
     store.read_manifest()  # checked once here, before any worker starts, not once per worker
-    verified = store.require_current().name
-    context = multiprocessing.get_context("spawn")  # no fork of onnxruntime's threads
-    with context.Pool(workers, initializer=_start_worker,
-                      initargs=(index_dir, verified)) as pool:
-        jobs = ((item, k, as_json, single) for item in items)
-        yield from pool.imap(_work, jobs, chunksize=1)
+    with _Workers(index_dir, store.require_current().name, (k, as_json, single),
+                  workers) as pool:
+        yield from pool.replies(items)
 
 
-_answerer = None
-_failure: Exception | None = None
+class _Workers:
+    """Worker processes fed round-robin through pipes, at most :data:`QUEUED` lines each.
+
+    Each worker answers its lines in the order it gets them, so taking the replies from the
+    workers in dispatch order gives input order. Input is read by a thread, so a reply is
+    written as soon as it is ready even while the next line has not come. A worker is started
+    only when the others are all busy (a one-line stream starts one).
+    """
+
+    def __init__(self, index_dir: str, verified: str, options: tuple[int, bool, bool],
+                 limit: int) -> None:
+        self.args = (index_dir, verified, options)
+        self.limit = limit
+        self.context = multiprocessing.get_context("spawn")  # no fork of onnxruntime's threads
+        self.processes: list = []
+        self.pipes: list = []
+        self.queued: list[int] = []
+
+    def __enter__(self) -> "_Workers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)  # done: the worker exits
+        for process in self.processes:
+            process.join(timeout=5 if exc[0] is None else 0.5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+
+    def replies(self, items: Iterable[Item]) -> Iterator[Reply]:
+        lines: queue.Queue = queue.Queue(maxsize=QUEUED * self.limit)
+        threading.Thread(target=_feed, args=(items, lines), daemon=True).start()
+        order: collections.deque[int] = collections.deque()  # worker of each line in flight
+        done = False
+        while not done or order:
+            while not done:  # hand out what has come, without waiting when replies are due
+                try:
+                    item = lines.get(block=not order)
+                except queue.Empty:
+                    break
+                if item is _END:
+                    done = True
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                worker = self._free_worker()
+                self.pipes[worker].send(item)
+                self.queued[worker] += 1
+                order.append(worker)
+                if all(q >= QUEUED for q in self.queued) and len(self.queued) == self.limit:
+                    break
+            if order:
+                yield self._reply(order.popleft())
+
+    def _free_worker(self) -> int:
+        """The least busy worker, starting one more when every worker is busy."""
+        least = min(range(len(self.queued)), key=self.queued.__getitem__, default=-1)
+        if least < 0 or (self.queued[least] and len(self.processes) < self.limit):
+            ours, theirs = self.context.Pipe()
+            process = self.context.Process(target=_serve, args=(theirs, *self.args),
+                                           daemon=True)
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self.pipes.append(ours)
+            self.queued.append(0)
+            return len(self.pipes) - 1
+        return least
+
+    def _reply(self, worker: int) -> Reply:
+        try:
+            reply = self.pipes[worker].recv()
+        except (EOFError, OSError):
+            code = self.processes[worker].exitcode
+            raise RuntimeError(f"a worker process stopped unexpectedly (exit code {code})") \
+                from None
+        self.queued[worker] -= 1
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
 
 
-def _start_worker(index_dir: str, verified: str) -> None:
-    """Load the index in a worker. A failure (damaged index, no model) is kept and raised by
-    the first job, so it reaches the parent as an error instead of a pool that respawns
-    failing workers forever."""
-    global _answerer, _failure
+QUEUED = 2  # lines handed to a worker at once: one being answered, one waiting
+_END = object()
+
+
+def _feed(items: Iterable[Item], lines: queue.Queue) -> None:
+    """Read the input (in a thread) into ``lines``, then an end mark."""
+    try:
+        for item in items:
+            lines.put(item)
+    except BaseException as exc:  # noqa: BLE001 - raised again in the reading loop
+        lines.put(exc)
+    lines.put(_END)
+
+
+def _serve(pipe, index_dir: str, verified: str, options: tuple[int, bool, bool]) -> None:
+    """A worker: load the index once, then answer each line received until ``None``. A failure
+    (damaged index, no model, a bug) is sent back as the exception instead of a reply, so it
+    reaches the parent as one error; Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["BOT_THREADS"] = "1"  # one core per worker: the workers share the machine
     from index.encoders import quiet_hub
 
     quiet_hub()
     from .answering import Answerer
 
+    k, as_json, single = options
+    answerer, failure = None, None
     try:
-        _answerer = Answerer.open(index_dir, verified=verified)
-    except Exception as exc:  # noqa: BLE001 - re-raised in the parent through _work
-        _failure = exc
+        answerer = Answerer.open(index_dir, verified=verified)
+    except Exception as exc:  # noqa: BLE001 - raised in the parent
+        failure = exc
+    try:
+        while (item := pipe.recv()) is not None:
+            try:
+                pipe.send(failure or reply_to(answerer, item, k, as_json, single))
+            except Exception as exc:  # noqa: BLE001 - raised in the parent
+                pipe.send(exc if _picklable(exc) else RuntimeError(str(exc)))
+    except (EOFError, OSError):  # the parent went away
+        pass
 
 
-def _work(job: tuple[Item, int, bool, bool]) -> Reply:
-    if _failure is not None:
-        raise _failure
-    item, k, as_json, single = job
-    return reply_to(_answerer, item, k, as_json, single)
+def _picklable(exc: Exception) -> bool:
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure means no
+        return False
+    return True

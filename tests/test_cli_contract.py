@@ -171,6 +171,53 @@ def test_parallel_workers_answer_a_stream_exactly_as_one_process(indexed: Path):
     assert questions[0::5] == ["Who makes the IMX800 sensor?"] * 6
 
 
+def test_a_parallel_stream_answers_each_line_before_the_next_one_comes(indexed: Path):
+    import os
+    import select
+
+    process = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--json", "--index-dir",
+                                str(indexed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**os.environ, "BOT_WORKERS": "2"})
+    try:
+        for question in ["Who makes the IMX800 sensor?", "Where is Leica?"]:
+            process.stdin.write(question.encode() + b"\n")
+            process.stdin.flush()  # and keep stdin open: the script waits for the answer
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, "no answer while the stream stayed open"
+            assert json.loads(process.stdout.readline())["question"] == question
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+        assert process.stdout.read() == b""
+    finally:
+        process.kill()
+
+
+def test_a_stream_starts_workers_only_as_lines_need_them(indexed: Path):
+    from bot.ask_stream import _Workers
+
+    with _Workers(str(indexed), "", (1, True, False), limit=2) as pool:
+        replies = list(pool.replies([(1, "Who makes the IMX800 sensor?", None)]))
+        assert len(pool.processes) == 1  # one line: one worker, however many cores
+    assert "IMX800" in json.loads(replies[0].stdout)["answers"][0]["text"]
+
+
+def test_a_worker_that_cannot_load_the_index_fails_the_stream_once(indexed: Path):
+    import numpy as np
+
+    from bot.ask_stream import _Workers
+    from index.errors import IndexCorrupt
+    from index.store import IndexDir
+
+    generation = IndexDir(indexed).require_current()
+    np.save(generation / "sentence_table.npy", np.zeros((1, 7), dtype=np.int64))
+    lines = [(n, "Where is Leica?", None) for n in range(1, 6)]
+    with pytest.raises(IndexCorrupt, match="do not match"):
+        # told the index was checked, the workers load it unchecked and fail
+        with _Workers(str(indexed), generation.name, (1, True, False), limit=2) as pool:
+            list(pool.replies(lines))
+    assert not any(p.is_alive() for p in pool.processes)
+
+
 def test_damaged_index_fails_a_parallel_stream_cleanly(indexed: Path):
     import os
 
