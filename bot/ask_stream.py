@@ -14,12 +14,13 @@ import contextlib
 import json
 import multiprocessing
 import os
-import pickle
 import queue
 import signal
 import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
+
+from index.errors import EngineError
 
 from .questions import MAX_QUESTION_CHARS, clean_question
 
@@ -132,7 +133,7 @@ class _Workers:
                 if isinstance(item, BaseException):
                     raise item
                 worker = self._free_worker()
-                self.pipes[worker].send(item)
+                self._send(worker, item)
                 self.queued[worker] += 1
                 order.append(worker)
                 if all(q >= QUEUED for q in self.queued) and len(self.queued) == self.limit:
@@ -155,17 +156,27 @@ class _Workers:
             return len(self.pipes) - 1
         return least
 
+    def _send(self, worker: int, item: Item) -> None:
+        try:
+            self.pipes[worker].send(item)
+        except OSError:  # not BrokenPipeError to the CLI: that one means stdout's reader left
+            raise self._stopped(worker) from None
+
     def _reply(self, worker: int) -> Reply:
         try:
             reply = self.pipes[worker].recv()
         except (EOFError, OSError):
-            code = self.processes[worker].exitcode
-            raise RuntimeError(f"a worker process stopped unexpectedly (exit code {code})") \
-                from None
+            raise self._stopped(worker) from None
         self.queued[worker] -= 1
         if isinstance(reply, BaseException):
             raise reply
         return reply
+
+
+    def _stopped(self, worker: int) -> "StreamFailed":
+        self.processes[worker].join(timeout=1)
+        code = self.processes[worker].exitcode
+        return StreamFailed(f"a worker process stopped unexpectedly (exit code {code})")
 
 
 QUEUED = 2  # lines handed to a worker at once: one being answered, one waiting
@@ -198,20 +209,24 @@ def _serve(pipe, index_dir: str, verified: str, options: tuple[int, bool, bool])
     try:
         answerer = Answerer.open(index_dir, verified=verified)
     except Exception as exc:  # noqa: BLE001 - raised in the parent
-        failure = exc
+        failure = _portable(exc)
     try:
         while (item := pipe.recv()) is not None:
             try:
                 pipe.send(failure or reply_to(answerer, item, k, as_json, single))
             except Exception as exc:  # noqa: BLE001 - raised in the parent
-                pipe.send(exc if _picklable(exc) else RuntimeError(str(exc)))
+                pipe.send(_portable(exc))
     except (EOFError, OSError):  # the parent went away
         pass
 
 
-def _picklable(exc: Exception) -> bool:
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:  # noqa: BLE001 - any failure means no
-        return False
-    return True
+class StreamFailed(EngineError):
+    """A worker answering a stream failed or stopped."""
+
+
+def _portable(exc: Exception) -> Exception:
+    """``exc`` as the parent can receive and report it: an engine error made of its message
+    alone as it is, anything else (a bug) as a :class:`StreamFailed` naming it."""
+    if isinstance(exc, EngineError) and exc.args == (str(exc),):
+        return exc
+    return StreamFailed(f"a worker failed: {type(exc).__name__}: {exc}".splitlines()[0])

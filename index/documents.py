@@ -60,8 +60,3 @@ class SplitArticle:
 
     def sentence_texts(self) -> list[str]:
         return [self.article.text[s:e] for _, s, e in self.sentences]
-
-    def passage_texts(self) -> list[str]:
-        """Passage text as embedded: the title (when known) on a line above the paragraph."""
-        prefix = f"{self.article.title}\n" if self.article.title else ""
-        return [prefix + self.article.text[s:e] for s, e in self.passages]

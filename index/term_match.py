@@ -35,7 +35,10 @@ class TermMatch:
 
     def release(self) -> None:
         """Zero ``scores`` again where this query wrote, for the next query to reuse it."""
-        self.scores[self.matched] = 0.0
+        if len(self.matched) * 8 > len(self.scores):  # a sweep beats scattered writes
+            self.scores.fill(0.0)
+        else:
+            self.scores[self.matched] = 0.0
 
     def top(self, k: int) -> np.ndarray:
         """Ids of the (up to) ``k`` best-scoring matched sentences, ties at the cut going to

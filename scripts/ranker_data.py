@@ -61,7 +61,7 @@ def collect(squad: SquadSet, spec: EncoderSpec | None = None,
     vectors = question_vectors(squad, encoder, work_dir)
     code = "".join((ROOT / "index" / name).read_text(encoding="utf-8") for name in
                    ("features.py", "answer_types.py", "term_match.py", "search.py",
-                                 "sentence_table.py", "title_terms.py"))
+                    "indexer.py", "sentence_table.py", "title_terms.py"))
     cached = work_dir / f"candidates-{hashlib.sha256(code.encode()).hexdigest()[:12]}.npz"
     if cached.exists():
         with np.load(cached) as saved:

@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--features", default=",".join(FEATURES),
                         help="comma-separated parts to use (default: all)")
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--l2", default="0.0001,0.001,0.01")
+    parser.add_argument("--l2", default="0.00001,0.00003,0.0001,0.001")
     parser.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
     args = parser.parse_args()
     names = [f for f in args.features.split(",") if f]

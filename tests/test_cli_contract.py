@@ -201,6 +201,31 @@ def test_a_stream_starts_workers_only_as_lines_need_them(indexed: Path):
     assert "IMX800" in json.loads(replies[0].stdout)["answers"][0]["text"]
 
 
+def test_a_killed_worker_ends_the_stream_with_one_error(indexed: Path):
+    import os
+    import signal
+
+    process = subprocess.Popen([sys.executable, "-m", "bot", "ask", "--json", "--index-dir",
+                                str(indexed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**os.environ, "BOT_WORKERS": "2"})
+    try:
+        process.stdin.write(b"Where is Leica?\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["question"] == "Where is Leica?"
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert children, "a worker answered"
+        for child in children:
+            os.kill(int(child), signal.SIGKILL)
+        process.stdin.write(b"Who makes the IMX800 sensor?\n")
+        process.stdin.close()
+        assert process.wait(timeout=60) == 1
+        errors = process.stderr.read().decode()
+        assert errors.startswith("error: a worker process stopped unexpectedly"), errors
+        assert "Traceback" not in errors and len(errors.splitlines()) == 1
+    finally:
+        process.kill()
+
+
 def test_a_worker_that_cannot_load_the_index_fails_the_stream_once(indexed: Path):
     import numpy as np
 

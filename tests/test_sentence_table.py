@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from index.answer_types import HELD_BITS, cue_features, has_kind, held_kinds, question_kind
 from index.docstore import DocReader
 from index.errors import IndexCorrupt
-from index.indexer import update_index
+from index.indexer import passage_means, update_index
 from index.lexical import Bm25, _sort_postings, tokenize
 from index.search import Searcher
 from index.sentence_table import SentenceTable, TableWriter, line_columns
@@ -163,3 +163,32 @@ def test_a_searcher_answers_the_same_whatever_it_was_asked_before(tmp_path: Path
         assert [[(h.sentence.id, h.score) for h in searcher.search(q)]
                 for q in questions] == fresh
     assert not searcher._score_buffer().any()  # every query zeroed what it wrote
+
+
+def test_a_passage_vector_is_the_mean_of_its_sentence_vectors(tmp_path: Path, hashing_spec):
+    corpus = write_corpus(tmp_path / "news", {
+        "a.txt": "Harbour news\n\nThe crane lifted 40 containers. It worked all night.\n\n"
+                 "A second paragraph follows here.\n",
+        "b.txt": "One line only.\n"})
+    update_index([corpus], tmp_path / "idx", spec=hashing_spec)
+    searcher = Searcher.open(tmp_path / "idx")
+    passage_of = searcher.table.passage
+    assert len(searcher.passage_vectors) == passage_of.max() + 1 == 3
+    for p in range(3):
+        mine = searcher.sentence_vectors[passage_of == p]
+        assert np.allclose(searcher.passage_vectors[p], mine.mean(axis=0), atol=1e-6)
+    query = searcher.encoder.encode_query("crane containers night")
+    # its cosine with a question is the mean cosine of its sentences
+    assert searcher.passage_vectors[0] @ query == pytest.approx(
+        float(np.mean(searcher.sentence_vectors[passage_of == 0] @ query)), abs=1e-6)
+
+
+def test_passage_means_need_sentences_in_passage_order():
+    vectors = np.eye(3, dtype=np.float32)
+    assert passage_means(vectors, np.array([0, 0, 1]), 2).tolist() == \
+        [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]
+    assert passage_means(vectors[:0], np.array([], dtype=np.int64), 0).shape == (0, 3)
+    with pytest.raises(ValueError):
+        passage_means(vectors, np.array([1, 0, 0]), 2)
+    with pytest.raises(ValueError):
+        passage_means(vectors, np.array([0, 0, 2]), 3)
