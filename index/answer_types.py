@@ -79,11 +79,18 @@ def held_kinds(text: str) -> int:
     return sum(bit for kind, bit in HELD_BITS.items() if has_kind(kind, text, set()))
 
 
+def cues_read_texts(question: str) -> bool:
+    """Whether :func:`cue_features` needs the candidates' texts for ``question`` (a name: the
+    recorded kinds cannot say whether a name is one the question already has)."""
+    kind = question_kind(question)
+    return kind is not None and kind not in HELD_BITS
+
+
 def cue_features(question: str, texts: list[str], held: np.ndarray) -> dict[str, np.ndarray]:
     """One 0/1 array per kind: the question wants that kind and the text holds one (``held``:
-    each text's :func:`held_kinds`)."""
+    each text's :func:`held_kinds`; ``texts`` are read only when :func:`cues_read_texts`)."""
     kind = question_kind(question)
-    out = {f"cue_{k}": np.zeros(len(texts), dtype=np.float64) for k in KINDS}
+    out = {f"cue_{k}": np.zeros(len(held), dtype=np.float64) for k in KINDS}
     if kind in HELD_BITS:
         out[f"cue_{kind}"] = ((np.asarray(held) & HELD_BITS[kind]) != 0).astype(np.float64)
     elif kind is not None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .answer_types import cue_features
+from .answer_types import cue_features, cues_read_texts
 from .sentence_table import SentenceTable
 from .term_match import TermMatch, holds
 from .title_terms import TitleTerms
@@ -37,12 +37,13 @@ FEATURES = ("dense", "passage", "neighbour", "dense_rank", "lexical", "lexical_l
 QUESTION_PARTS = ("known_terms",)
 
 
-def candidate_features(question: str, query: np.ndarray, ids: np.ndarray, texts: list[str],
+def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
                        table: SentenceTable, sentence_vectors: np.ndarray,
                        passage_vectors: np.ndarray, match: TermMatch,
                        titles: TitleTerms) -> dict[str, np.ndarray]:
-    """All parts for the candidate sentences ``ids`` (sorted, unique), whose texts are
-    ``texts``; ``table`` says where every sentence stands (its neighbours too)."""
+    """All parts for the candidate sentences ``ids`` (sorted, unique); ``table`` says where
+    every sentence stands (its neighbours too) and holds the texts, read only when a cue
+    needs them."""
     n, size = len(ids), len(table)
     article, passage = table.article[ids], table.passage[ids]
     prev_ids, next_ids = ids - 1, ids + 1
@@ -74,10 +75,11 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray, texts:
     window_present[prev_same] |= present[prev_at[prev_same]]
     window_present[next_same] |= present[next_at[next_same]]
     unique_articles, article_at = np.unique(article, return_inverse=True)
+    article_at = article_at.reshape(-1)
     title_rows = np.zeros((len(unique_articles), len(match.terms)), dtype=bool)
     for j, term_id in enumerate(match.term_ids):
         title_rows[:, j] = holds(titles.holding(term_id), unique_articles)
-    title_present = title_rows[article_at.reshape(-1)]
+    title_present = title_rows[article_at]
 
     lexical = lexical_raw / best
     parts = {
@@ -89,23 +91,22 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray, texts:
         "context_coverage": match.coverage(window_present),
         "title": match.coverage(title_present),
         "all_coverage": match.coverage(window_present | title_present),
-        "article_dense": _group_max(article, dense),
-        "article_lexical": _group_max(article, lexical),
+        "article_dense": _group_max(article_at, len(unique_articles), dense),
+        "article_lexical": _group_max(article_at, len(unique_articles), lexical),
         "length": np.log(np.maximum(table.end[ids] - table.start[ids], 1) / 100.0),
     }
+    texts = table.texts(ids) if cues_read_texts(question) else []
     parts.update(cue_features(question, texts, table.kinds[ids]))
     parts["known_terms"] = np.full(n, match.known)
     return parts
 
 
-def _group_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """For each element, the maximum of ``values`` over the elements of its group."""
-    if not len(groups):
-        return values.copy()
-    keys, inverse = np.unique(groups, return_inverse=True)
-    best = np.full(len(keys), -np.inf)
-    np.maximum.at(best, inverse, values)
-    return best[inverse]
+def _group_max(group: np.ndarray, groups: int, values: np.ndarray) -> np.ndarray:
+    """For each element, the maximum of ``values`` over the elements of its group (``group``:
+    each element's group number, below ``groups``)."""
+    best = np.full(groups, -np.inf)
+    np.maximum.at(best, group, values)
+    return best[group]
 
 
 def ranks(values: np.ndarray) -> np.ndarray:

@@ -51,10 +51,9 @@ class Hit:
 
 @dataclass
 class Pool:
-    """A question's candidate sentences (sorted ids), their texts and their score parts."""
+    """A question's candidate sentences (sorted ids) and their score parts."""
 
     ids: np.ndarray
-    texts: list[str]
     parts: dict[str, np.ndarray]
 
 
@@ -122,10 +121,11 @@ class Searcher:
         if pool is None:
             return []
         scores = self.ranker.score(pool.parts)
-        order = np.argsort(-scores, kind="stable")
+        head = np.argsort(-scores, kind="stable")[:DUPLICATE_SCAN + 4 * k]
+        texts = dict(zip(head.tolist(), self.table.texts(pool.ids[head])))
         groups: dict[str, list[int]] = {}
-        for i in order[:DUPLICATE_SCAN + 4 * k].tolist():
-            key = " ".join(pool.texts[i].split()).casefold()
+        for i in head.tolist():
+            key = " ".join(texts[i].split()).casefold()
             if key in groups:
                 groups[key].append(i)
             elif len(groups) <= k:  # one more than shown, for the margin of the last
@@ -137,12 +137,12 @@ class Searcher:
             self.table.article[pool.ids[[i for g, _ in shown for i in g]]].tolist())
         hits = []
         for (first, *rest), margin in shown:
-            row = self._row(pool, first)
+            row = self._row(int(pool.ids[first]), texts[first])
             values = {name: float(v[first]) for name, v in pool.parts.items()}
             values["margin"] = float(margin)
             hits.append(Hit(row, infos[row.article], float(scores[first]), values,
-                            [(other, infos[other.article])
-                             for other in (self._row(pool, j) for j in rest)],
+                            [(other, infos[other.article]) for other in
+                             (self._row(int(pool.ids[j]), texts[j]) for j in rest)],
                             int(self.table.line[row.id]), int(self.table.column[row.id])))
         return hits
 
@@ -158,13 +158,12 @@ class Searcher:
             ids = ids[(ids >= 0) & (ids < self.size)]
             if not len(ids):
                 return None
-            texts = self.table.texts(ids)
-            parts = candidate_features(question, query, ids, texts, self.table,
+            parts = candidate_features(question, query, ids, self.table,
                                        self.sentence_vectors, self.passage_vectors, match,
                                        self.titles)
         finally:
             match.release()
-        return Pool(ids, texts, parts)
+        return Pool(ids, parts)
 
     def _score_buffer(self) -> np.ndarray:
         """This thread's zeroed BM25 score array (a new one per query would cost page faults
@@ -174,12 +173,11 @@ class Searcher:
             buffer = self._local.scores = np.zeros(self.bm25.size, dtype=np.float32)
         return buffer
 
-    def _row(self, pool: Pool, i: int) -> SentenceRow:
-        """Candidate ``i`` of ``pool`` as a sentence row."""
-        sid = int(pool.ids[i])
+    def _row(self, sid: int, text: str) -> SentenceRow:
+        """Sentence ``sid`` (whose text is ``text``) as a row."""
         t = self.table
         return SentenceRow(sid, int(t.article[sid]), int(t.passage[sid]), int(t.start[sid]),
-                           int(t.end[sid]), pool.texts[i])
+                           int(t.end[sid]), text)
 
     def _article_infos(self, ids: list[int]) -> dict[int, ArticleInfo]:
         """Citation data of articles ``ids`` (fetched in one query, then cached)."""

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.answer_types import HELD_BITS, cue_features, has_kind, held_kinds, question_kind
+from index.answer_types import (HELD_BITS, cue_features, cues_read_texts, has_kind, held_kinds,
+                                question_kind)
 from index.docstore import DocReader
 from index.errors import IndexCorrupt
 from index.indexer import passage_means, update_index
@@ -130,8 +131,10 @@ def test_unsorted_postings_are_sorted_once_at_build():
 def test_recorded_kinds_give_the_cues_of_the_texts(question: str):
     texts = ["It opened in March 1998.", "Some 40,000 fans came.", "Founded by Lei Jun.",
              "Nothing to see.", "Three teams played on Monday."]
-    cues = cue_features(question, texts, np.array([held_kinds(t) for t in texts]))
+    held = np.array([held_kinds(t) for t in texts])
+    cues = cue_features(question, texts if cues_read_texts(question) else [], held)
     kind = question_kind(question)
+    assert cues_read_texts(question) == (kind == "name")
     words = {w.lower() for w in question.rstrip("?").split()}
     for name in ("date", "number", "name"):
         expected = [float(name == kind and has_kind(name, t, words)) for t in texts]
