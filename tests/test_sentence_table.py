@@ -25,6 +25,12 @@ from index.title_terms import TitleTerms
 from .conftest import write_corpus
 
 
+def indexed(tmp_path: Path, files: dict[str, str], spec) -> Path:
+    """An index of ``files`` (written under ``tmp_path``) made with ``spec``."""
+    update_index([write_corpus(tmp_path / "news", files)], tmp_path / "idx", spec=spec)
+    return tmp_path / "idx"
+
+
 def reference_line_column(text: str, offset: int) -> tuple[int, int]:
     """Line and column the slow, obvious way: walk the text, a CR, LF or CRLF ends a line."""
     line, line_start, i = 1, 0, 0
@@ -71,12 +77,11 @@ def test_empty_table(tmp_path: Path):
 
 
 def test_indexed_table_matches_the_document_store(tmp_path: Path, hashing_spec):
-    corpus = write_corpus(tmp_path / "news", {
+    index_dir = indexed(tmp_path, {
         "a.txt": "Harbour news\n\ndate 2021-03-04\n\nThe crane lifted 40 containers.\r\n"
                  "It worked all night.\n\nA second paragraph follows here.\n",
-        "b.md": "---\ntitle: Orchid garden\n---\nA rare orchid blooms on Monday.\n"})
-    update_index([corpus], tmp_path / "idx", spec=hashing_spec)
-    generation = IndexDir(tmp_path / "idx").require_current()
+        "b.md": "---\ntitle: Orchid garden\n---\nA rare orchid blooms on Monday.\n"}, hashing_spec)
+    generation = IndexDir(index_dir).require_current()
     table, docs = SentenceTable(generation), DocReader(generation)
     rows = [row for a in range(2) for row in docs.article_rows(a)[1]]
     assert len(rows) == len(table)
@@ -143,25 +148,23 @@ def test_recorded_kinds_give_the_cues_of_the_texts(question: str):
 
 
 def test_damaged_table_is_a_clear_error(tmp_path: Path, hashing_spec):
-    corpus = write_corpus(tmp_path / "news", {"a.txt": "One sentence. Another one.\n"})
-    update_index([corpus], tmp_path / "idx", spec=hashing_spec)
-    generation = IndexDir(tmp_path / "idx").require_current()
+    index_dir = indexed(tmp_path, {"a.txt": "One sentence. Another one.\n"}, hashing_spec)
+    generation = IndexDir(index_dir).require_current()
     np.save(generation / "sentence_table.npy", np.zeros((1, 7), dtype=np.int64))
     with pytest.raises(IndexCorrupt, match="sentence_table.npy"):  # by its checksum
-        Searcher.open(tmp_path / "idx")
+        Searcher.open(index_dir)
     with pytest.raises(IndexCorrupt, match="do not match"):  # by its shape, unchecked
-        Searcher.open(tmp_path / "idx", verified=generation.name)
+        Searcher.open(index_dir, verified=generation.name)
 
 
 def test_a_searcher_answers_the_same_whatever_it_was_asked_before(tmp_path: Path, hashing_spec):
-    corpus = write_corpus(tmp_path / "news", {
+    index_dir = indexed(tmp_path, {
         "a.txt": "The harbour crane lifted containers. A rare orchid blooms in the garden.\n",
-        "b.txt": "Orchid growers met at the harbour. Cranes are tall birds.\n"})
-    update_index([corpus], tmp_path / "idx", spec=hashing_spec)
+        "b.txt": "Orchid growers met at the harbour. Cranes are tall birds.\n"}, hashing_spec)
     questions = ["harbour crane", "orchid garden", "tall birds harbour"]
-    fresh = [[(h.sentence.id, h.score) for h in Searcher.open(tmp_path / "idx").search(q)]
+    fresh = [[(h.sentence.id, h.score) for h in Searcher.open(index_dir).search(q)]
              for q in questions]
-    searcher = Searcher.open(tmp_path / "idx")
+    searcher = Searcher.open(index_dir)
     for _ in range(2):
         assert [[(h.sentence.id, h.score) for h in searcher.search(q)]
                 for q in questions] == fresh
@@ -169,12 +172,11 @@ def test_a_searcher_answers_the_same_whatever_it_was_asked_before(tmp_path: Path
 
 
 def test_a_passage_vector_is_the_mean_of_its_sentence_vectors(tmp_path: Path, hashing_spec):
-    corpus = write_corpus(tmp_path / "news", {
+    index_dir = indexed(tmp_path, {
         "a.txt": "Harbour news\n\nThe crane lifted 40 containers. It worked all night.\n\n"
                  "A second paragraph follows here.\n",
-        "b.txt": "One line only.\n"})
-    update_index([corpus], tmp_path / "idx", spec=hashing_spec)
-    searcher = Searcher.open(tmp_path / "idx")
+        "b.txt": "One line only.\n"}, hashing_spec)
+    searcher = Searcher.open(index_dir)
     passage_of = searcher.table.passage
     assert len(searcher.passage_vectors) == passage_of.max() + 1 == 3
     for p in range(3):
