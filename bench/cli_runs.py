@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -73,13 +72,7 @@ def reindex_unchanged(corpus: Path, index_dir: Path, repeats: int) -> dict[str, 
             "peak_mb": max(r.peak_mb for r in runs), "repeats": repeats}
 
 
-def build_index(corpus: Path, index_dir: Path) -> Run:
-    """``bot index CORPUS`` from scratch (the real model)."""
-    shutil.rmtree(index_dir, ignore_errors=True)
-    return update_index(corpus, index_dir)
-
-
 def update_index(corpus: Path, index_dir: Path) -> Run:
-    """``bot index CORPUS`` on the index in ``index_dir``."""
+    """``bot index CORPUS`` on the index in ``index_dir`` (the real model; built if absent)."""
     return _check(run_process([*bot_command(), "index", str(corpus), "--index-dir",
                                str(index_dir)], env=bot_env()), "bot index")

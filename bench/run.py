@@ -191,16 +191,13 @@ def cmd_latency(args: argparse.Namespace) -> list[Row]:
 def _squad_index(args: argparse.Namespace) -> tuple[Path, Path]:
     """The real-model index of a SQuAD corpus, built once and kept up to date (an index kept
     from an older format is updated without embedding again)."""
-    from .cli_runs import build_index, update_index
+    from .cli_runs import update_index
     from .corpora import squad_corpus
 
     size = args.sentences or _sizes(args, "ask")
     corpus = squad_corpus(args.work / f"squad-{size}", size)
     index_dir = args.work / f"squad-{size}-index"
-    if (index_dir / "CURRENT").exists():
-        update_index(corpus, index_dir)
-    else:
-        build_index(corpus, index_dir)
+    update_index(corpus, index_dir)  # builds it the first time
     return corpus, index_dir
 
 

@@ -86,7 +86,8 @@ def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single
 
 
 class _Workers:
-    """Worker processes fed round-robin through pipes, at most :data:`QUEUED` lines each.
+    """Worker processes fed through one pipe each, a line to the least busy, at most
+    :data:`QUEUED` lines each.
 
     Each worker answers its lines in the order it gets them, so taking the replies from the
     workers in dispatch order gives input order. Input is read by a thread, so a reply is
@@ -136,8 +137,8 @@ class _Workers:
                 self._send(worker, item)
                 self.queued[worker] += 1
                 order.append(worker)
-                if all(q >= QUEUED for q in self.queued) and len(self.queued) == self.limit:
-                    break
+                if len(self.processes) == self.limit and min(self.queued) >= QUEUED:
+                    break  # every worker has its fill: take a reply first
             if order:
                 yield self._reply(order.popleft())
 
@@ -171,7 +172,6 @@ class _Workers:
         if isinstance(reply, BaseException):
             raise reply
         return reply
-
 
     def _stopped(self, worker: int) -> "StreamFailed":
         self.processes[worker].join(timeout=1)

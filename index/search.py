@@ -58,7 +58,8 @@ class Pool:
 
 
 class Searcher:
-    """A loaded generation plus its encoder; cheap to query many times (from one thread)."""
+    """A loaded generation plus its encoder; cheap to query many times, one query at a time
+    (its caches are not locked; each thread gets its own BM25 score buffer)."""
 
     def __init__(self, generation: Path, manifest: Manifest, encoder: Encoder) -> None:
         self.generation = generation

@@ -91,7 +91,7 @@ class Manifest:
         if data.get("format") != FORMAT:
             raise IndexMismatch("not a bot index (manifest has no 'bot-index' format tag)")
         version = data.get("format_version")
-        if version != FORMAT_VERSION and version not in UPGRADABLE or type(version) is not int:
+        if type(version) is not int or version not in (FORMAT_VERSION, *UPGRADABLE):
             raise IndexMismatch(
                 f"index format version {version} is not the supported "
                 f"version {FORMAT_VERSION}; {REBUILD}")
