@@ -1,12 +1,15 @@
 """FAISS vector indexes: exact inner product for small corpora, compressed approximate above.
 
 Vectors are L2-normalised, so inner product is cosine similarity. Up to :data:`EXACT_LIMIT`
-vectors the index is exact (``IndexFlatIP``; a single-core scan of 20k vectors takes ~2 ms).
+vectors the index is exact (``IndexFlatIP``; a single-core scan of 8k vectors takes ~0.7 ms).
 Above it, ``ivf-sq8``: an inverted file of ~2·√N lists whose vectors are stored as 8-bit scalars
 (392 bytes per 384-d vector: 1M sentences in ~0.4 GB), of which :func:`choose` probes enough for
 recall@10 ≥ 0.97 against exact search, 0.98–0.99 once the candidates are re-scored (measured
 by ``python -m bench.run ann``; at 1M sentences 16 probes take 0.8 ms, 32 probes 1.4 ms for
-+0.003 recall). The float32
++0.003 recall), and at least :data:`MIN_SCANNED` vectors, so that a small corpus is searched
+nearly whole (10k sentences: 40 of 200 lists, 0.15 ms instead of 0.7 ms for the exact scan,
+recall@10 ≥ 0.995 re-scored; forcing this index on the 4,719 sentences of SQuAD half-a moved
+MRR@10 of the answers by less than 0.001). The float32
 vectors stay beside the index in ``.npy`` files, and search re-scores its candidates with them,
 so the final ranking uses exact cosines. The choice is recorded in the manifest.
 """
@@ -19,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-EXACT_LIMIT = 20_000  # above this many vectors an approximate index is built
+EXACT_LIMIT = 8_000  # above this many vectors an approximate index is built
 MIN_PROBES = 16
+MIN_SCANNED = 2_000  # vectors a search looks at, at least (many probes for small corpora)
 TRAIN_PER_LIST = 50  # training sample size per list (FAISS wants at least 39)
 TRAIN_ITERATIONS = 10
 
@@ -47,7 +51,8 @@ def choose(count: int) -> AnnConfig:
     if count <= EXACT_LIMIT:
         return AnnConfig("flat")
     nlist = max(16, int(2 * math.sqrt(count)))
-    return AnnConfig("ivf-sq8", nlist=nlist, nprobe=min(nlist, max(MIN_PROBES, nlist // 128)))
+    probes = max(MIN_PROBES, nlist // 128, math.ceil(MIN_SCANNED * nlist / count))
+    return AnnConfig("ivf-sq8", nlist=nlist, nprobe=min(nlist, probes))
 
 
 def build(vectors: np.ndarray, config: AnnConfig, threads: int | None = None):

@@ -41,6 +41,15 @@ def test_approximate_index_finds_what_exact_search_finds() -> None:
     assert recall_at_10(exact, vectors, queries, rescore=False) == 1.0
 
 
+def test_the_smallest_approximate_index_is_searched_nearly_whole() -> None:
+    count = ann.EXACT_LIMIT + 1  # just above the exact limit: many lists probed
+    config = ann.choose(count)
+    assert config.kind == "ivf-sq8" and config.nprobe * count / config.nlist >= ann.MIN_SCANNED
+    vectors = clustered(count)
+    index = ann.build(vectors, config)
+    assert recall_at_10(index, vectors, clustered(60, seed=1), rescore=True) >= 0.97
+
+
 def test_compressed_index_fits_a_million_sentences_in_a_gigabyte(tmp_path: Path) -> None:
     vectors = clustered(5000, dim=384)
     index = ann.build(vectors, ann.AnnConfig("ivf-sq8", nlist=32, nprobe=8))
