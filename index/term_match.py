@@ -38,7 +38,7 @@ class TermMatch:
         if len(self.matched) * 8 > len(self.scores):  # a sweep beats scattered writes
             self.scores.fill(0.0)
         else:
-            self.scores[self.matched] = 0.0
+            self.scores.put(self.matched, 0.0)
 
     def top(self, k: int) -> np.ndarray:
         """Ids of the (up to) ``k`` best-scoring matched sentences, ties at the cut going to
@@ -85,20 +85,27 @@ def match_terms(bm25: Bm25, query: str, buffer: np.ndarray | None = None) -> Ter
             if (found := bm25.posting(term)) is None:
                 continue
             docs, contributions = found
-            before = scores[docs]
-            fresh.append(docs[before == 0])
-            scores[docs] = before + contributions  # a term occurs once per column: no repeats
+            docs = docs.astype(np.intp)  # once, not in each of take/put (stored as int32)
+            first = not postings
+            postings.append(docs)  # before writing: an interruption zeroes what is listed
+            if first:  # every sentence is new, the buffer all zeros
+                fresh.append(docs)
+                scores.put(docs, contributions)
+            else:
+                before = scores.take(docs)
+                fresh.append(docs[before == 0])
+                before += contributions
+                scores.put(docs, before)  # a term occurs once per column: no repeats
             terms.append(term)
             term_ids.append(bm25.term_id(term))
-            postings.append(docs)
             df = len(docs)
             idf.append(float(np.log(1.0 + (num_docs - df + 0.5) / (df + 0.5))))
     except BaseException:  # interrupted: leave the buffer zeroed for the next query
         for docs in postings:
             scores[docs] = 0.0
         raise
-    matched = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.int64)
-    values = scores[matched]
+    matched = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.intp)
+    values = scores.take(matched)
     return TermMatch(terms, np.asarray(idf, dtype=np.float64), postings, scores, matched,
                      values, len(terms) / len(asked) if asked else 0.0, tuple(term_ids))
 
