@@ -148,3 +148,17 @@ def test_date_precheck_never_changes_the_date_cue(text: str):
     from index.answer_types import _DATE, has_kind
 
     assert has_kind("date", text, set()) == (_DATE.search(text) is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["In", " ", "1998", "2024", "3rd century", "1990s", "May 4",
+                                 "4 MAY", "BC", "bce", "Monday", "tuesDAY", "next week", "band",
+                                 "Seven", "HUNDREDS", "twice", "percent", "one-time", "alone",
+                                 "x", ".", "_", "Tueſday", "ſix", "\u0663", "é"]),
+                max_size=12).map("".join))
+def test_recorded_kinds_are_what_the_patterns_find(text: str):
+    from index.answer_types import _DATE, _NUMBER, HELD_BITS, held_kinds
+
+    expected = (HELD_BITS["date"] if _DATE.search(text) else 0) | \
+        (HELD_BITS["number"] if _NUMBER.search(text) else 0)
+    assert held_kinds(text) == expected
