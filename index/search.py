@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,9 +32,11 @@ from .term_match import match_terms
 from .title_terms import TitleTerms
 
 ARTICLE_CACHE = 256  # articles (with their text) kept in memory, least recently used dropped
-INFO_CACHE = 65_536  # articles' citation data (no text) kept in memory
+INFO_CACHE = 65_536  # articles' citation data (no text) kept in memory, least recently used
 CANDIDATES = 100
 DUPLICATE_SCAN = 40  # near-duplicates are looked for among the best candidates only
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass
@@ -181,26 +184,39 @@ class Searcher:
                            int(t.end[sid]), text)
 
     def _article_infos(self, ids: list[int]) -> dict[int, ArticleInfo]:
-        """Citation data of articles ``ids`` (fetched in one query, then cached)."""
+        """Citation data of articles ``ids`` (the missing ones fetched in one query; cached,
+        least recently used dropped first)."""
         wanted = list(dict.fromkeys(ids))
-        found = {a: self._infos[a] for a in wanted if a in self._infos}
+        found = {a: _recall(self._infos, a) for a in wanted if a in self._infos}
         if len(found) < len(wanted):
             fetched = self.docs.article_infos([a for a in wanted if a not in found])
-            self._infos.update(fetched)
+            for a, info in fetched.items():
+                _remember(self._infos, a, info, INFO_CACHE)
             found.update(fetched)
-            while len(self._infos) > INFO_CACHE:
-                self._infos.popitem(last=False)
         return found
 
     def article(self, article_id: int) -> Article:
-        """An article's metadata and text (cached)."""
+        """An article's metadata and text (cached, least recently used dropped first: a long
+        chat must not hold every article)."""
         if article_id in self._articles:
-            self._articles.move_to_end(article_id)
-        else:
-            self._articles[article_id] = self.docs.article(article_id)
-            if len(self._articles) > ARTICLE_CACHE:  # a long chat must not hold every article
-                self._articles.popitem(last=False)
-        return self._articles[article_id]
+            return _recall(self._articles, article_id)
+        return _remember(self._articles, article_id, self.docs.article(article_id),
+                         ARTICLE_CACHE)
+
+
+def _recall(cache: OrderedDict[K, V], key: K) -> V:
+    """``cache[key]``, now the most recently used."""
+    cache.move_to_end(key)
+    return cache[key]
+
+
+def _remember(cache: OrderedDict[K, V], key: K, value: V, limit: int) -> V:
+    """Store ``value`` as the most recently used, dropping the least recently used beyond
+    ``limit``; return ``value``."""
+    cache[key] = value
+    while len(cache) > limit:
+        cache.popitem(last=False)
+    return value
 
 
 def _best_other(scores: np.ndarray) -> np.ndarray:

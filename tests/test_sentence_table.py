@@ -197,3 +197,25 @@ def test_passage_means_need_sentences_in_passage_order():
         passage_means(vectors, np.array([1, 0, 0]), 2)
     with pytest.raises(ValueError):
         passage_means(vectors, np.array([0, 0, 2]), 3)
+
+
+def test_searcher_keeps_the_articles_it_used_last(tmp_path: Path, hashing_spec,
+                                                  monkeypatch: pytest.MonkeyPatch):
+    import index.search as search
+
+    files = {f"{name}.txt": f"The {name} report is here. It has a second line.\n"
+             for name in ("alpha", "beta", "gamma")}
+    searcher = Searcher.open(indexed(tmp_path, files, hashing_spec))
+    monkeypatch.setattr(search, "ARTICLE_CACHE", 2)
+    monkeypatch.setattr(search, "INFO_CACHE", 2)
+    reads: list[int] = []
+    read_article, read_infos = searcher.docs.article, searcher.docs.article_infos
+    monkeypatch.setattr(searcher.docs, "article", lambda a: reads.append(a) or read_article(a))
+    monkeypatch.setattr(searcher.docs, "article_infos",
+                        lambda ids: reads.extend(ids) or read_infos(ids))
+    a, b, c = sorted(set(searcher.table.article[:].tolist()))
+    for fetch in (searcher.article, lambda i: searcher._article_infos([i])[i]):
+        reads.clear()
+        for article in (a, b, a, c, a, b):  # c drops b (least recently used), not a
+            fetch(article)
+        assert reads == [a, b, c, b]
