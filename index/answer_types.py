@@ -10,6 +10,7 @@ the question already mentions does not count.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 
@@ -53,6 +54,7 @@ _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 _WORD = re.compile(r"\w+")
 
 
+@lru_cache(maxsize=256)  # asked twice per question: whether texts are needed, and the cues
 def question_kind(question: str) -> str | None:
     """``"date"``, ``"number"``, ``"name"`` or None: the kind of answer ``question`` wants."""
     for kind, pattern in _QUESTION_KIND:
