@@ -119,7 +119,16 @@ class _Workers:
 
     def replies(self, items: Iterable[Item]) -> Iterator[Reply]:
         lines: queue.Queue = queue.Queue(maxsize=QUEUED * self.limit)
-        threading.Thread(target=_feed, args=(items, lines), daemon=True).start()
+        stop = threading.Event()  # set when no more replies are taken (the end, or a failure)
+        threading.Thread(target=_feed, args=(items, lines, stop), daemon=True,
+                         name=FEEDER).start()
+        try:
+            yield from self._dispatch(lines)
+        finally:
+            stop.set()
+
+    def _dispatch(self, lines: queue.Queue) -> Iterator[Reply]:
+        """Hand the lines read into ``lines`` to the workers; yield the replies in order."""
         order: collections.deque[int] = collections.deque()  # worker of each line in flight
         done = False
         while not done or order:
@@ -183,14 +192,31 @@ QUEUED = 2  # lines handed to a worker at once: one being answered, one waiting
 _END = object()
 
 
-def _feed(items: Iterable[Item], lines: queue.Queue) -> None:
-    """Read the input (in a thread) into ``lines``, then an end mark."""
+FEEDER = "bot-stream-input"  # the thread reading a stream's input
+
+
+def _feed(items: Iterable[Item], lines: queue.Queue, stop: threading.Event) -> None:
+    """Read the input (in a thread) into ``lines``, then an end mark; give up once ``stop``
+    is set (a failed stream takes no more lines)."""
     try:
         for item in items:
-            lines.put(item)
+            if not _put(lines, item, stop):
+                return
     except BaseException as exc:  # noqa: BLE001 - raised again in the reading loop
-        lines.put(exc)
-    lines.put(_END)
+        _put(lines, exc, stop)
+        return
+    _put(lines, _END, stop)
+
+
+def _put(lines: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put ``item`` in ``lines`` as soon as there is room; False if ``stop`` came first."""
+    while not stop.is_set():
+        try:
+            lines.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _serve(pipe, index_dir: str, verified: str, options: tuple[int, bool, bool]) -> None:

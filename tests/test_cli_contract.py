@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -229,18 +231,22 @@ def test_a_killed_worker_ends_the_stream_with_one_error(indexed: Path):
 def test_a_worker_that_cannot_load_the_index_fails_the_stream_once(indexed: Path):
     import numpy as np
 
-    from bot.ask_stream import _Workers
+    from bot.ask_stream import FEEDER, _Workers
     from index.errors import IndexCorrupt
     from index.store import IndexDir
 
     generation = IndexDir(indexed).require_current()
     np.save(generation / "sentence_table.npy", np.zeros((1, 7), dtype=np.int64))
-    lines = [(n, "Where is Leica?", None) for n in range(1, 6)]
+    lines = ((n, "Where is Leica?", None) for n in itertools.count(1))  # never ends
     with pytest.raises(IndexCorrupt, match="do not match"):
         # told the index was checked, the workers load it unchecked and fail
         with _Workers(str(indexed), generation.name, (1, True, False), limit=2) as pool:
             list(pool.replies(lines))
     assert not any(p.is_alive() for p in pool.processes)
+    feeders = [t for t in threading.enumerate() if t.name == FEEDER]
+    for thread in feeders:
+        thread.join(timeout=5)
+    assert not any(t.is_alive() for t in feeders), "the input reader stopped too"
 
 
 def test_damaged_index_fails_a_parallel_stream_cleanly(indexed: Path):
