@@ -7,6 +7,7 @@ import click
 from .answering import Answer
 from .citation import SEPARATOR, citation, display_path
 from .safe_text import printable
+from .verdicts import CANDIDATES, NO_MATCH, NOT_ANSWERED
 
 MAX_SHOWN_QUESTION = 300  # a pasted megabyte is echoed as its start and its length
 
@@ -18,11 +19,10 @@ def render(answer: Answer) -> str:
         question = question[:MAX_SHOWN_QUESTION] + f"\u2026 ({len(answer.question)} characters)"
     lines = [click.style(f"Q: {printable(question)}", bold=True)]
     if not answer.evidence:
-        lines.append("  No sentence in the index matches this question.")
+        lines.append(f"  {NO_MATCH}")
         return "\n".join(lines)
     if not answer.answered:
-        lines.append(click.style("  Not answered: no sentence really supports an answer. "
-                                 "Closest candidates:", fg="yellow"))
+        lines.append(click.style(f"  {NOT_ANSWERED}. {CANDIDATES}", fg="yellow"))
     for rank, evidence in enumerate(answer.evidence, start=1):
         lines.append(f"  {rank}. \u201c{printable(evidence.text)}\u201d")
         lines.append(click.style(f"     \u2014 {citation(evidence)}{SEPARATOR}"

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol
 
 from .citation import citation
 from .safe_text import printable
+from .verdicts import verdict
 
 if TYPE_CHECKING:
     from .answering import Answer, Evidence
@@ -31,14 +32,7 @@ def transcript(turns: Iterable[TurnLike], title: str = "sentence-bot chat") -> s
     for turn in turns:
         answer = turn.answer
         out += [f"## {printable(answer.question)}", ""]
-        if not answer.evidence:
-            out += ["No sentence in the index matches this question.", ""]
-            continue
-        if answer.answered:
-            out += [f"Answered (confidence {answer.confidence:.2f}).", ""]
-        else:
-            out += [f"Not answered: no sentence really supports an answer (confidence "
-                    f"{answer.confidence:.2f}). Closest candidates:", ""]
+        out += [verdict(answer), ""]
         for rank, evidence in enumerate(answer.evidence, start=1):
             out += [f"**{rank}.**", "", quote(evidence)]
     return "\n".join(out).rstrip() + "\n"

@@ -40,3 +40,29 @@ def test_transcript_lists_each_turn_and_says_when_unanswered() -> None:
     assert "## Who?\n\nAnswered (confidence 0.90)." in md
     assert "## Why [bold]?\n\nNot answered" in md and "> Maybe." in md
     assert "## Nothing?\n\nNo sentence in the index matches this question." in md
+
+
+def test_every_front_end_words_the_verdict_the_same() -> None:
+    from types import SimpleNamespace
+
+    from click import unstyle
+
+    from bot.chat.widgets import verdict_text
+    from bot.human_output import render
+
+    answers = [Answer("Who?", True, 0.9, [evidence("Ann did it.")]),
+               Answer("Why?", False, 0.1, [evidence("Maybe.")]),
+               Answer("Nothing?", False, 0.0, [])]
+    said = []
+    for answer in answers:
+        chat = verdict_text(SimpleNamespace(answer=answer, reply=SimpleNamespace(
+            follow_up=False, context=()))).plain
+        assert f"\n{chat}\n" in transcript([_Turn(answer)])  # the saved chat says it too
+        said.append(chat)
+        human = unstyle(render(answer))
+        if not answer.answered:  # bot ask shows only the evidence of an answered question
+            assert chat.replace(f" (confidence {answer.confidence:.2f})", "") in human
+    assert said == ["Answered (confidence 0.90).",
+                    "Not answered: no sentence really supports an answer (confidence 0.10). "
+                    "Closest candidates:",
+                    "No sentence in the index matches this question."]

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from ..verdicts import verdict
 from .rendering import citation_text, keyword_pattern, passage_text, printable, sentence_text
 
 if TYPE_CHECKING:
@@ -169,14 +170,7 @@ class TurnView(Vertical):
 
 def verdict_text(turn: "Turn") -> Text:
     """``Answered`` / ``Not answered`` line, with the follow-up context when there was one."""
-    answer = turn.answer
-    if not answer.evidence:
-        text = Text("No sentence in the index matches this question.")
-    elif answer.answered:
-        text = Text(f"Answered \u00b7 confidence {answer.confidence:.2f}")
-    else:
-        text = Text(f"Not answered: no sentence really supports an answer (confidence "
-                    f"{answer.confidence:.2f}). Closest candidates:")
+    text = Text(verdict(turn.answer))
     if turn.reply.follow_up:
         context = ", ".join(printable(t) for t in turn.reply.context)
         text.append(f"\nfollow-up: read with the previous turn ({context})", style="italic")
