@@ -237,7 +237,7 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
     np.save(staging / PASSAGE_VECTORS,
             passage_means(sentence_vectors, SentenceTable(staging).passage, writer.passages),
             allow_pickle=False)
-    config = ann.choose(len(sentence_vectors))
+    config = ann.choose(*sentence_vectors.shape)
     ann.save(ann.build(sentence_vectors, config), staging / SENTENCE_ANN)
     reader = DocReader(staging)
     try:

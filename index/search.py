@@ -72,8 +72,8 @@ class Searcher:
         self.table = SentenceTable(generation)
         self.sentence_vectors = load_array(generation / SENTENCE_VECTORS, random_access=True)
         self.passage_vectors = load_array(generation / PASSAGE_VECTORS, random_access=True)
-        self.ann = ann.load(generation / SENTENCE_ANN,
-                            ann.AnnConfig.from_json(manifest.ann.get("sentences", {})))
+        self.ann_config = ann.AnnConfig.from_json(manifest.ann.get("sentences", {}))
+        self.ann = ann.load(generation / SENTENCE_ANN, self.ann_config)
         self.bm25 = Bm25.load(generation)
         self.titles = TitleTerms.load(generation)
         sizes = {len(self.table), len(self.sentence_vectors), self.ann.ntotal}
@@ -155,7 +155,8 @@ class Searcher:
         when the index is empty."""
         if self.size == 0:
             return None
-        _, dense_ids = ann.search(self.ann, query, CANDIDATES)
+        dense_ids = ann.nearest(self.ann, self.ann_config, self.sentence_vectors, query,
+                                CANDIDATES)
         match = match_terms(self.bm25, question, self._score_buffer())
         try:
             ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES)]).astype(np.int64))

@@ -50,13 +50,35 @@ def test_the_smallest_approximate_index_is_searched_nearly_whole() -> None:
     assert recall_at_10(index, vectors, clustered(60, seed=1), rescore=True) >= 0.97
 
 
+def test_product_codes_re_scored_find_what_exact_search_finds(tmp_path: Path) -> None:
+    both = clustered(12060)  # questions on the corpus's own topics, as real ones mostly are
+    vectors, queries = both[:12000], both[12000:]
+    config = ann.AnnConfig("ivf-pq", nlist=64, nprobe=16, codes=16, rescore=ann.RESCORE)
+    ann.save(ann.build(vectors, config), tmp_path / "v.faiss")
+    index = ann.load(tmp_path / "v.faiss", ann.AnnConfig.from_json(config.to_json()))
+    truth = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    found = [ann.nearest(index, config, vectors, q, 100)[:10] for q in queries]  # as search
+    assert np.mean([len(set(f.tolist()) & set(t.tolist())) / 10
+                    for f, t in zip(found, truth)]) >= 0.95
+    for q, ids in zip(queries, found):  # best first, by exact cosine
+        assert np.all(np.diff(vectors[ids] @ q) <= 1e-6)
+
+
+def test_large_corpora_get_product_codes_in_a_tenth_of_the_space() -> None:
+    config = ann.choose(1_000_000, 384)
+    assert (config.kind, config.codes, config.rescore) == ("ivf-pq", 96, ann.RESCORE)
+    assert ann.choose(ann.CODES_FROM - 1, 384).kind == "ivf-sq8"
+    assert ann.choose(ann.CODES_FROM, 385).kind == "ivf-sq8"  # dimensions not in fours
+
+
 def test_compressed_index_fits_a_million_sentences_in_a_gigabyte(tmp_path: Path) -> None:
     vectors = clustered(5000, dim=384)
-    index = ann.build(vectors, ann.AnnConfig("ivf-sq8", nlist=32, nprobe=8))
-    ann.save(index, tmp_path / "v.faiss")
-    per_vector = (tmp_path / "v.faiss").stat().st_size / len(vectors)
-    assert per_vector * 1_000_000 <= 1024**3
-    assert ann.choose(1_000_000).kind != "flat"
+    for config in (ann.AnnConfig("ivf-sq8", nlist=32, nprobe=8), ann.choose(1_000_000, 384)):
+        index = ann.build(vectors, config if config.kind == "ivf-sq8" else
+                          ann.AnnConfig("ivf-pq", 32, 8, config.codes, config.rescore))
+        ann.save(index, tmp_path / "v.faiss")
+        per_vector = (tmp_path / "v.faiss").stat().st_size / len(vectors)
+        assert per_vector * 1_000_000 <= 1024**3
 
 
 @pytest.mark.parametrize("count", [1, 2, 9, ann.EXACT_LIMIT, ann.EXACT_LIMIT + 1])
