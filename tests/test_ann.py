@@ -43,7 +43,7 @@ def test_approximate_index_finds_what_exact_search_finds() -> None:
 
 def test_the_smallest_approximate_index_is_searched_nearly_whole() -> None:
     count = ann.EXACT_LIMIT + 1  # just above the exact limit: many lists probed
-    config = ann.choose(count)
+    config = ann.choose(count, 64)
     assert config.kind == "ivf-sq8" and config.nprobe * count / config.nlist >= ann.MIN_SCANNED
     vectors = clustered(count)
     index = ann.build(vectors, config)
@@ -83,7 +83,7 @@ def test_compressed_index_fits_a_million_sentences_in_a_gigabyte(tmp_path: Path)
 
 @pytest.mark.parametrize("count", [1, 2, 9, ann.EXACT_LIMIT, ann.EXACT_LIMIT + 1])
 def test_every_size_gets_an_index_that_answers(count: int) -> None:
-    config = ann.choose(count)
+    config = ann.choose(count, 16)
     assert config.kind == ("flat" if count <= ann.EXACT_LIMIT else "ivf-sq8")
     if count > 100:  # big sizes: the kind is what matters; building is covered above
         return
