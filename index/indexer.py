@@ -29,8 +29,8 @@ from .progress import progress_bar
 from .readers import file_format, read_articles
 from .sentence_table import SentenceTable, TableWriter
 from .splitter import SPLITTER_VERSION, paragraphs, sentences
-from .store import (FORMAT_VERSION, PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry,
-                    IndexDir, Manifest)
+from .store import (PASSAGE_VECTORS, READABLE, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry,
+                    IndexDir, Manifest, format_version_for)
 from .title_terms import TitleTerms
 
 MAX_PASSAGE_SENTENCES = 8
@@ -84,7 +84,7 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
         reuse, fresh = _classify(files, old, report)
         for problem in report.skipped:
             warn(problem)
-        if old and old.format_version == FORMAT_VERSION and not (fresh or report.removed):
+        if old and old.format_version in READABLE and not (fresh or report.removed):
             report.articles, report.sentences = old.counts.get("articles", 0), \
                 old.counts.get("sentences", 0)
             report.seconds = time.perf_counter() - started
@@ -253,7 +253,8 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
         splitter=TEXT_VERSION, files=files,
         counts={"articles": writer.articles, "passages": writer.passages,
                 "sentences": writer.sentences},
-        ann={"sentences": config.to_json()})
+        ann={"sentences": config.to_json()},
+        format_version=format_version_for(config.kind))
     store.commit(staging, manifest)
     report.committed = True
 

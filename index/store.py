@@ -31,7 +31,12 @@ from .errors import (BadInput, IndexCorrupt, IndexMismatch, IndexNotFound,
                      IndexWriteFailed)
 
 FORMAT = "bot-index"
-FORMAT_VERSION = 2  # 2: sentence table, sentence texts and title terms beside docs.sqlite
+# 2: sentence table, sentence texts and title terms beside docs.sqlite; 3: a vector index of
+# product codes (ann kind "ivf-pq"), whose candidates must be re-scored with the exact vectors.
+# A generation records the oldest version that reads it right (format_version_for), so that
+# bots of version 2 keep answering from indexes without product codes and refuse the others.
+FORMAT_VERSION = 3
+READABLE = (2, 3)  # versions answered from as they are
 UPGRADABLE = (1,)  # older versions whose articles and vectors a new generation can reuse
 MANIFEST = "manifest.json"
 SENTENCE_VECTORS = "sentence_vectors.npy"  # float32, one row per sentence id
@@ -39,6 +44,12 @@ PASSAGE_VECTORS = "passage_vectors.npy"
 SENTENCE_ANN = "sentences.faiss"
 REBUILD = "rebuild it with: bot index --rebuild PATH..."
 VERIFY_HASH_LIMIT = 64 * 1024 * 1024  # files above this are checked by size on load
+
+
+def format_version_for(ann_kind: str) -> int:
+    """The oldest format version whose bots answer right from a generation whose vector
+    index is of ``ann_kind``."""
+    return 3 if ann_kind == "ivf-pq" else 2
 
 
 @dataclass
@@ -91,10 +102,10 @@ class Manifest:
         if data.get("format") != FORMAT:
             raise IndexMismatch("not a bot index (manifest has no 'bot-index' format tag)")
         version = data.get("format_version")
-        if type(version) is not int or version not in (FORMAT_VERSION, *UPGRADABLE):
+        if type(version) is not int or version not in (*READABLE, *UPGRADABLE):
             raise IndexMismatch(
-                f"index format version {version} is not the supported "
-                f"version {FORMAT_VERSION}; {REBUILD}")
+                f"index format version {version} is not one this bot reads "
+                f"({', '.join(map(str, READABLE))}); {REBUILD}")
         try:
             files = {p: FileEntry(**e) for p, e in data.get("files", {}).items()}
             return cls(encoder=data["encoder"], splitter=data["splitter"], files=files,
@@ -158,7 +169,7 @@ class IndexDir:
         if not isinstance(data, dict):
             raise IndexCorrupt(f"{generation / MANIFEST} is not a JSON object")
         manifest = Manifest.from_json(data)
-        if manifest.format_version != FORMAT_VERSION and not upgrading:
+        if manifest.format_version not in READABLE and not upgrading:
             raise IndexMismatch(
                 f"index format version {manifest.format_version} is older than this bot's "
                 f"({FORMAT_VERSION}); update it, reusing its vectors (nothing is embedded "

@@ -127,9 +127,15 @@ def test_index_above_the_limit_answers_like_the_exact_one(tmp_path: Path, hashin
     update_index([corpus], tmp_path / "exact", spec=hashing_spec)
     monkeypatch.setattr(ann, "EXACT_LIMIT", 50)
     update_index([corpus], tmp_path / "approx", spec=hashing_spec)
-    exact, approx = Searcher.open(tmp_path / "exact"), Searcher.open(tmp_path / "approx")
-    assert approx.manifest.ann["sentences"]["kind"] == "ivf-sq8"
-    assert exact.manifest.ann["sentences"]["kind"] == "flat"
+    monkeypatch.setattr(ann, "CODES_FROM", 50)
+    update_index([corpus], tmp_path / "codes", spec=hashing_spec)
+    exact, approx, codes = (Searcher.open(tmp_path / name) for name in ("exact", "approx",
+                                                                        "codes"))
+    assert [s.manifest.ann["sentences"]["kind"] for s in (exact, approx, codes)] == \
+        ["flat", "ivf-sq8", "ivf-pq"]
+    # bots reading format 2 know no product codes (they would not re-score): 3 keeps them out
+    assert [s.manifest.format_version for s in (exact, approx, codes)] == [2, 2, 3]
     for question in ["Which report mentions the storm?", "camera number 40", "river harvest"]:
-        assert [h.sentence.text for h in approx.search(question, 3)] == \
-               [h.sentence.text for h in exact.search(question, 3)]
+        expected = [h.sentence.text for h in exact.search(question, 3)]
+        assert [h.sentence.text for h in approx.search(question, 3)] == expected
+        assert [h.sentence.text for h in codes.search(question, 3)] == expected

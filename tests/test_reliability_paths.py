@@ -142,11 +142,11 @@ def test_other_dimension_is_refused_clearly(index_dir: Path):
                      "384 dimensions", "the model gives 256")
 
 
-@pytest.mark.parametrize("version", [0, 3, "2", None, True])
+@pytest.mark.parametrize("version", [0, 4, "2", None, True])
 def test_other_format_version_is_refused_clearly(index_dir: Path, version):
     rewrite_manifest(index_dir, lambda m: m.update(format_version=version))
     assert_one_error(bot("ask", "otters", "--index-dir", str(index_dir)), 1,
-                     f"index format version {version} is not the supported version 2",
+                     f"index format version {version} is not one this bot reads (2, 3)",
                      "--rebuild")
 
 
