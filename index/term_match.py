@@ -100,12 +100,12 @@ def match_terms(bm25: Bm25, query: str, buffer: np.ndarray | None = None) -> Ter
             term_ids.append(bm25.term_id(term))
             df = len(docs)
             idf.append(float(np.log(1.0 + (num_docs - df + 0.5) / (df + 0.5))))
+        matched = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.intp)
+        values = scores.take(matched)
     except BaseException:  # interrupted: leave the buffer zeroed for the next query
         for docs in postings:
             scores[docs] = 0.0
         raise
-    matched = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.intp)
-    values = scores.take(matched)
     return TermMatch(terms, np.asarray(idf, dtype=np.float64), postings, scores, matched,
                      values, len(terms) / len(asked) if asked else 0.0, tuple(term_ids))
 
