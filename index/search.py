@@ -8,12 +8,13 @@ of the sentence and its context, IDF-weighted term coverage, title match, answer
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Iterator, TypeVar
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class Pool:
 
 class Searcher:
     """A loaded generation plus its encoder; cheap to query many times, one query at a time
-    (its caches are not locked; each thread gets its own BM25 score buffer)."""
+    (its caches are not locked)."""
 
     def __init__(self, generation: Path, manifest: Manifest, encoder: Encoder) -> None:
         self.generation = generation
@@ -82,7 +83,8 @@ class Searcher:
         self.ranker = Ranker()
         self._articles: OrderedDict[int, Article] = OrderedDict()
         self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
-        self._local = threading.local()  # each thread's BM25 score buffer
+        self._scores: np.ndarray | None = None  # the BM25 score buffer (see _score_buffer)
+        self._scores_lock = threading.Lock()
 
     @classmethod
     def open(cls, index_dir: str | Path | IndexDir, encoder: Encoder | None = None,
@@ -157,26 +159,35 @@ class Searcher:
             return None
         dense_ids = ann.nearest(self.ann, self.ann_config, self.sentence_vectors, query,
                                 CANDIDATES)
-        match = match_terms(self.bm25, question, self._score_buffer())
-        try:
-            ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES)]).astype(np.int64))
-            ids = ids[(ids >= 0) & (ids < self.size)]
-            if not len(ids):
-                return None
-            parts = candidate_features(question, query, ids, self.table,
-                                       self.sentence_vectors, self.passage_vectors, match,
-                                       self.titles)
-        finally:
-            match.release()
+        with self._score_buffer() as buffer:
+            match = match_terms(self.bm25, question, buffer)
+            try:
+                ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES)])
+                                .astype(np.int64))
+                ids = ids[(ids >= 0) & (ids < self.size)]
+                if not len(ids):
+                    return None
+                parts = candidate_features(question, query, ids, self.table,
+                                           self.sentence_vectors, self.passage_vectors, match,
+                                           self.titles)
+            finally:
+                match.release()
         return Pool(ids, parts)
 
-    def _score_buffer(self) -> np.ndarray:
-        """This thread's zeroed BM25 score array (a new one per query would cost page faults
-        over every sentence: ~1 ms at 1M sentences)."""
-        buffer = getattr(self._local, "scores", None)
-        if buffer is None:
-            buffer = self._local.scores = np.zeros(self.bm25.size, dtype=np.float32)
-        return buffer
+    @contextlib.contextmanager
+    def _score_buffer(self) -> Iterator[np.ndarray]:
+        """A zeroed BM25 score array, to be zeroed again by its user: the searcher's own one,
+        kept from question to question whichever thread asks (a new one costs page faults
+        over every sentence: ~1 ms at 1M), or a new one while another question holds it."""
+        if not self._scores_lock.acquire(blocking=False):
+            yield np.zeros(self.bm25.size, dtype=np.float32)
+            return
+        try:
+            if self._scores is None:
+                self._scores = np.zeros(self.bm25.size, dtype=np.float32)
+            yield self._scores
+        finally:
+            self._scores_lock.release()
 
     def _row(self, sid: int, text: str) -> SentenceRow:
         """Sentence ``sid`` (whose text is ``text``) as a row."""

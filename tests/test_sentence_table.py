@@ -168,7 +168,28 @@ def test_a_searcher_answers_the_same_whatever_it_was_asked_before(tmp_path: Path
     for _ in range(2):
         assert [[(h.sentence.id, h.score) for h in searcher.search(q)]
                 for q in questions] == fresh
-    assert not searcher._score_buffer().any()  # every query zeroed what it wrote
+    with searcher._score_buffer() as buffer:
+        assert buffer is searcher._scores and not buffer.any()  # every query zeroed it
+
+
+def test_the_score_buffer_is_kept_across_threads_and_never_shared(tmp_path: Path,
+                                                                  hashing_spec):
+    import threading
+
+    index_dir = indexed(tmp_path, {"a.txt": "The harbour crane lifted containers.\n"},
+                        hashing_spec)
+    searcher = Searcher.open(index_dir)
+    seen, buffers = [], []
+    for _ in range(2):  # the chat asks each question from a new thread
+        thread = threading.Thread(target=lambda: seen.append(searcher.search("crane")))
+        thread.start()
+        thread.join()
+        buffers.append(searcher._scores)
+    assert seen[0] and [h.sentence.id for h in seen[0]] == [h.sentence.id for h in seen[1]]
+    assert buffers[0] is not None and buffers[1] is buffers[0]
+    with searcher._score_buffer() as held, searcher._score_buffer() as other:
+        assert held is searcher._scores and other is not held  # in use: a fresh one
+        assert not held.any() and not other.any()
 
 
 def test_a_passage_vector_is_the_mean_of_its_sentence_vectors(tmp_path: Path, hashing_spec):
