@@ -147,11 +147,11 @@ class TurnView(Vertical):
         """Replace the waiting line with the verdict and the evidence cards."""
         self.turn = turn
         answer = turn.answer
-        verdict = self.query_one(".verdict", Static)
-        verdict.remove_class("-waiting")
-        verdict.update(verdict_text(turn))
-        verdict.set_class(answer.answered, "-answered")
-        verdict.set_class(not answer.answered, "-unanswered")
+        line = self.query_one(".verdict", Static)
+        line.remove_class("-waiting")
+        line.update(verdict_text(turn))
+        line.set_class(answer.answered, "-answered")
+        line.set_class(not answer.answered, "-unanswered")
         terms = [w for w in re.findall(r"\w+", answer.question) if len(w) > 2]
         terms += list(turn.reply.context)
         from ..conversation import key_terms
@@ -162,10 +162,10 @@ class TurnView(Vertical):
 
     def fail(self, error: str) -> None:
         """Show why this question got no answer."""
-        verdict = self.query_one(".verdict", Static)
-        verdict.remove_class("-waiting")
-        verdict.add_class("-error")
-        verdict.update(Text(f"error: {error}"))
+        line = self.query_one(".verdict", Static)
+        line.remove_class("-waiting")
+        line.add_class("-error")
+        line.update(Text(f"error: {error}"))
 
 
 def verdict_text(turn: "Turn") -> Text:
