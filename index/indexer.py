@@ -27,7 +27,7 @@ from .lexical import Bm25
 from .notices import warn
 from .progress import progress_bar
 from .readers import file_format, read_articles
-from .sentence_table import SentenceTable, TableWriter
+from .sentence_table import COLUMNS, TableWriter
 from .splitter import SPLITTER_VERSION, paragraphs, sentences
 from .store import (PASSAGE_VECTORS, READABLE, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry,
                     IndexDir, Manifest, format_version_for)
@@ -229,13 +229,13 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
             s_cursor += len(split.sentences)
         files[item.path] = item.entry
     writer.close()
-    table.close()
+    passage_of = table.close()[:, COLUMNS.index("passage")]
 
     dim = encoder.dim
     sentence_vectors = _stack(sentence_parts, dim)
     np.save(staging / SENTENCE_VECTORS, sentence_vectors, allow_pickle=False)
     np.save(staging / PASSAGE_VECTORS,
-            passage_means(sentence_vectors, SentenceTable(staging).passage, writer.passages),
+            passage_means(sentence_vectors, passage_of, writer.passages),
             allow_pickle=False)
     config = ann.choose(*sentence_vectors.shape)
     ann.save(ann.build(sentence_vectors, config), staging / SENTENCE_ANN)

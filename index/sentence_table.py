@@ -57,20 +57,23 @@ class TableWriter:
         line, column = line_columns(text, spans[:, 1])
         kinds = np.zeros(len(spans), dtype=np.int64)
         for i, (_, start, end) in enumerate(sentences):
-            kinds[i] = held_kinds(text[start:end])
-            data = text[start:end].encode("utf-8", "surrogatepass")
+            sentence = text[start:end]
+            kinds[i] = held_kinds(sentence)
+            data = sentence.encode("utf-8", "surrogatepass")
             self.texts.write(data)
             self.offsets.append(self.offsets[-1] + len(data))
         self.rows.append(np.column_stack([np.full(len(spans), article), spans, line, column,
                                           kinds]))
 
-    def close(self) -> None:
+    def close(self) -> np.ndarray:
+        """Save the table and the text offsets; the table (rows: sentence ids) as saved."""
         self.texts.close()
         rows = np.concatenate(self.rows) if self.rows else np.zeros((0, len(COLUMNS)), np.int64)
-        np.save(self.folder / TABLE, np.ascontiguousarray(rows, dtype=np.int64),
-                allow_pickle=False)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        np.save(self.folder / TABLE, rows, allow_pickle=False)
         np.save(self.folder / TEXT_OFFSETS, np.array(self.offsets, dtype=np.int64),
                 allow_pickle=False)
+        return rows
 
 
 class SentenceTable:
