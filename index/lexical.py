@@ -89,9 +89,11 @@ class Bm25:
     def posting(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The (sorted) ids of the documents holding ``term`` and its BM25 contribution to
         each; None for a term the index does not know."""
-        token = self.retriever.vocab_dict.get(term)
-        if token is None:
-            return None
+        token = self.term_id(term)
+        return None if token is None else self.posting_of(token)
+
+    def posting_of(self, token: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`posting` of the term whose id is ``token``."""
         matrix = self.retriever.scores
         start, end = int(matrix["indptr"][token]), int(matrix["indptr"][token + 1])
         return matrix["indices"][start:end], matrix["data"][start:end]

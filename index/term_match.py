@@ -82,9 +82,9 @@ def match_terms(bm25: Bm25, query: str, buffer: np.ndarray | None = None) -> Ter
     idf: list[float] = []
     try:
         for term in asked:  # each distinct term once
-            if (found := bm25.posting(term)) is None:
+            if (term_id := bm25.term_id(term)) is None:
                 continue
-            docs, contributions = found
+            docs, contributions = bm25.posting_of(term_id)
             docs = docs.astype(np.intp)  # once, not in each of take/put (stored as int32)
             first = not postings
             postings.append(docs)  # before writing: an interruption zeroes what is listed
@@ -97,7 +97,7 @@ def match_terms(bm25: Bm25, query: str, buffer: np.ndarray | None = None) -> Ter
                 before += contributions
                 scores.put(docs, before)  # a term occurs once per column: no repeats
             terms.append(term)
-            term_ids.append(bm25.term_id(term))
+            term_ids.append(term_id)
             df = len(docs)
             idf.append(float(np.log(1.0 + (num_docs - df + 0.5) / (df + 0.5))))
         matched = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.intp)
