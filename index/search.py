@@ -29,7 +29,7 @@ from .lexical import Bm25
 from .ranking import Ranker
 from .sentence_table import SentenceTable
 from .store import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
-from .term_match import match_terms
+from .term_match import TermMatch, match_terms
 from .title_terms import TitleTerms
 
 ARTICLE_CACHE = 256  # articles (with their text) kept in memory, least recently used dropped
@@ -159,20 +159,24 @@ class Searcher:
             return None
         dense_ids = ann.nearest(self.ann, self.ann_config, self.sentence_vectors, query,
                                 CANDIDATES)
+        with self._term_match(question) as match:
+            ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES)]).astype(np.int64))
+            ids = ids[(ids >= 0) & (ids < self.size)]
+            if not len(ids):
+                return None
+            parts = candidate_features(question, query, ids, self.table, self.sentence_vectors,
+                                       self.passage_vectors, match, self.titles)
+        return Pool(ids, parts)
+
+    @contextlib.contextmanager
+    def _term_match(self, question: str) -> Iterator[TermMatch]:
+        """The question's BM25 match, its scores summed in a buffer zeroed again afterwards."""
         with self._score_buffer() as buffer:
             match = match_terms(self.bm25, question, buffer)
             try:
-                ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES)])
-                                .astype(np.int64))
-                ids = ids[(ids >= 0) & (ids < self.size)]
-                if not len(ids):
-                    return None
-                parts = candidate_features(question, query, ids, self.table,
-                                           self.sentence_vectors, self.passage_vectors, match,
-                                           self.titles)
+                yield match
             finally:
                 match.release()
-        return Pool(ids, parts)
 
     @contextlib.contextmanager
     def _score_buffer(self) -> Iterator[np.ndarray]:
