@@ -30,7 +30,8 @@ _QUESTION_KIND = [
                         r"which (person|company|team|group|organization))\b", re.I)),
 ]
 # _DATE and _NUMBER decide what the indexer records per sentence (held_kinds): changing them
-# means raising index.store.FORMAT_VERSION, so that 'bot index' updates existing indexes.
+# means a new index.store.FORMAT_VERSION and dropping the older ones from index.store.READABLE,
+# so that 'bot ask' refuses existing indexes and 'bot index' updates them.
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
            "december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec")
 _DATE = re.compile(rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)? century|\d+s|"

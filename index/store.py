@@ -48,8 +48,10 @@ VERIFY_HASH_LIMIT = 64 * 1024 * 1024  # files above this are checked by size on 
 
 def format_version_for(ann_kind: str) -> int:
     """The oldest format version whose bots answer right from a generation whose vector
-    index is of ``ann_kind``."""
-    return 3 if ann_kind == "ivf-pq" else 2
+    index is of ``ann_kind``: the oldest this bot reads, or 3 (the first to re-score product
+    codes) for ``ivf-pq``. Dropping a version from :data:`READABLE` thus raises it too."""
+    oldest = min(READABLE)
+    return max(oldest, 3) if ann_kind == "ivf-pq" else oldest
 
 
 @dataclass
