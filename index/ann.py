@@ -11,7 +11,7 @@ answers by less than 0.001). Its vectors are stored as
 - ``ivf-sq8`` (up to :data:`CODES_FROM` vectors): 8-bit scalars, 392 bytes per 384-d vector;
   recall@10 ≥ 0.97 against exact search at 100k, 0.98 once re-scored;
 - ``ivf-pq`` (from :data:`CODES_FROM`): 4-bit product codes, one per 4 dimensions (48 bytes per
-  384-d vector, scanned with SIMD "fast scan"): rough alone (recall@10 ~0.8), so
+  384-d vector, scanned with SIMD "fast scan"): rough alone (recall@10 0.4-0.8), so
   :func:`nearest` re-scores its best ``RESCORE × k`` with the exact vectors (1M sentences:
   recall@10 0.987 in 0.49 ms and 58 MB, where 8-bit scalars took 0.86 ms and 377 MB for
   0.992; and a whole answer at 1M took 5.6 ms p50 instead of 12.9: scanning 6 MB less per
@@ -89,8 +89,8 @@ def build(vectors: np.ndarray, config: AnnConfig, threads: int | None = None):
     if config.kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif config.kind in ("ivf-sq8", "ivf-pq"):
-        codes = f"PQ{config.codes}x4fs" if config.kind == "ivf-pq" else "SQ8"
-        index = faiss.index_factory(dim, f"IVF{config.nlist},{codes}",
+        storage = f"PQ{config.codes}x4fs" if config.kind == "ivf-pq" else "SQ8"
+        index = faiss.index_factory(dim, f"IVF{config.nlist},{storage}",
                                     faiss.METRIC_INNER_PRODUCT)
         index.cp.niter = TRAIN_ITERATIONS
         size = min(len(vectors), config.nlist * TRAIN_PER_LIST)
