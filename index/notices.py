@@ -1,6 +1,8 @@
-"""Warnings for the person running a command: one line each, to stderr by default.
+"""Notices for the person running a command: one line each, to stderr by default.
 
-The engine never prints to stdout; applications may redirect notices with :func:`set_sink`.
+``warning:`` lines report a problem that did not stop the work; ``note:`` lines say what is
+happening when it takes a while for a good reason (the one-time model export). The engine
+never prints to stdout; applications may redirect notices with :func:`set_sink`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,25 @@ _sink: Callable[[str], None] | None = None
 
 
 def set_sink(sink: Callable[[str], None] | None) -> None:
-    """Send notices to ``sink`` instead of stderr (``None`` restores stderr)."""
+    """Send notices (whole lines, ``warning: …`` or ``note: …``) to ``sink`` instead of
+    stderr (``None`` restores stderr)."""
     global _sink
     _sink = sink
 
 
 def warn(message: str) -> None:
     """Report one problem that did not stop the work (a skipped file, a bad line)."""
-    line = " ".join(message.split())  # one line, whatever the message held
+    _emit("warning", message)
+
+
+def note(message: str) -> None:
+    """Say what slow but expected work is going on (nothing is wrong)."""
+    _emit("note", message)
+
+
+def _emit(label: str, message: str) -> None:
+    line = f"{label}: " + " ".join(message.split())  # one line, whatever the message held
     if _sink is not None:
         _sink(line)
     else:
-        print(f"warning: {line}", file=sys.stderr, flush=True)
+        print(line, file=sys.stderr, flush=True)

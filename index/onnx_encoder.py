@@ -267,9 +267,9 @@ def exported_model(model: str, variant: str | None = None) -> Path:
 
 
 def _export(source: str, staging: Path, variant: str, existing: Path) -> None:
-    from .notices import warn
+    from .notices import note
 
-    warn(f"exporting {Path(source).name} to int8 ONNX ({variant}; once, into "
+    note(f"exporting {Path(source).name} to int8 ONNX ({variant}; once, into "
          f"{staging.parent})")
     with _quiet_export():
         try:

@@ -115,3 +115,19 @@ def test_export_lives_in_the_cache_and_names_its_variant(real_encoder, session_c
 
     assert session_cache in real_encoder.path.parents
     assert real_encoder.details == {"quantisation": quantisation()}
+
+
+def test_notices_say_warning_for_problems_and_note_for_expected_slow_work(capsys):
+    from index import notices
+
+    notices.warn("a skipped\nfile")
+    notices.note("exporting the model (once)")
+    assert capsys.readouterr().err == "warning: a skipped file\nnote: exporting the model (once)\n"
+    seen: list[str] = []
+    notices.set_sink(seen.append)
+    try:
+        notices.note("exporting")
+        notices.warn("bad line")
+    finally:
+        notices.set_sink(None)
+    assert seen == ["note: exporting", "warning: bad line"]  # a sink shows whole lines

@@ -77,7 +77,7 @@ class ChatEngine:
         from index.notices import set_sink
 
         quiet_hub()
-        set_sink(lambda line: status(f"warning: {line}"))
+        set_sink(status)
         try:
             with _quiet():
                 return self._load(status, rebuild)
