@@ -83,7 +83,7 @@ def squad_corpus(folder: Path, sentences: int) -> Path:
 def squad_sentences() -> tuple[list[str], list[int], list[tuple[int, int, int]]]:
     """All SQuAD sentences, the paragraph of each, and each question's gold sentence as
     ``(question index, first sentence index of its paragraph, gold sentence index)``."""
-    from index.splitter import sentences as split
+    from index.ingest.splitter import sentences as split
 
     squad = load_squad()
     texts: list[str] = []

@@ -11,7 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
-from index import onnx_encoder
+from index.embed import onnx_encoder
 from index.indexer import update_index
 
 from .measure import cpu_seconds

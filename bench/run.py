@@ -2,7 +2,7 @@
 
 Each subcommand prints its figures (medians over repeats) and, with ``--json FILE``, writes
 them; ``all`` runs every subcommand in its own process (so peak memory is each one's own) and
-prints the README table. ``--quick`` shrinks every size (``all --quick``: ~6 minutes here).
+prints the table of docs/performance.md. ``--quick`` shrinks every size (``all --quick``: ~6 minutes here).
 Scratch corpora and indexes go to ``--work`` (default ``$BOT_BENCH_DIR`` or ``/tmp/bot-bench``)
 and are reused by later runs; the model cache is the user's (``$BOT_CACHE_DIR``).
 """
@@ -30,7 +30,7 @@ def _sizes(args: argparse.Namespace, key: str) -> Any:
 
 
 def _encoder():
-    from index.encoders import EncoderSpec, load_encoder
+    from index.embed.encoders import EncoderSpec, load_encoder
 
     return load_encoder(EncoderSpec())
 
@@ -87,8 +87,8 @@ def cmd_encoder(args: argparse.Namespace) -> list[Row]:
 
 
 def cmd_quality(args: argparse.Namespace) -> list[Row]:
-    from index.encoders import EncoderSpec
-    from index.onnx_encoder import OnnxEncoder, exported_model, quantisation
+    from index.embed.encoders import EncoderSpec
+    from index.embed.onnx_encoder import OnnxEncoder, exported_model, quantisation
 
     from .measure import peak_mb
     from .quality import mrr_at_10
@@ -103,7 +103,7 @@ def cmd_quality(args: argparse.Namespace) -> list[Row]:
         results[variant] = mrr_at_10(OnnxEncoder(spec, folder, variant), limit or None)
         print(variant, json.dumps(results[variant]))
     if args.torch:
-        from index.torch_encoder import TorchEncoder
+        from index.embed.torch_encoder import TorchEncoder
 
         results["torch"] = mrr_at_10(TorchEncoder(EncoderSpec(backend="torch")), limit or None)
         print("torch", json.dumps(results["torch"]))

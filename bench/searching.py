@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from index import ann
+from index.store import ann
 
 from .corpora import Seeds, SyntheticEncoder, load_squad, squad_sentences, synthetic_corpus
 from .encoding import TimedEncoder
 from .measure import peak_mb, percentile, resident_mb
 
-CANDIDATES = 100  # what index.search asks the vector index for
+CANDIDATES = 100  # what index.search.searcher asks the vector index for
 
 
 def real_embeddings(encoder, work: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +34,7 @@ def real_embeddings(encoder, work: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ann_recall(seeds: Seeds, queries: np.ndarray, size: int) -> dict[str, float]:
-    """Build the index :func:`index.ann.choose` picks for ``size`` clustered vectors; recall@10
+    """Build the index :func:`index.store.ann.choose` picks for ``size`` clustered vectors; recall@10
     against exact search (by the index's own scores, and of the candidates search takes,
     re-scored exactly as search does)."""
     import faiss
@@ -106,7 +106,7 @@ def _update_format(corpus: Path, target: Path, real, seeds: Seeds) -> None:
     """Bring a kept index of an older format up to date (nothing is embedded again)."""
     from index.errors import IndexMismatch
     from index.indexer import update_index
-    from index.store import IndexDir
+    from index.store.generations import IndexDir
 
     try:
         IndexDir(target).read_manifest(verify=False)

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from index.documents import Article
-from index.encoders import Encoder
-from index.search import Hit, Searcher
-from index.store import IndexDir
+from index.ingest.documents import Article
+from index.embed.encoders import Encoder
+from index.search.searcher import Hit, Searcher
+from index.store.generations import IndexDir
 
 from .confidence import verdict
 from .questions import DEFAULT_K, clean_question
+
+if TYPE_CHECKING:
+    from .conversation import Conversation
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,12 @@ class Answerer:
         conf, answered = verdict(hits[0].parts if hits else None)
         return Answer(question=question, answered=answered, confidence=conf,
                       evidence=[Evidence.from_hit(h) for h in hits[:k]])
+
+    def conversation(self) -> "Conversation":
+        """A new dialogue: its ``ask(question)`` reads follow-ups in the earlier turns' context."""
+        from .conversation import Conversation
+
+        return Conversation(self)
 
     def article(self, evidence: Evidence) -> Article:
         """The whole article an evidence sentence comes from."""

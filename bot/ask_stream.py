@@ -60,7 +60,7 @@ def reply_to(answerer, item: Item, k: int, as_json: bool, single: bool) -> Reply
 
 def workers_for_stream() -> int:
     """How many processes answer a stream (``$BOT_WORKERS``, else one per core)."""
-    from index.encoders import cpu_cores
+    from index.embed.encoders import cpu_cores
 
     forced = os.environ.get("BOT_WORKERS", "")
     return int(forced) if forced.isdigit() and int(forced) > 0 else cpu_cores()
@@ -76,7 +76,7 @@ def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single
         for item in items:
             yield reply_to(answerer, item, k, as_json, single)
         return
-    from index.store import IndexDir
+    from index.store.generations import IndexDir
 
     store = IndexDir(index_dir)
     store.read_manifest()  # checked once here, before any worker starts, not once per worker
@@ -225,7 +225,7 @@ def _serve(pipe, index_dir: str, verified: str, options: tuple[int, bool, bool])
     reaches the parent as one error; Ctrl-C is the parent's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["BOT_THREADS"] = "1"  # one core per worker: the workers share the machine
-    from index.encoders import quiet_hub
+    from index.embed.encoders import quiet_hub
 
     quiet_hub()
     from .answering import Answerer

@@ -93,7 +93,7 @@ click.UsageError.show = _show_usage_error
 @click.version_option(package_name="sentence-bot", prog_name="bot")
 def cli() -> None:
     """Answer questions about news articles with their best-supporting sentences, verbatim."""
-    from index.encoders import quiet_hub
+    from index.embed.encoders import quiet_hub
 
     quiet_hub()
 
@@ -109,11 +109,9 @@ def cli() -> None:
 def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,
                   backend: str | None, rebuild: bool) -> None:
     """Index (incrementally) the article files under PATHS."""
-    from index.encoders import EncoderSpec
-    from index.indexer import update_index
+    from .indexing import index_folder
 
-    spec = EncoderSpec.from_env(model, backend) if (model or backend or rebuild) else None
-    report = update_index(paths, index_dir, spec=spec, rebuild=rebuild)
+    report = index_folder(paths, index_dir, model=model, backend=backend, rebuild=rebuild)
     verb = "updated" if report.committed else "up to date"
     click.echo(
         f"index {verb}: {report.articles} articles, {report.sentences} sentences "

@@ -2,5 +2,5 @@
 
 from __future__ import annotations
 
-BACKENDS = ("onnx", "torch", "hashing")  # encoder backends (index.encoders)
-RANKERS = ("learned", "hand", "rrf")  # sentence rankers (index.ranking)
+BACKENDS = ("onnx", "torch", "hashing")  # encoder backends (index.embed.encoders)
+RANKERS = ("learned", "hand", "rrf")  # sentence rankers (index.search.ranking)

@@ -16,22 +16,22 @@ from typing import Iterable
 
 import numpy as np
 
-from . import ann
-from .arrays import load_array
-from .discovery import discover
-from .docstore import DocReader, DocWriter
-from .documents import Article, SplitArticle
-from .encoders import Encoder, EncoderSpec, load_encoder
-from .errors import BadInput, EngineError, IndexWriteFailed, UnreadableFile
-from .lexical import Bm25
-from .notices import warn
-from .progress import progress_bar
-from .readers import file_format, read_articles
-from .sentence_table import COLUMNS, TableWriter
-from .splitter import SPLITTER_VERSION, paragraphs, sentences
-from .store import (PASSAGE_VECTORS, READABLE, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry,
+from index.store import ann
+from index.store.arrays import load_array
+from index.ingest.discovery import discover
+from index.store.docstore import DocReader, DocWriter
+from index.ingest.documents import Article, SplitArticle
+from index.embed.encoders import Encoder, EncoderSpec, load_encoder
+from index.errors import BadInput, EngineError, IndexWriteFailed, UnreadableFile
+from index.store.bm25 import Bm25
+from index.notices import warn
+from index.progress import ProgressCallback, progress_bar
+from index.ingest.readers import file_format, read_articles
+from index.store.sentence_table import COLUMNS, TableWriter
+from index.ingest.splitter import SPLITTER_VERSION, paragraphs, sentences
+from index.store.generations import (PASSAGE_VECTORS, READABLE, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry,
                     IndexDir, Manifest, format_version_for)
-from .title_terms import TitleTerms
+from index.store.title_terms import TitleTerms
 
 MAX_PASSAGE_SENTENCES = 8
 # How sentences are split and embedded; an index made another way re-embeds every file.
@@ -70,8 +70,12 @@ def split_article(article: Article) -> SplitArticle:
 
 def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
                  spec: EncoderSpec | None = None, rebuild: bool = False,
-                 encoder: Encoder | None = None) -> IndexReport:
-    """Bring the index in ``index_dir`` up to date with the article files under ``paths``."""
+                 encoder: Encoder | None = None,
+                 progress: ProgressCallback | None = None) -> IndexReport:
+    """Bring the index in ``index_dir`` up to date with the article files under ``paths``.
+
+    ``progress(stage, done, total)``, if given, is called as files are read (``"reading"``)
+    and texts embedded (``"embedding"``)."""
     started = time.perf_counter()
     store = index_dir if isinstance(index_dir, IndexDir) else IndexDir(index_dir)
     files, problems = discover(paths)
@@ -81,7 +85,7 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
         spec = spec or (encoder.spec if encoder else None) or (
             _previous_spec(store) if rebuild else None)
         spec = _choose_spec(old, spec)
-        reuse, fresh = _classify(files, old, report)
+        reuse, fresh = _classify(files, old, report, progress)
         for problem in report.skipped:
             warn(problem)
         if old and old.format_version in READABLE and not (fresh or report.removed):
@@ -95,7 +99,7 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
                            f"{store.root} is unchanged")
         encoder = encoder or load_encoder(spec)
         try:
-            _write_generation(store, live, old, reuse, fresh, spec, encoder, report)
+            _write_generation(store, live, old, reuse, fresh, spec, encoder, report, progress)
         except BaseException as exc:  # disk full, interrupted, ...: the live index stays
             store.discard_staging()
             if isinstance(exc, (OSError, sqlite3.OperationalError)) and \
@@ -142,14 +146,15 @@ class _Fresh:
 
 
 def _classify(files: list[Path], old: Manifest | None,
-              report: IndexReport) -> tuple[list[str], list[_Fresh]]:
+              report: IndexReport,
+              progress: ProgressCallback | None = None) -> tuple[list[str], list[_Fresh]]:
     """Split the files into reused (unchanged, or unreadable but indexed before) and fresh."""
     old_files = old.files if old else {}
     same_splitter = bool(old) and old.splitter == TEXT_VERSION
     reuse: list[str] = []
     fresh: list[_Fresh] = []
     seen: set[str] = set()
-    bar = progress_bar(len(files), "reading", unit="file")
+    bar = progress_bar(len(files), "reading", unit="file", callback=progress)
     for path in files:
         key = str(path)
         seen.add(key)
@@ -197,16 +202,17 @@ def _unreadable(key: str, reason: str, indexed: bool, report: IndexReport,
 
 def sentence_embedding_texts(split: SplitArticle) -> list[str]:
     """What each sentence is embedded as: ``Title: sentence`` (the title gives a sentence that
-    lacks its subject one; +0.9 P@1 on SQuAD half-a, see README quality)."""
+    lacks its subject one; +0.9 P@1 on SQuAD half-a, see docs/quality.md)."""
     prefix = f"{split.article.title}: " if split.article.title else ""
     return [prefix + t for t in split.sentence_texts()]
 
 
 def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
                       reuse: list[str], fresh: list[_Fresh], spec: EncoderSpec,
-                      encoder: Encoder, report: IndexReport) -> None:
+                      encoder: Encoder, report: IndexReport,
+                      progress: ProgressCallback | None = None) -> None:
     sentence_texts = [t for f in fresh for a in f.articles for t in sentence_embedding_texts(a)]
-    new_sentence_vectors = _embed(encoder, sentence_texts)
+    new_sentence_vectors = _embed(encoder, sentence_texts, progress)
     report.sentences_embedded = len(sentence_texts)
 
     staging = store.staging()
@@ -259,10 +265,11 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
     report.committed = True
 
 
-def _embed(encoder: Encoder, texts: list[str]) -> np.ndarray:
+def _embed(encoder: Encoder, texts: list[str],
+           progress: ProgressCallback | None = None) -> np.ndarray:
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
-    with progress_bar(len(texts), "embedding", unit="text") as bar:
+    with progress_bar(len(texts), "embedding", unit="text", callback=progress) as bar:
         return encoder.encode(texts, progress=bar.update)
 
 
@@ -271,7 +278,7 @@ def passage_means(sentence_vectors: np.ndarray, passage_of: np.ndarray,
     """Each passage's vector: the mean of its sentences' vectors (not re-normalised, so its
     cosine with a question is the mean cosine of the sentences). Sentences of a passage are
     consecutive. Measured on SQuAD half-a against embedding each paragraph with its title
-    (README, quality): CV P@1 -0.001, MRR@10 -0.002, the same abstention; and indexing embeds
+    (docs/quality.md): CV P@1 -0.001, MRR@10 -0.002, the same abstention; and indexing embeds
     sentences only (paragraphs were 55% of the model's time)."""
     dim = sentence_vectors.shape[1]
     if not len(passage_of):

@@ -29,7 +29,7 @@ from bot.confidence import WEIGHTS_FILE  # noqa: E402
 from bot.evaluation.metrics import auroc  # noqa: E402
 from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
 from bot.questions import clean_question  # noqa: E402
-from index.encoders import EncoderSpec, load_encoder  # noqa: E402
+from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 
 PARTS = ("dense", "passage", "neighbour", "lexical_log", "coverage", "context_coverage", "title",
          "all_coverage", "article_dense", "article_lexical", "known_terms", "margin")

@@ -17,8 +17,8 @@ import numpy as np
 from bot.evaluation.runner import prepare, work_dir_for
 from bot.evaluation.squad import SquadSet, load_squad
 from bot.questions import clean_question
-from index.encoders import EncoderSpec, load_encoder
-from index.features import FEATURES
+from index.embed.encoders import EncoderSpec, load_encoder
+from index.search.features import FEATURES
 from index.progress import progress_bar
 
 ROOT = Path(__file__).resolve().parent.parent

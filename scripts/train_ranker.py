@@ -4,7 +4,7 @@
     python scripts/train_ranker.py --write         # ... and write the weights
     python scripts/train_ranker.py --features dense,lexical,passage   # an ablation
 
-Model: a linear score over the candidate parts of :mod:`index.features`, fitted as a listwise
+Model: a linear score over the candidate parts of :mod:`index.search.features`, fitted as a listwise
 softmax (the log-likelihood of the gold sentences among each question's candidates, with an L2
 penalty). The penalty is chosen by article-grouped cross-validation (questions of one article
 are never split between training and testing), since the judged articles are unseen; the
@@ -25,8 +25,8 @@ from scipy.optimize import minimize
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ranker_data import HALF_A, Candidates, collect, load_half_a  # noqa: E402
 
-from index.features import FEATURES  # noqa: E402
-from index.ranking import WEIGHTS_FILE  # noqa: E402
+from index.search.features import FEATURES  # noqa: E402
+from index.search.ranking import WEIGHTS_FILE  # noqa: E402
 
 
 def fit(data: Candidates, questions: np.ndarray, columns: list[int], l2: float) -> np.ndarray:

@@ -36,7 +36,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, session_cache:
 @pytest.fixture
 def hashing_spec():
     """The deterministic no-model encoder (fast unit tests)."""
-    from index.encoders import EncoderSpec
+    from index.embed.encoders import EncoderSpec
 
     return EncoderSpec(model="hashing", backend="hashing")
 
@@ -67,7 +67,7 @@ def real_encoder(session_cache: Path):
     old = os.environ.get("BOT_CACHE_DIR")
     os.environ["BOT_CACHE_DIR"] = str(session_cache)
     try:
-        from index.encoders import EncoderSpec, load_encoder
+        from index.embed.encoders import EncoderSpec, load_encoder
 
         return load_encoder(EncoderSpec())
     finally:

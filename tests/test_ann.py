@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import write_corpus
-from index import ann
+from index.store import ann
 
 
 def clustered(n: int, dim: int = 64, clusters: int = 40, seed: int = 0) -> np.ndarray:
@@ -114,7 +114,7 @@ def test_saved_index_keeps_its_probe_setting(tmp_path: Path) -> None:
 
 def test_index_above_the_limit_answers_like_the_exact_one(tmp_path: Path, hashing_spec,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from index.search import Searcher
+    from index.search.searcher import Searcher
 
     words = ["market", "camera", "river", "election", "harvest", "engine", "court", "storm"]
     files = {f"a{i}.txt": "\n\n".join(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.lexical import STOPWORDS, Bm25, _stemmer, tokenize
+from index.store.bm25 import STOPWORDS, Bm25, _stemmer, tokenize
 
 TEXTS = ["The Xiaomi 12S Ultra uses Leica's optics, the companies said on Monday.",
          "Running runners ran; the run-off was counted twice: 2,500 votes.",

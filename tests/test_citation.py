@@ -69,7 +69,7 @@ def hostile_answer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Answ
     record = {"title": HOSTILE_TITLE, "date": HOSTILE_DATE,
               "text": "The lighthouse keeper signed the harbour deal in spring."}
     corpus = write_corpus(root / "news", {"feed.jsonl": json.dumps(record) + "\n"})
-    from index.encoders import EncoderSpec
+    from index.embed.encoders import EncoderSpec
 
     update_index([corpus], root / "idx", spec=EncoderSpec("hashing", "hashing"))
     answer = Answerer.open(root / "idx").ask("lighthouse keeper harbour deal", k=1)

@@ -233,7 +233,7 @@ def test_a_worker_that_cannot_load_the_index_fails_the_stream_once(indexed: Path
 
     from bot.ask_stream import FEEDER, _Workers
     from index.errors import IndexCorrupt
-    from index.store import IndexDir
+    from index.store.generations import IndexDir
 
     generation = IndexDir(indexed).require_current()
     np.save(generation / "sentence_table.npy", np.zeros((1, 7), dtype=np.int64))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.encoders import EncoderSpec, token_batches
+from index.embed.encoders import EncoderSpec, token_batches
 from index.errors import ModelUnavailable
 
 TEXTS = [
@@ -32,7 +32,7 @@ def test_token_batches_cover_every_item_once_within_the_budget(lengths: list[int
 
 def test_quantisation_can_be_forced_and_rejects_unknown_variants(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from index.onnx_encoder import QUANTISATIONS, model_file, quantisation
+    from index.embed.onnx_encoder import QUANTISATIONS, model_file, quantisation
 
     assert quantisation() in QUANTISATIONS
     monkeypatch.setenv("BOT_ONNX_QUANTISATION", "avx2")
@@ -52,7 +52,7 @@ def reference(real_encoder):
     """sentence-transformers loading the very file our encoder runs, and the torch model."""
     from sentence_transformers import SentenceTransformer
 
-    from index.encoders import model_path
+    from index.embed.encoders import model_path
 
     folder = real_encoder.path.parent.parent
     onnx = SentenceTransformer(str(folder), backend="onnx", device="cpu",
@@ -89,7 +89,7 @@ def test_int8_encoder_stays_close_to_the_fp32_torch_model(real_encoder, referenc
 
 @pytest.mark.slow
 def test_fp32_export_reproduces_torch(real_encoder, reference) -> None:
-    from index.onnx_encoder import OnnxEncoder
+    from index.embed.onnx_encoder import OnnxEncoder
 
     _, torch = reference
     fp32 = OnnxEncoder(real_encoder.spec, real_encoder.path.parent.parent, "fp32")
@@ -111,7 +111,7 @@ def test_batches_keep_the_input_order(real_encoder, count: int) -> None:
 
 @pytest.mark.slow
 def test_export_lives_in_the_cache_and_names_its_variant(real_encoder, session_cache) -> None:
-    from index.onnx_encoder import quantisation
+    from index.embed.onnx_encoder import quantisation
 
     assert session_cache in real_encoder.path.parents
     assert real_encoder.details == {"quantisation": quantisation()}

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from index.store import IndexDir
+from index.store.generations import IndexDir
 
 from .conftest import write_corpus
 
@@ -35,9 +35,9 @@ point, argv = sys.argv[1], sys.argv[2:]
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-import index.store as store
+import index.store.generations as store
 import index.indexer as indexer
-from index.hashing_encoder import HashingEncoder
+from index.embed.hashing_encoder import HashingEncoder
 
 if point == "staging-created":
     real_staging = store.IndexDir.staging
@@ -303,13 +303,13 @@ def test_bm25_file_damage_is_detected(old_index):
 
 
 DISK_FULL_POINTS = {
-    "sqlite rows": ("index.docstore.DocWriter.add_sentences", None),
+    "sqlite rows": ("index.store.docstore.DocWriter.add_sentences", None),
     "vectors": ("index.indexer.np.save", None),
     "faiss": ("index.indexer.ann.save", None),
     "bm25": ("index.indexer.Bm25.save", None),
-    "manifest": ("index.store._write_json", None),
-    "fsync": ("index.store._fsync", None),
-    "CURRENT pointer": ("index.store.os.replace", "CURRENT"),
+    "manifest": ("index.store.generations._write_json", None),
+    "fsync": ("index.store.generations._fsync", None),
+    "CURRENT pointer": ("index.store.generations.os.replace", "CURRENT"),
 }
 
 

@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from index.encoders import EncoderSpec
+from index.embed.encoders import EncoderSpec
 from index.indexer import update_index
-from index.store import IndexDir, manifest_digest
+from index.store.generations import IndexDir, manifest_digest
 
 from .conftest import write_corpus
 

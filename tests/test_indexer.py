@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.encoders import EncoderSpec, load_encoder
+from index.embed.encoders import EncoderSpec, load_encoder
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
 from index.indexer import update_index
-from index.search import Searcher
-from index.store import IndexDir
+from index.search.searcher import Searcher
+from index.store.generations import IndexDir
 
 from .conftest import write_corpus
 

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 from bot.answering import Answerer
 from bot.confidence import confidence, is_answered, threshold
-from index.answer_types import has_kind, question_kind
-from index.features import FEATURES
+from index.search.answer_types import has_kind, question_kind
+from index.search.features import FEATURES
 from index.indexer import update_index
-from index.lexical import Bm25
-from index.ranking import HAND_WEIGHTS, Ranker, learned_weights, rrf
-from index.search import Searcher
-from index.term_match import match_terms
+from index.store.bm25 import Bm25
+from index.search.ranking import HAND_WEIGHTS, Ranker, learned_weights, rrf
+from index.search.searcher import Searcher
+from index.search.term_match import match_terms
 
 from .conftest import write_corpus
 
@@ -145,7 +145,7 @@ def test_confidence_is_calibrated_and_monotone_in_support():
                                  "this Year", "band", "weekend", "Tueſday", "x", ".", "\u0663",
                                  "yesterday's", "ad-hoc", "_AD"]), max_size=12).map("".join))
 def test_date_precheck_never_changes_the_date_cue(text: str):
-    from index.answer_types import _DATE, has_kind
+    from index.search.answer_types import _DATE, has_kind
 
     assert has_kind("date", text, set()) == (_DATE.search(text) is not None)
 
@@ -157,7 +157,7 @@ def test_date_precheck_never_changes_the_date_cue(text: str):
                                  "x", ".", "_", "Tueſday", "ſix", "\u0663", "é"]),
                 max_size=12).map("".join))
 def test_recorded_kinds_are_what_the_patterns_find(text: str):
-    from index.answer_types import _DATE, _NUMBER, HELD_BITS, held_kinds
+    from index.search.answer_types import _DATE, _NUMBER, HELD_BITS, held_kinds
 
     expected = (HELD_BITS["date"] if _DATE.search(text) else 0) | \
         (HELD_BITS["number"] if _NUMBER.search(text) else 0)

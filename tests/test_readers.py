@@ -9,7 +9,7 @@ import pytest
 
 from index.errors import UnreadableFile
 from index.indexer import split_article
-from index.readers import read_articles
+from index.ingest.readers import read_articles
 
 from .conftest import SEED_ARTICLE
 

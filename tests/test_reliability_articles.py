@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from index.encoders import EncoderSpec
+from index.embed.encoders import EncoderSpec
 from index.indexer import update_index
-from index.store import IndexDir
+from index.store.generations import IndexDir
 
 from .conftest import write_corpus
 
@@ -306,7 +306,7 @@ _SPLIT_50MB = """
 import resource, sys, time
 from pathlib import Path
 from index.indexer import split_article
-from index.readers import read_articles
+from index.ingest.readers import read_articles
 unit = sys.argv[1].encode()
 data = unit * (50_000_000 // len(unit))
 started = time.monotonic()

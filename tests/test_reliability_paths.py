@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from index.store import IndexDir, manifest_digest
+from index.store.generations import IndexDir, manifest_digest
 
 from .conftest import write_corpus
 

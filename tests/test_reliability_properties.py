@@ -10,12 +10,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index import splitter
-from index.encoders import EncoderSpec
+from index.ingest import splitter
+from index.embed.encoders import EncoderSpec
 from index.indexer import split_article, update_index
-from index.readers import read_articles
-from index.splitter import paragraphs, sentences
-from index.store import IndexDir
+from index.ingest.readers import read_articles
+from index.ingest.splitter import paragraphs, sentences
+from index.store.generations import IndexDir
 
 # pieces news text is made of, plus the white space and marks that have broken splitters
 PIECES = ["The", " ", "  ", "market", "rose", ".", "!", "?", "...", ",", ";", ":", "\n", "\n\n",

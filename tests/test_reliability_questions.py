@@ -26,7 +26,7 @@ GOOD = "Who makes the IMX800 sensor?"
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from index.encoders import EncoderSpec
+    from index.embed.encoders import EncoderSpec
     from index.indexer import update_index
 
     root = tmp_path_factory.mktemp("questions")

@@ -10,17 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.answer_types import (HELD_BITS, cue_features, cues_read_texts, has_kind, held_kinds,
+from index.search.answer_types import (HELD_BITS, cue_features, cues_read_texts, has_kind, held_kinds,
                                 question_kind)
-from index.docstore import DocReader
+from index.store.docstore import DocReader
 from index.errors import IndexCorrupt
 from index.indexer import passage_means, update_index
-from index.lexical import Bm25, _sort_postings, tokenize
-from index.search import Searcher
-from index.sentence_table import SentenceTable, TableWriter, line_columns
-from index.store import IndexDir
-from index.term_match import match_terms
-from index.title_terms import TitleTerms
+from index.store.bm25 import Bm25, _sort_postings, tokenize
+from index.search.searcher import Searcher
+from index.store.sentence_table import SentenceTable, TableWriter, line_columns
+from index.store.generations import IndexDir
+from index.search.term_match import match_terms
+from index.store.title_terms import TitleTerms
 
 from .conftest import write_corpus
 
@@ -222,7 +222,7 @@ def test_passage_means_need_sentences_in_passage_order():
 
 def test_searcher_keeps_the_articles_it_used_last(tmp_path: Path, hashing_spec,
                                                   monkeypatch: pytest.MonkeyPatch):
-    import index.search as search
+    import index.search.searcher as search
 
     files = {f"{name}.txt": f"The {name} report is here. It has a second line.\n"
              for name in ("alpha", "beta", "gamma")}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.splitter import paragraphs, sentences
+from index.ingest.splitter import paragraphs, sentences
 
 from .conftest import SEED_ARTICLE
 

@@ -45,7 +45,7 @@ def _holds_index(folder: Path) -> bool:
     """Whether ``folder`` has an index (a damaged one counts: the chat says what is wrong
     rather than building over it)."""
     from index.errors import EngineError
-    from index.store import IndexDir
+    from index.store.generations import IndexDir
 
     try:
         return IndexDir(folder).current() is not None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 if TYPE_CHECKING:
-    from index.encoders import EncoderSpec
+    from index.embed.encoders import EncoderSpec
 
     from ..answering import Answerer, Article, Evidence, PassageView
     from ..conversation import Conversation, Reply
@@ -73,7 +73,7 @@ class ChatEngine:
 
     def load(self, status: StatusFn, rebuild: bool = False) -> Loaded:
         """Bring the index up to date with ``paths`` (when given) and open it."""
-        from index.encoders import quiet_hub
+        from index.embed.encoders import quiet_hub
         from index.notices import set_sink
 
         quiet_hub()
@@ -85,8 +85,8 @@ class ChatEngine:
             set_sink(None)
 
     def _load(self, status: StatusFn, rebuild: bool) -> Loaded:
-        from index.encoders import load_encoder
-        from index.store import IndexDir
+        from index.embed.encoders import load_encoder
+        from index.store.generations import IndexDir
 
         from ..answering import Answerer
         from ..conversation import Conversation
@@ -180,10 +180,10 @@ def _quiet():
         logging.disable(disabled)
 
 
-def _built_with(store) -> "EncoderSpec":  # noqa: ANN001 - an index.store.IndexDir
+def _built_with(store) -> "EncoderSpec":  # noqa: ANN001 - an index.store.generations.IndexDir
     """The encoder the live index was built with, or the configured one for a new index (only
     the manifest is read: opening the index checks its files)."""
-    from index.encoders import EncoderSpec
+    from index.embed.encoders import EncoderSpec
 
     live = store.current()
     if live is None:

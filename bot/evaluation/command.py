@@ -36,7 +36,7 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
     hit is a returned sentence holding an annotator's answer start. Plain BM25 and plain dense
     retrieval are measured on the same sentences in the same run.
     """
-    from index.encoders import EncoderSpec
+    from index.embed.encoders import EncoderSpec
 
     from .report import render
     from .runner import evaluate

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from index.encoders import Encoder, EncoderSpec, load_encoder
+from index.embed.encoders import Encoder, EncoderSpec, load_encoder
 from index.errors import IndexCorrupt, IndexMismatch
 from index.indexer import update_index
 from index.paths import cache_dir
 from index.progress import progress_bar
-from index.ranking import Ranker
-from index.search import Searcher
-from index.store import IndexDir
+from index.search.ranking import Ranker
+from index.search.searcher import Searcher
+from index.store.generations import IndexDir
 
 from ..confidence import verdict
 from ..questions import clean_question

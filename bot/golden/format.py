@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from index.encoders import BACKENDS, EncoderSpec
+from index.embed.encoders import BACKENDS, EncoderSpec
 from index.errors import BadInput
 
 from ..cli import SEEDS_DIR

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from index.encoders import Encoder, EncoderSpec, load_encoder
+from index.embed.encoders import Encoder, EncoderSpec, load_encoder
 from index.errors import BadInput, EngineError, IndexCorrupt, IndexMismatch
 from index.indexer import update_index
 from index.notices import warn

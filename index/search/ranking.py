@@ -1,4 +1,4 @@
-"""Combine a candidate sentence's score parts (:mod:`index.features`) into one ranking score.
+"""Combine a candidate sentence's score parts (:mod:`index.search.features`) into one ranking score.
 
 The default ranker is linear in the parts; its weights were learned on SQuAD v1.1 dev half-a by
 ``scripts/train_ranker.py`` (a listwise softmax over each question's candidates, chosen by
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .choices import RANKERS
-from .errors import BadInput
-from .features import ranks
+from index.choices import RANKERS
+from index.errors import BadInput
+from index.search.features import ranks
 
 WEIGHTS_FILE = Path(__file__).with_name("ranker_weights.json")
 HAND_WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}

@@ -1,9 +1,9 @@
 """Search a built index: a question in, ranked sentences with their score parts out.
 
 Candidates come from dense sentence search (FAISS) and BM25; each candidate is then scored with
-the parts of :mod:`index.features` (its own, its paragraph's and its neighbours' cosine, BM25
+the parts of :mod:`index.search.features` (its own, its paragraph's and its neighbours' cosine, BM25
 of the sentence and its context, IDF-weighted term coverage, title match, answer-type cues) and
-:mod:`index.ranking` combines those parts into one score.
+:mod:`index.search.ranking` combines those parts into one score.
 """
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ from typing import Iterator, TypeVar
 
 import numpy as np
 
-from . import ann
-from .arrays import load_array
-from .docstore import ArticleInfo, DocReader, SentenceRow
-from .documents import Article
-from .encoders import Encoder, load_encoder
-from .errors import IndexCorrupt, IndexMismatch
-from .features import candidate_features
-from .lexical import Bm25
-from .ranking import Ranker
-from .sentence_table import SentenceTable
-from .store import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
-from .term_match import TermMatch, match_terms
-from .title_terms import TitleTerms
+from index.store import ann
+from index.store.arrays import load_array
+from index.store.docstore import ArticleInfo, DocReader, SentenceRow
+from index.ingest.documents import Article
+from index.embed.encoders import Encoder, load_encoder
+from index.errors import IndexCorrupt, IndexMismatch
+from index.search.features import candidate_features
+from index.store.bm25 import Bm25
+from index.search.ranking import Ranker
+from index.store.sentence_table import SentenceTable
+from index.store.generations import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
+from index.search.term_match import TermMatch, match_terms
+from index.store.title_terms import TitleTerms
 
 ARTICLE_CACHE = 256  # articles (with their text) kept in memory, least recently used dropped
 INFO_CACHE = 65_536  # articles' citation data (no text) kept in memory, least recently used

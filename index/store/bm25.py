@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .arrays import load_array
+from index.store.arrays import load_array
 
 BM25_DIR = "bm25"
 

@@ -2,7 +2,7 @@
 
 Per sentence id: its article, its passage (paragraph), its character span in the article text,
 the 1-based line and column of its start, the answer kinds it holds (a date, a number:
-:func:`index.answer_types.held_kinds`) and its text. Numbers are one ``int64`` table; texts
+:func:`index.search.answer_types.held_kinds`) and its text. Numbers are one ``int64`` table; texts
 are UTF-8, back to back in one file, with their byte offsets. The indexer writes them beside
 ``docs.sqlite``; search memory-maps them, so a question reads its candidates' neighbours,
 articles, lengths and texts in microseconds (SQLite takes ~4.5 µs a row at 1M sentences).
@@ -17,8 +17,8 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 
-from .answer_types import held_kinds
-from .arrays import load_array
+from index.search.answer_types import held_kinds
+from index.store.arrays import load_array
 
 TABLE = "sentence_table.npy"  # int64 (sentences, 7): the COLUMNS below
 TEXTS = "sentence_texts.bin"  # UTF-8 texts, back to back

@@ -37,9 +37,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .encoders import EncoderSpec, ProgressFn, cpu_cores, token_batches
-from .errors import ModelUnavailable
-from .paths import cache_dir
+from index.embed.encoders import EncoderSpec, ProgressFn, cpu_cores, token_batches
+from index.errors import ModelUnavailable
+from index.paths import cache_dir
 
 QUANTISATIONS = ("avx2", "avx512_vnni", "arm64")
 QUANTISATION_ENV = "BOT_ONNX_QUANTISATION"
@@ -239,7 +239,7 @@ class _SessionPool:
 def exported_model(model: str, variant: str | None = None) -> Path:
     """The cached ONNX export of ``model`` holding the ``variant`` file, exporting it (~10 s,
     once) when missing."""
-    from .encoders import model_path
+    from index.embed.encoders import model_path
 
     variant = variant or quantisation()
     source = model_path(model)
@@ -267,7 +267,7 @@ def exported_model(model: str, variant: str | None = None) -> Path:
 
 
 def _export(source: str, staging: Path, variant: str, existing: Path) -> None:
-    from .notices import note
+    from index.notices import note
 
     note(f"exporting {Path(source).name} to int8 ONNX ({variant}; once, into "
          f"{staging.parent})")

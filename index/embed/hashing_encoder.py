@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoders import EncoderSpec, ProgressFn
+from index.embed.encoders import EncoderSpec, ProgressFn
 
 _WORD = re.compile(r"\w+")
 

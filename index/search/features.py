@@ -14,7 +14,7 @@ Every part is a number per candidate, computed for all candidates at once:
 - ``article_dense`` / ``article_lexical``: the best dense / lexical part among the candidates of
   the same article (how much the whole article is about the question).
 - ``cue_date`` / ``cue_number`` / ``cue_name``: the question wants a date / number / name and the
-  sentence holds one (:mod:`index.answer_types`).
+  sentence holds one (:mod:`index.search.answer_types`).
 - ``length``: log of the sentence length (very short sentences rarely answer).
 
 One more part describes the question, not the candidate (the same for all; used by the
@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .answer_types import cue_features, cues_read_texts
-from .sentence_table import SentenceTable
-from .term_match import TermMatch, holds
-from .title_terms import TitleTerms
+from index.search.answer_types import cue_features, cues_read_texts
+from index.store.sentence_table import SentenceTable
+from index.search.term_match import TermMatch, holds
+from index.store.title_terms import TitleTerms
 
 FEATURES = ("dense", "passage", "neighbour", "dense_rank", "lexical", "lexical_log", "context",
             "lexical_rank", "coverage", "context_coverage", "title", "all_coverage",

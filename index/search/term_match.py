@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lexical import Bm25, tokenize
+from index.store.bm25 import Bm25, tokenize
 
 
 @dataclass

@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-from .documents import Article
-from .errors import UnreadableFile
+from index.ingest.documents import Article
+from index.errors import UnreadableFile
 
 SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
             ".jsonl": "jsonl"}
@@ -120,7 +120,7 @@ def read_jsonl(source: str, text: str) -> list[Article]:
         raise UnreadableFile(source, "no readable JSONL records" +
                              (f" ({problems[0]})" if problems else ""))
     if problems:
-        from .notices import warn
+        from index.notices import warn
 
         warn(f"{source}: skipped {len(problems)} bad line(s): {'; '.join(problems[:3])}")
     return articles

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .encoders import EncoderSpec
-from .errors import (BadInput, IndexCorrupt, IndexMismatch, IndexNotFound,
+from index.embed.encoders import EncoderSpec
+from index.errors import (BadInput, IndexCorrupt, IndexMismatch, IndexNotFound,
                      IndexWriteFailed)
 
 FORMAT = "bot-index"
@@ -197,7 +197,7 @@ class IndexDir:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                from .notices import warn
+                from index.notices import warn
 
                 warn(f"another 'bot index' is writing {self.root}; waiting for it to finish")
                 fcntl.flock(handle, fcntl.LOCK_EX)

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .errors import BadInput
-from .readers import SUFFIXES, file_format
+from index.errors import BadInput
+from index.ingest.readers import SUFFIXES, file_format
 
 _KNOWN = ", ".join(sorted(SUFFIXES))
 

@@ -30,7 +30,7 @@ _QUESTION_KIND = [
                         r"which (person|company|team|group|organization))\b", re.I)),
 ]
 # _DATE and _NUMBER decide what the indexer records per sentence (held_kinds): changing them
-# means a new index.store.FORMAT_VERSION and dropping the older ones from index.store.READABLE,
+# means a new index.store.generations.FORMAT_VERSION and dropping the older ones from index.store.generations.READABLE,
 # so that 'bot ask' refuses existing indexes and 'bot index' updates them.
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|"
            "december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec")

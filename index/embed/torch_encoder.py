@@ -6,8 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoders import EncoderSpec, ProgressFn, length_sorted_batches, model_path
-from .errors import ModelUnavailable
+from index.embed.encoders import EncoderSpec, ProgressFn, length_sorted_batches, model_path
+from index.errors import ModelUnavailable
 
 
 class TorchEncoder:

@@ -12,8 +12,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .arrays import load_array
-from .lexical import tokenize
+from index.store.arrays import load_array
+from index.store.bm25 import tokenize
 
 INDPTR = "title_terms_indptr.npy"  # int64 (terms + 1,)
 ARTICLES = "title_terms_articles.npy"  # int64: article ids, sorted within each term

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .documents import Article
+from index.ingest.documents import Article
 
 DOCS = "docs.sqlite"
 

@@ -81,7 +81,7 @@ def build(vectors: np.ndarray, config: AnnConfig, threads: int | None = None):
     """A FAISS index over ``vectors`` (float32, normalised rows), built on all cores."""
     import faiss
 
-    from .encoders import cpu_cores
+    from index.embed.encoders import cpu_cores
 
     faiss.omp_set_num_threads(threads or cpu_cores())
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)

@@ -17,8 +17,8 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from .choices import BACKENDS
-from .errors import BadInput, ModelUnavailable
+from index.choices import BACKENDS
+from index.errors import BadInput, ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -95,14 +95,14 @@ def load_encoder(spec: EncoderSpec) -> Encoder:
     """Build the encoder ``spec`` names; raises :class:`ModelUnavailable` with a clear reason."""
     quiet_hub()
     if spec.backend == "hashing":
-        from .hashing_encoder import HashingEncoder
+        from index.embed.hashing_encoder import HashingEncoder
 
         return HashingEncoder.from_spec(spec)
     if spec.backend == "onnx":
-        from .onnx_encoder import OnnxEncoder
+        from index.embed.onnx_encoder import OnnxEncoder
 
         return OnnxEncoder.from_spec(spec)
-    from .torch_encoder import TorchEncoder
+    from index.embed.torch_encoder import TorchEncoder
 
     return TorchEncoder.from_spec(spec)
 
