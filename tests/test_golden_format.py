@@ -167,7 +167,7 @@ def test_shipped_seed_file_is_valid_and_covers_abstention() -> None:
 
 
 def test_readme_example_is_a_valid_golden_file() -> None:
-    section = (ROOT / "README.md").read_text(encoding="utf-8").split(
+    section = (ROOT / "docs" / "golden-files.md").read_text(encoding="utf-8").split(
         "<!-- section: golden -->")[1].split("<!-- /section: golden -->")[0]
     example = section.split("```yaml\n")[1].split("```")[0]
     golden = parse_golden(example, ROOT / "tests" / "golden" / "readme.qa.yaml")

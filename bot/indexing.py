@@ -1,0 +1,29 @@
+"""Indexing for scripts and notebooks: one call, the same work as ``bot index``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from index.embed.encoders import Encoder, EncoderSpec
+from index.indexer import IndexReport, update_index
+from index.progress import ProgressCallback
+
+
+def index_folder(paths: str | Path | Iterable[str | Path], index_dir: str | Path = ".bot-index",
+                 *, model: str | None = None, backend: str | None = None,
+                 rebuild: bool = False, encoder: Encoder | None = None,
+                 progress: ProgressCallback | None = None) -> IndexReport:
+    """Make the index in ``index_dir`` hold exactly the articles under ``paths``.
+
+    Incremental as ``bot index``: unchanged files embed nothing. ``model``/``backend`` default
+    to ``BOT_MODEL``/``BOT_BACKEND`` or the packaged model; ``progress(stage, done, total)`` is
+    called as files are read (``"reading"``) and sentences embedded (``"embedding"``). Raises
+    :class:`index.errors.EngineError` (with a one-line message) when nothing can be indexed.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    spec = EncoderSpec.from_env(model, backend) if (model or backend or rebuild) and \
+        not encoder else None
+    return update_index(list(paths), index_dir, spec=spec, rebuild=rebuild, encoder=encoder,
+                        progress=progress)
