@@ -5,6 +5,10 @@ session), since ranking a question is mostly Python and holds the GIL; replies s
 in input order, each as soon as it and those before it are ready. Lines and replies travel
 through one pipe per worker (a process pool's task and result threads cost the parent ~2 ms of
 CPU a line). ``BOT_WORKERS=1`` (or a single core) answers in this process.
+
+Turns of one conversation (JSON lines with the same ``"conversation"``) all go to the worker
+that answered its first turn, which keeps the dialogue (:class:`bot.conversation.Conversation`)
+and answers them in input order; different conversations are spread over the workers.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from typing import Iterable, Iterator
 from index.errors import EngineError
 
 from .questions import MAX_QUESTION_CHARS, clean_question
+from .stream_lines import StreamLine
 
-Item = tuple[int, str, "str | None"]  # (line number, question, problem)
+Item = tuple[int, StreamLine, "str | None"]  # (line number, what it asks, problem)
+MAX_CONVERSATIONS = 10_000  # dialogues a process keeps; the least recently asked is forgotten
 
 
 @dataclass
@@ -36,26 +42,58 @@ class Reply:
     failed: bool = False
 
 
-def reply_to(answerer, item: Item, k: int, as_json: bool, single: bool) -> Reply:
-    """Answer one line (or report why it cannot be answered)."""
+def reply_to(answerer, item: Item, k: int, as_json: bool, single: bool,
+             dialogues: "Dialogues | None" = None) -> Reply:
+    """Answer one line (or report why it cannot be answered); a turn of a conversation is
+    answered in that conversation, kept in ``dialogues``."""
     from .human_output import render
 
-    number, text, problem = item
+    number, line, problem = item
+    echo = {"conversation": line.conversation} if line.conversation is not None else {}
     if problem:
         from .answering import Answer
 
-        error = Answer(text, answered=False, confidence=0.0, evidence=[]).to_json()
-        line = json.dumps(error | {"error": problem}, ensure_ascii=False)
-        return Reply(line if as_json else None, [f"error: line {number}: {problem}"], True)
+        error = Answer(line.question, answered=False, confidence=0.0, evidence=[]).to_json()
+        text = json.dumps(error | echo | {"error": problem}, ensure_ascii=False)
+        return Reply(text if as_json else None, [f"error: line {number}: {problem}"], True)
     notes = []
-    if (length := len(clean_question(text, limit=None))) > MAX_QUESTION_CHARS:
+    if (length := len(clean_question(line.question, limit=None))) > MAX_QUESTION_CHARS:
         where = "" if single else f"line {number}: "
         notes.append(f"warning: {where}question has {length} characters; only the first "
                      f"{MAX_QUESTION_CHARS} are searched")
-    answer = answerer.ask(text, k=k)
-    out = json.dumps(answer.to_json(), ensure_ascii=False) if as_json else \
-        render(answer) + ("" if single else "\n")
+    wanted = line.k or k
+    if line.conversation is None:
+        answer, read_with = answerer.ask(line.question, k=wanted), None
+    else:
+        dialogues = dialogues if dialogues is not None else Dialogues(answerer)
+        turn = dialogues.get(line.conversation).ask(line.question, k=wanted)
+        answer, read_with = turn.answer, list(turn.read_with)
+    if as_json:
+        extra = echo | ({"read_with": read_with} if read_with is not None else {})
+        out = json.dumps(answer.to_json() | extra, ensure_ascii=False)
+    else:
+        out = render(answer, read_with) + ("" if single else "\n")
     return Reply(out, notes)
+
+
+class Dialogues:
+    """The conversations of one stream by name, the :data:`MAX_CONVERSATIONS` most recently
+    asked kept (memory stays bounded however many dialogues a stream holds)."""
+
+    def __init__(self, answerer, limit: int = MAX_CONVERSATIONS) -> None:  # noqa: ANN001
+        self.answerer = answerer
+        self.limit = limit
+        self.open: collections.OrderedDict = collections.OrderedDict()
+
+    def get(self, name: str):  # noqa: ANN201 - bot.conversation.Conversation
+        """The conversation called ``name`` (a new one on its first turn)."""
+        if name in self.open:
+            self.open.move_to_end(name)
+            return self.open[name]
+        conversation = self.open[name] = self.answerer.conversation()
+        while len(self.open) > self.limit:
+            self.open.popitem(last=False)
+        return conversation
 
 
 def workers_for_stream() -> int:
@@ -73,8 +111,9 @@ def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single
         from .answering import Answerer
 
         answerer = Answerer.open(index_dir)
+        dialogues = Dialogues(answerer)
         for item in items:
-            yield reply_to(answerer, item, k, as_json, single)
+            yield reply_to(answerer, item, k, as_json, single, dialogues)
         return
     from index.store.generations import IndexDir
 
@@ -87,7 +126,7 @@ def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single
 
 class _Workers:
     """Worker processes fed through one pipe each, a line to the least busy, at most
-    :data:`QUEUED` lines each.
+    :data:`QUEUED` lines each; a conversation's turns all to the worker of its first turn.
 
     Each worker answers its lines in the order it gets them, so taking the replies from the
     workers in dispatch order gives input order. Input is read by a thread, so a reply is
@@ -103,6 +142,7 @@ class _Workers:
         self.processes: list = []
         self.pipes: list = []
         self.queued: list[int] = []
+        self.owner: collections.OrderedDict[str, int] = collections.OrderedDict()  # by name
 
     def __enter__(self) -> "_Workers":
         return self
@@ -131,18 +171,25 @@ class _Workers:
         """Hand the lines read into ``lines`` to the workers; yield the replies in order."""
         order: collections.deque[int] = collections.deque()  # worker of each line in flight
         done = False
-        while not done or order:
-            while not done:  # hand out what has come, without waiting when replies are due
-                try:
-                    item = lines.get(block=not order)
-                except queue.Empty:
+        waiting = None  # a turn whose conversation's worker has its fill
+        while not done or order or waiting is not None:
+            while not done or waiting is not None:  # hand out what has come, without waiting when due
+                if waiting is not None:
+                    item, waiting = waiting, None
+                else:
+                    try:
+                        item = lines.get(block=not order)
+                    except queue.Empty:
+                        break
+                    if item is _END:
+                        done = True
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                worker = self._worker_for(item)
+                if worker is None:
+                    waiting = item  # its worker must give a reply first
                     break
-                if item is _END:
-                    done = True
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                worker = self._free_worker()
                 self._send(worker, item)
                 self.queued[worker] += 1
                 order.append(worker)
@@ -150,6 +197,21 @@ class _Workers:
                     break  # every worker has its fill: take a reply first
             if order:
                 yield self._reply(order.popleft())
+
+    def _worker_for(self, item: Item) -> int | None:
+        """The worker for ``item``: its conversation's (None while that one has its fill),
+        else the least busy."""
+        name = item[1].conversation if item[2] is None else None
+        if name is None:
+            return self._free_worker()
+        if name in self.owner:
+            worker = self.owner[name]
+            self.owner.move_to_end(name)
+            return worker if self.queued[worker] < QUEUED else None
+        worker = self.owner[name] = self._free_worker()
+        while len(self.owner) > MAX_CONVERSATIONS:
+            self.owner.popitem(last=False)
+        return worker
 
     def _free_worker(self) -> int:
         """The least busy worker, starting one more when every worker is busy."""
@@ -231,15 +293,16 @@ def _serve(pipe, index_dir: str, verified: str, options: tuple[int, bool, bool])
     from .answering import Answerer
 
     k, as_json, single = options
-    answerer, failure = None, None
+    answerer, failure, dialogues = None, None, None
     try:
         answerer = Answerer.open(index_dir, verified=verified)
+        dialogues = Dialogues(answerer)
     except Exception as exc:  # noqa: BLE001 - raised in the parent
         failure = _portable(exc)
     try:
         while (item := pipe.recv()) is not None:
             try:
-                pipe.send(failure or reply_to(answerer, item, k, as_json, single))
+                pipe.send(failure or reply_to(answerer, item, k, as_json, single, dialogues))
             except Exception as exc:  # noqa: BLE001 - raised in the parent
                 pipe.send(_portable(exc))
     except (EOFError, OSError):  # the parent went away

@@ -17,6 +17,7 @@ from index.choices import BACKENDS
 from index.errors import BadInput, EngineError
 
 from .questions import DEFAULT_K, MAX_K, question_problem
+from .stream_lines import LineProblem, StreamLine, parse_line
 
 DEFAULT_INDEX_DIR = ".bot-index"
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -147,10 +148,12 @@ def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> 
         sys.exit(1)
 
 
-def _questions(question: str | None, stream: TextIO) -> Iterator[tuple[int, str, str | None]]:
-    """``(line number, question, problem)`` for the argument or for each stdin line."""
+def _questions(question: str | None,
+               stream: TextIO) -> Iterator[tuple[int, StreamLine, str | None]]:
+    """``(line number, what it asks, problem)`` for the argument or for each stdin line (a
+    line starting with ``{`` is a JSON object: see :mod:`bot.stream_lines`)."""
     if question is not None:
-        yield 1, question, None
+        yield 1, StreamLine(question), None
         return
     for number, raw in enumerate(stream.buffer, start=1):
         line = raw.rstrip(b"\r\n")
@@ -159,15 +162,18 @@ def _questions(question: str | None, stream: TextIO) -> Iterator[tuple[int, str,
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield (number, line.decode("utf-8", "replace"),
+            yield (number, StreamLine(line.decode("utf-8", "replace")),
                    f"not UTF-8 text (invalid byte at column {exc.start + 1})")
             continue
         if not text.strip():
             continue  # blank lines separate questions
         if "\x00" in text:
-            yield number, text.replace("\x00", ""), "question contains NUL bytes"
+            yield number, StreamLine(text.replace("\x00", "")), "question contains NUL bytes"
             continue
-        yield number, text, question_problem(text)
+        try:
+            yield number, parse_line(text), None
+        except LineProblem as exc:
+            yield number, exc.line, str(exc)
 
 
 def _emit(line: str) -> None:

@@ -66,6 +66,11 @@ class Reply:
     follow_up: bool = False
     context: tuple[str, ...] = ()  # the previous turn's key terms used for a follow-up
 
+    @property
+    def read_with(self) -> tuple[str, ...]:
+        """What the turn was read with besides its own words (empty: read alone)."""
+        return self.context
+
 
 @dataclass
 class Conversation:

@@ -12,12 +12,16 @@ from .verdicts import CANDIDATES, NO_MATCH, NOT_ANSWERED
 MAX_SHOWN_QUESTION = 300  # a pasted megabyte is echoed as its start and its length
 
 
-def render(answer: Answer) -> str:
-    """Question, then each evidence sentence with its title, date and location."""
+def render(answer: Answer, read_with: list[str] | None = None) -> str:
+    """Question, then each evidence sentence with its title, date and location; for a turn
+    of a conversation read with earlier turns, what it was read with."""
     question = answer.question
     if len(question) > MAX_SHOWN_QUESTION:
         question = question[:MAX_SHOWN_QUESTION] + f"\u2026 ({len(answer.question)} characters)"
     lines = [click.style(f"Q: {printable(question)}", bold=True)]
+    if read_with:
+        lines.append(click.style(f"  (read with the earlier turns: "
+                                 f"{printable(', '.join(read_with))})", italic=True))
     if not answer.evidence:
         lines.append(f"  {NO_MATCH}")
         return "\n".join(lines)

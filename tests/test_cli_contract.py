@@ -196,9 +196,10 @@ def test_a_parallel_stream_answers_each_line_before_the_next_one_comes(indexed: 
 
 def test_a_stream_starts_workers_only_as_lines_need_them(indexed: Path):
     from bot.ask_stream import _Workers
+    from bot.stream_lines import StreamLine
 
     with _Workers(str(indexed), "", (1, True, False), limit=2) as pool:
-        replies = list(pool.replies([(1, "Who makes the IMX800 sensor?", None)]))
+        replies = list(pool.replies([(1, StreamLine("Who makes the IMX800 sensor?"), None)]))
         assert len(pool.processes) == 1  # one line: one worker, however many cores
     assert "IMX800" in json.loads(replies[0].stdout)["answers"][0]["text"]
 
@@ -232,12 +233,13 @@ def test_a_worker_that_cannot_load_the_index_fails_the_stream_once(indexed: Path
     import numpy as np
 
     from bot.ask_stream import FEEDER, _Workers
+    from bot.stream_lines import StreamLine
     from index.errors import IndexCorrupt
     from index.store.generations import IndexDir
 
     generation = IndexDir(indexed).require_current()
     np.save(generation / "sentence_table.npy", np.zeros((1, 7), dtype=np.int64))
-    lines = ((n, "Where is Leica?", None) for n in itertools.count(1))  # never ends
+    lines = ((n, StreamLine("Where is Leica?"), None) for n in itertools.count(1))  # never ends
     with pytest.raises(IndexCorrupt, match="do not match"):
         # told the index was checked, the workers load it unchecked and fail
         with _Workers(str(indexed), generation.name, (1, True, False), limit=2) as pool:
