@@ -1,8 +1,10 @@
-"""Incremental indexing: files → articles → passages/sentences → vectors → a new generation.
+"""Incremental indexing: files and URLs → articles → passages/sentences → vectors → a new
+generation.
 
-Unchanged files (same content hash) are copied from the live generation with their vectors, so
-they embed nothing; changed files are re-read and re-embedded; files that no longer exist leave
-the index. When nothing changed, no generation is written at all.
+Unchanged files and web articles (same content hash, or a ``304 Not Modified``) are copied from
+the live generation with their vectors, so they embed nothing; changed ones are re-read and
+re-embedded; files that no longer exist (and feeds no longer named) leave the index. When
+nothing changed, no generation is written at all.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import numpy as np
 
 from index.store import ann
 from index.store.arrays import load_array
-from index.ingest.discovery import discover
 from index.store.docstore import DocReader, DocWriter
 from index.ingest.documents import Article, SplitArticle
 from index.embed.encoders import Encoder, EncoderSpec, load_encoder
@@ -26,7 +27,7 @@ from index.errors import BadInput, EngineError, IndexWriteFailed, UnreadableFile
 from index.store.bm25 import Bm25
 from index.notices import warn
 from index.progress import ProgressCallback, progress_bar
-from index.ingest.readers import file_format, read_articles
+from index.ingest.sources import ArticleSources, Failed, Unchanged
 from index.store.sentence_table import COLUMNS, TableWriter
 from index.ingest.splitter import SPLITTER_VERSION, paragraphs, sentences
 from index.store.generations import (PASSAGE_VECTORS, READABLE, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry,
@@ -71,21 +72,25 @@ def split_article(article: Article) -> SplitArticle:
 def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
                  spec: EncoderSpec | None = None, rebuild: bool = False,
                  encoder: Encoder | None = None,
-                 progress: ProgressCallback | None = None) -> IndexReport:
-    """Bring the index in ``index_dir`` up to date with the article files under ``paths``.
+                 progress: ProgressCallback | None = None,
+                 fetch: object | None = None) -> IndexReport:
+    """Bring the index in ``index_dir`` up to date with the article files under ``paths`` and
+    the ``http(s)://`` URLs (feeds or pages) among them.
 
-    ``progress(stage, done, total)``, if given, is called as files are read (``"reading"``)
-    and texts embedded (``"embedding"``)."""
+    ``progress(stage, done, total)``, if given, is called as files are read (``"reading"``),
+    URLs fetched (``"fetching"``, ``"fetching articles"``) and texts embedded
+    (``"embedding"``). ``fetch`` (:class:`index.ingest.fetching.FetchSettings`) sets the
+    fetching limits (default: from the environment)."""
     started = time.perf_counter()
     store = index_dir if isinstance(index_dir, IndexDir) else IndexDir(index_dir)
-    files, problems = discover(paths)
-    report = IndexReport(store.root, skipped=list(problems))
+    sources = ArticleSources(paths, fetch)
+    report = IndexReport(store.root, skipped=list(sources.problems))
     with store.write_lock():
         live, old = _live_generation(store, rebuild)
         spec = spec or (encoder.spec if encoder else None) or (
             _previous_spec(store) if rebuild else None)
         spec = _choose_spec(old, spec)
-        reuse, fresh = _classify(files, old, report, progress)
+        reuse, fresh = _classify(sources, live, old, report, progress)
         for problem in report.skipped:
             warn(problem)
         if old and old.format_version in READABLE and not (fresh or report.removed):
@@ -95,11 +100,12 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
             return report
         if not _sentence_count(reuse, fresh, old):
             raise BadInput(f"nothing to index: no readable article with text under the given "
-                           f"paths ({len(report.skipped)} file(s) skipped); the index in "
+                           f"paths or URLs ({len(report.skipped)} skipped); the index in "
                            f"{store.root} is unchanged")
         encoder = encoder or load_encoder(spec)
         try:
-            _write_generation(store, live, old, reuse, fresh, spec, encoder, report, progress)
+            _write_generation(store, live, old, reuse, fresh, spec, encoder, report, progress,
+                              sources)
         except BaseException as exc:  # disk full, interrupted, ...: the live index stays
             store.discard_staging()
             if isinstance(exc, (OSError, sqlite3.OperationalError)) and \
@@ -145,33 +151,32 @@ class _Fresh:
     articles: list[SplitArticle]
 
 
-def _classify(files: list[Path], old: Manifest | None,
+def _classify(sources: ArticleSources, live: Path | None, old: Manifest | None,
               report: IndexReport,
               progress: ProgressCallback | None = None) -> tuple[list[str], list[_Fresh]]:
-    """Split the files into reused (unchanged, or unreadable but indexed before) and fresh."""
+    """Split the sources into reused (unchanged, or unreadable but indexed before) and fresh."""
     old_files = old.files if old else {}
     same_splitter = bool(old) and old.splitter == TEXT_VERSION
+    reusable = set(old_files) if same_splitter else set()
     reuse: list[str] = []
     fresh: list[_Fresh] = []
     seen: set[str] = set()
-    bar = progress_bar(len(files), "reading", unit="file", callback=progress)
-    for path in files:
-        key = str(path)
+    for outcome in sources.outcomes(live, reusable, progress):
+        key = outcome.key
+        if key in seen:  # the same article reached twice (named and in a feed)
+            continue
         seen.add(key)
-        bar.update(1)
-        try:
-            stat = path.stat()
-            data = path.read_bytes()
-        except OSError as exc:
-            _unreadable(key, exc.strerror or str(exc), key in old_files, report, reuse)
-            continue
-        digest = hashlib.sha256(data).hexdigest()
         previous = old_files.get(key)
-        if previous and previous.sha256 == digest and same_splitter:
-            reuse.append(key)
+        if isinstance(outcome, Failed):
+            _unreadable(key, outcome.reason, previous is not None, report, reuse)
+            continue
+        if isinstance(outcome, Unchanged) or (previous and previous.sha256 == outcome.digest
+                                              and same_splitter):
+            if key in reusable:
+                reuse.append(key)
             continue
         try:
-            articles = [split_article(a) for a in read_articles(path, data)]
+            articles = [split_article(a) for a in outcome.articles()]
         except UnreadableFile as exc:
             _unreadable(key, exc.reason, previous is not None, report, reuse)
             continue
@@ -179,11 +184,10 @@ def _classify(files: list[Path], old: Manifest | None,
         if not count:
             _unreadable(key, "no article text", previous is not None, report, reuse)
             continue
-        entry = FileEntry(digest, stat.st_size, stat.st_mtime_ns, file_format(path) or "",
+        entry = FileEntry(outcome.digest, outcome.size, outcome.mtime_ns, outcome.format,
                           len(articles), count)
         fresh.append(_Fresh(key, entry, articles))
         (report.changed if previous else report.added).append(key)
-    bar.close()
     # The index mirrors the given paths: whatever is not under them (deleted, or from an
     # earlier run's other paths) leaves it.
     report.removed.extend(key for key in sorted(old_files) if key not in seen)
@@ -195,7 +199,8 @@ def _unreadable(key: str, reason: str, indexed: bool, report: IndexReport,
                 reuse: list[str]) -> None:
     if indexed:
         reuse.append(key)
-        report.skipped.append(f"{key}: {reason}; keeping the version indexed earlier")
+        report.skipped.append(f"{key}: {reason}; skipped, keeping the version indexed "
+                              "earlier")
     else:
         report.skipped.append(f"{key}: {reason}; skipped")
 
@@ -210,7 +215,8 @@ def sentence_embedding_texts(split: SplitArticle) -> list[str]:
 def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
                       reuse: list[str], fresh: list[_Fresh], spec: EncoderSpec,
                       encoder: Encoder, report: IndexReport,
-                      progress: ProgressCallback | None = None) -> None:
+                      progress: ProgressCallback | None = None,
+                      sources: ArticleSources | None = None) -> None:
     sentence_texts = [t for f in fresh for a in f.articles for t in sentence_embedding_texts(a)]
     new_sentence_vectors = _embed(encoder, sentence_texts, progress)
     report.sentences_embedded = len(sentence_texts)
@@ -253,6 +259,8 @@ def _write_generation(store: IndexDir, live: Path | None, old: Manifest | None,
     finally:
         reader.close()
 
+    if sources is not None:
+        sources.save(staging, set(files))
     report.articles, report.sentences = writer.articles, writer.sentences
     manifest = Manifest(
         encoder={**spec.to_json(), **getattr(encoder, "details", {}), "dim": dim},

@@ -82,8 +82,10 @@ def read_md(source: str, text: str) -> list[Article]:
     return [Article(source, text, pos, len(text), title=title, date=date, url=url, meta=meta)]
 
 
-def read_html(source: str, text: str) -> list[Article]:
-    """HTML: the main article text (no navigation, scripts or boilerplate) via trafilatura."""
+def read_html(source: str, text: str, title: str | None = None, date: str | None = None,
+              url: str | None = None, meta: dict[str, Any] | None = None) -> list[Article]:
+    """HTML: the main article text (no navigation, scripts or boilerplate) via trafilatura.
+    ``title``/``date``/``url``, when given (a feed item's), win over the page's own."""
     import trafilatura
 
     doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False,
@@ -92,7 +94,8 @@ def read_html(source: str, text: str) -> list[Article]:
     body = fields.get("text") or ""
     if not body.strip():
         raise UnreadableFile(source, "no article text found in the HTML")
-    return [_extracted(source, body, fields.get("title"), fields.get("date"), fields.get("url"))]
+    return [extracted_article(source, body, title or fields.get("title"),
+                              date or fields.get("date"), url or fields.get("url"), meta)]
 
 
 def read_jsonl(source: str, text: str) -> list[Article]:
@@ -114,8 +117,10 @@ def read_jsonl(source: str, text: str) -> list[Article]:
             continue
         meta = {k: v for k, v in record.items()
                 if k not in {"text", "content", "body", "title", "date", "url", "source"}}
-        articles.append(_extracted(source, body, record.get("title"), record.get("date"),
-                                   record.get("url") or record.get("source"), meta, number))
+        articles.append(extracted_article(source, body, record.get("title"),
+                                          record.get("date"),
+                                          record.get("url") or record.get("source"), meta,
+                                          number))
     if not articles:
         raise UnreadableFile(source, "no readable JSONL records" +
                              (f" ({problems[0]})" if problems else ""))
@@ -126,8 +131,8 @@ def read_jsonl(source: str, text: str) -> list[Article]:
     return articles
 
 
-def _extracted(source: str, body: str, title: Any, date: Any, url: Any,
-               meta: dict[str, Any] | None = None, record: int | None = None) -> Article:
+def extracted_article(source: str, body: str, title: Any, date: Any, url: Any,
+                      meta: dict[str, Any] | None = None, record: int | None = None) -> Article:
     """An article whose offsets refer to its extracted text, one paragraph per input line."""
     lines = [line.strip() for line in body.replace("\r\n", "\n").split("\n")]
     text = "\n\n".join(line for line in lines if line)

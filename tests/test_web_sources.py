@@ -1,0 +1,269 @@
+"""Feeds and article URLs, served by a real HTTP server on 127.0.0.1: indexed, cited, kept
+current with conditional requests, and every failing URL one warning line."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot import Answerer
+from bot.cli import cli
+from index.embed.encoders import EncoderSpec, load_encoder
+from index.errors import BadInput
+from index.indexer import update_index
+from index.ingest.fetching import FetchSettings
+from index.notices import set_sink
+from index.store.docstore import DocReader
+from index.store.generations import IndexDir
+
+from .local_site import ARTICLES, cached, page_html, rss, start_site
+
+FAST = FetchSettings(connect_timeout=1.0, read_timeout=0.5, total_timeout=3.0, host_delay=0.0)
+WARNING = re.compile(r"^warning: (\S+): (.+); skipped")
+
+
+class CountingEncoder:
+    """The hashing encoder, counting the texts it embeds."""
+
+    def __init__(self) -> None:
+        self.inner = load_encoder(EncoderSpec("hashing", "hashing"))
+        self.spec, self.dim, self.count = self.inner.spec, self.inner.dim, 0
+
+    def encode(self, texts, progress=None):
+        self.count += len(texts)
+        return self.inner.encode(texts, progress)
+
+    def encode_query(self, text):
+        return self.inner.encode_query(text)
+
+
+@pytest.fixture
+def site():
+    site, server = start_site()
+    yield site
+    site.stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def warnings():
+    lines: list[str] = []
+    set_sink(lines.append)
+    yield lines
+    set_sink(None)
+
+
+def index(urls, folder: Path, encoder=None, **kwargs):
+    return update_index(urls, folder, encoder=encoder or CountingEncoder(), fetch=FAST,
+                        **kwargs)
+
+
+def indexed(folder: Path) -> set[str]:
+    return set(IndexDir(folder).read_manifest().files)
+
+
+def best(folder: Path, question: str):
+    answerer = Answerer.open(folder, encoder=load_encoder(EncoderSpec("hashing", "hashing")))
+    return answerer.ask(question, k=3).evidence[0]
+
+
+def test_feeds_and_pages_become_cited_articles(site, tmp_path: Path, warnings):
+    base = site.base
+    report = index([f"{base}/rss", f"{base}/atom", f"{base}/markets.json",
+                    f"{base}/latin1.html", f"{base}/tokyo.html"], tmp_path / "idx")
+    assert warnings == []
+    assert indexed(tmp_path / "idx") == {
+        f"{base}/news/leica.html", f"{base}/news/rain.html",  # RSS: text from the linked page
+        f"{base}/science/comet",  # Atom carrying the full content: the page is never fetched
+        f"{base}/markets/wheat",  # JSON Feed with content_text
+        f"{base}/latin1.html", f"{base}/tokyo.html"}  # pages named directly
+    assert report.articles == 6 and not site.got("/science/comet")
+    assert site.got("/rss")[0]["User-Agent"].startswith("sentence-bot/")
+
+    evidence = best(tmp_path / "idx", "When does the first phone with the camera ship?")
+    assert evidence.source == f"{base}/news/leica.html" and evidence.offsets == "extracted"
+    assert (evidence.title, evidence.date) == ("Leica and Xiaomi team up", "2022-05-23")
+    assert "ships in July" in evidence.text
+    reader = DocReader(IndexDir(tmp_path / "idx").current())
+    try:
+        texts = {reader.article(i).source: reader.article(i) for i in range(report.articles)}
+    finally:
+        reader.close()
+    leica = texts[f"{base}/news/leica.html"]
+    assert leica.text[evidence.start:evidence.end] == evidence.text
+    assert "Copyright" not in leica.text and "Home" not in leica.text  # main content only
+    assert leica.meta == {"feed": f"{base}/rss"}
+    assert "café owners of Zürich" in texts[f"{base}/latin1.html"].text
+    assert "東京では月曜日に大雨が降り" in texts[f"{base}/tokyo.html"].text
+    assert texts[f"{base}/science/comet"].date == "2022-07-01"
+    assert texts[f"{base}/markets/wheat"].title == "Wheat prices climb"
+
+
+def test_second_run_asks_conditionally_and_embeds_nothing(site, tmp_path: Path):
+    base, encoder = site.base, CountingEncoder()
+    urls = [f"{base}/rss", f"{base}/latin1.html"]
+    index(urls, tmp_path / "idx", encoder)
+    first = encoder.count
+    again = index(urls, tmp_path / "idx", encoder)
+    assert (again.committed, again.sentences_embedded, encoder.count) == (False, 0, first)
+    assert [h.get("If-None-Match") is not None for h in site.got("/rss")] == [False, True]
+    assert site.got("/latin1.html")[1]["If-None-Match"]
+    assert len(site.got("/news/leica.html")) == 1  # the feed did not change: nor its pages
+
+    # the feed changes: its pages already indexed are asked for conditionally (304)
+    site.routes["/rss"] = cached(rss(base, ["/news/chips.html", "/news/leica.html",
+                                            "/news/rain.html"]).encode(), "application/rss+xml")
+    third = index(urls, tmp_path / "idx", encoder)
+    assert third.added == [f"{base}/news/chips.html"] and third.unchanged == 3
+    assert site.got("/news/leica.html")[-1]["If-None-Match"]
+    assert third.sentences_embedded == encoder.count - first == 3
+
+
+def test_an_item_that_left_the_feed_stays_until_the_feed_is_dropped(site, tmp_path: Path):
+    base = site.base
+    index([f"{base}/rss"], tmp_path / "idx")
+    site.routes["/rss"] = cached(rss(base, ["/news/rain.html", "/news/chips.html"]).encode(),
+                                 "application/rss+xml")
+    index([f"{base}/rss"], tmp_path / "idx")
+    assert f"{base}/news/leica.html" in indexed(tmp_path / "idx")
+    evidence = best(tmp_path / "idx", "Until when did Huawei work with Leica?")
+    assert evidence.source == f"{base}/news/leica.html" and "until 2021" in evidence.text
+
+    index([f"{base}/rss"], tmp_path / "idx", rebuild=True)  # --rebuild: only what it lists
+    assert f"{base}/news/leica.html" not in indexed(tmp_path / "idx")
+    index([f"{base}/atom"], tmp_path / "idx")  # the feed no longer named: its articles go
+    assert indexed(tmp_path / "idx") == {f"{base}/science/comet"}
+
+
+def test_each_failure_is_one_warning_and_the_rest_is_indexed(site, tmp_path: Path, warnings):
+    base = site.base
+    failing = {f"{base}/slow": "timed out", f"{base}/loop": "redirect loop",
+               f"{base}/huge": "over the 10 MB limit", f"{base}/unavailable": "HTTP 503",
+               f"{base}/data.bin": "not a feed or an HTML page",
+               f"{base}/broken.xml": "malformed feed",
+               f"{base}/bad-utf8.html": "do not decode as utf-8",
+               f"{base}/missing": "HTTP 404", "ftp://127.0.0.1/news": "not an http(s) URL"}
+    started = time.monotonic()
+    report = index([*failing, f"{base}/bad-links"], tmp_path / "idx")
+    assert time.monotonic() - started < 10  # bounded: nothing waits on the slow server
+    assert indexed(tmp_path / "idx") == {f"{base}/news/leica.html"}
+    assert report.articles == 1
+    reasons = {}
+    for line in warnings:
+        match = WARNING.match(line)
+        assert match, line
+        assert match.group(1) not in reasons, f"two warnings for {match.group(1)}"
+        reasons[match.group(1)] = match.group(2)
+    for url, reason in failing.items():
+        assert reason in reasons[url]
+    refused = [url for url in reasons if url.startswith("file:")]
+    assert len(refused) == 1 and "not an http(s) link" in reasons[refused[0]]
+    elsewhere = [url for url in reasons if url.endswith("/news/elsewhere.html")]
+    assert len(elsewhere) == 1 and reasons[elsewhere[0]] == "connection refused"
+    assert len(warnings) == len(failing) + 2
+    assert not [path for path, _ in site.requests if "passwd" in path]
+
+
+def test_failures_keep_what_was_indexed_before(site, tmp_path: Path, warnings):
+    base = site.base
+    index([f"{base}/rss", f"{base}/latin1.html"], tmp_path / "idx")
+    before = indexed(tmp_path / "idx")
+    site.routes["/rss"] = site.routes["/unavailable"]
+    site.routes["/latin1.html"] = site.routes["/huge"]
+    report = index([f"{base}/rss", f"{base}/latin1.html"], tmp_path / "idx")
+    assert indexed(tmp_path / "idx") == before and not report.committed
+    assert len(warnings) == 2 and all(WARNING.match(line) for line in warnings)
+    assert "keeping the version indexed earlier" in warnings[1]
+    assert best(tmp_path / "idx", "Who flooded Valencia streets?").source == \
+        f"{base}/news/rain.html"
+
+
+def test_a_failed_item_page_is_fetched_again_next_run(site, tmp_path: Path, warnings):
+    base = site.base
+    good = site.routes["/news/rain.html"]
+    site.routes["/news/rain.html"] = site.routes["/unavailable"]
+    index([f"{base}/rss"], tmp_path / "idx")
+    assert indexed(tmp_path / "idx") == {f"{base}/news/leica.html"} and len(warnings) == 1
+    site.routes["/news/rain.html"] = good
+    index([f"{base}/rss"], tmp_path / "idx")
+    assert f"{base}/news/rain.html" in indexed(tmp_path / "idx")
+    assert site.got("/rss")[-1].get("If-None-Match") is None  # not a 304 that skips the item
+
+
+def test_dns_failure_is_a_warning(site, tmp_path: Path, warnings, monkeypatch):
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):  # no resolver is asked: the test stays on 127.0.0.1
+        if host == "news.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    index(["http://news.invalid/feed", f"{site.base}/atom"], tmp_path / "idx")
+    assert warnings == ["warning: http://news.invalid/feed: cannot resolve the host name "
+                        "'news.invalid' (DNS); skipped"]
+
+
+def test_polite_two_connections_per_host_and_a_pause(site, tmp_path: Path):
+    base, lock, state = site.base, threading.Lock(), {"now": 0, "most": 0, "starts": []}
+    page = page_html(*[ARTICLES["/news/leica.html"][i] for i in (0, 2)]).encode()
+
+    def held(handler):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+            state["starts"].append(time.monotonic())
+        site.stop.wait(0.15)  # keep the connection busy while others are asked for
+        with lock:
+            state["now"] -= 1
+        cached(page, "text/html")(handler)
+
+    links = [f"/p{i}.html" for i in range(6)]
+    for link in links:
+        site.routes[link] = held
+    items = "".join(f"<item><title>P{i}</title><link>{base}{link}</link></item>"
+                    for i, link in enumerate(links))
+    site.routes["/many"] = cached(f'<rss version="2.0"><channel><title>Many</title>{items}'
+                                  "</channel></rss>".encode(), "application/rss+xml")
+    polite = FetchSettings(connect_timeout=1.0, read_timeout=2.0, host_delay=0.05)
+    update_index([f"{base}/many"], tmp_path / "idx", encoder=CountingEncoder(), fetch=polite)
+    assert len(indexed(tmp_path / "idx")) == 6
+    assert state["most"] == 2
+    starts = sorted(state["starts"])  # as the server saw them: connecting adds some jitter
+    assert starts[-1] - starts[0] >= 0.9 * 0.05 * (len(starts) - 1)
+
+
+def test_cli_index_and_ask_with_urls(site, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("BOT_FETCH_TIMEOUT", "0.5")
+    monkeypatch.setenv("BOT_FETCH_DELAY", "0")
+    args = ["--index-dir", str(tmp_path / "idx"), "--model", "hashing", "--backend", "hashing"]
+    nothing = CliRunner().invoke(cli, ["index", f"{site.base}/unavailable", *args])
+    assert nothing.exit_code == 1
+    assert nothing.output.splitlines()[0] == \
+        f"warning: {site.base}/unavailable: HTTP 503 Service Unavailable; skipped"
+    assert nothing.output.splitlines()[1].startswith("error: nothing to index")
+
+    some = CliRunner().invoke(cli, ["index", f"{site.base}/rss", f"{site.base}/slow",
+                                    str(tmp_path / "missing-is-an-error"), *args])
+    assert some.exit_code == 1 and "no such file or directory" in some.output
+    some = CliRunner().invoke(cli, ["index", f"{site.base}/rss", f"{site.base}/slow", *args])
+    assert some.exit_code == 0, some.output
+    assert "2 added" in some.output and "1 skipped" in some.output
+    asked = CliRunner().invoke(cli, ["ask", "--json", "-k", "1", "--index-dir",
+                                     str(tmp_path / "idx"), "Who opened three shelters?"])
+    assert asked.exit_code == 0
+    assert f'"source": "{site.base}/news/rain.html"' in asked.output
+    assert '"offsets": "extracted"' in asked.output
+
+
+def test_nothing_fetched_raises_bad_input(site, tmp_path: Path, warnings):
+    with pytest.raises(BadInput, match="nothing to index"):
+        index([f"{site.base}/unavailable"], tmp_path / "idx")
+    assert IndexDir(tmp_path / "idx").current() is None
