@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 SEPARATOR = " \u00b7 "
 _LINE_BREAK = re.compile(r"[\t\n\r]")
+_URL = re.compile(r"^https?://", re.IGNORECASE)  # an article fetched from the web
 
 
 def citation(evidence: "Evidence", chars: bool = True) -> str:
@@ -41,8 +42,11 @@ def location(evidence: "Evidence", chars: bool = True) -> str:
 
 
 def display_path(source: str) -> str:
-    """``source`` relative to the current directory when it lies below it, printable and on
-    one line (a tab or line break in a file name is shown as ``\\x09``/``\\x0a``)."""
+    """``source`` relative to the current directory when it lies below it (a URL as it is),
+    printable and on one line (a tab or line break in a file name is shown as
+    ``\\x09``/``\\x0a``)."""
+    if _URL.match(source):
+        return _LINE_BREAK.sub(lambda m: f"\\x{ord(m.group()):02x}", printable(source))
     try:
         rel = os.path.relpath(source)
     except ValueError:  # another drive (Windows)

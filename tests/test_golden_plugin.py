@@ -120,3 +120,31 @@ def test_update_records_baseline_and_drift_shows_in_summary(project: pytest.Pyte
         '  ~ lost (was #1): "Mount Everest is the highest mountain on Earth."',
         '  ~ gained (now #1): "Mount Everest, in Nepal, is the highest mountain on Earth."',
     ])
+
+
+def test_golden_file_with_a_url_corpus(project: pytest.Pytester,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A corpus of feeds: the plugin's own test, served by the local site on 127.0.0.1."""
+    from .local_site import start_site
+
+    site, server = start_site()
+    monkeypatch.setenv("BOT_FETCH_DELAY", "0")
+    try:
+        project.makefile(".qa.yaml", web=f"""\
+corpus: [{site.base}/rss, {site.base}/markets.json]
+model: hashing
+cases:
+  - name: shelters
+    question: How many shelters did the regional government open for families?
+    expect: {{contains: three shelters, article: {site.base}/news/rain.html}}
+  - name: wheat
+    question: What did the traders blame for the rise?
+    expect: {{contains: drought in Kansas, article: Wheat prices climb}}
+""")
+        result = project.runpytest_subprocess("-v")
+        result.assert_outcomes(passed=2)
+        assert site.got("/rss") and site.got("/news/rain.html")
+    finally:
+        site.stop.set()
+        server.shutdown()
+        server.server_close()

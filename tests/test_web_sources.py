@@ -23,6 +23,7 @@ from index.store.docstore import DocReader
 from index.store.generations import IndexDir
 
 from .local_site import ARTICLES, cached, page_html, rss, start_site
+from .test_chat import pilot_test
 
 FAST = FetchSettings(connect_timeout=1.0, read_timeout=0.5, total_timeout=3.0, host_delay=0.0)
 WARNING = re.compile(r"^warning: (\S+): (.+); skipped")
@@ -267,3 +268,47 @@ def test_nothing_fetched_raises_bad_input(site, tmp_path: Path, warnings):
     with pytest.raises(BadInput, match="nothing to index"):
         index([f"{site.base}/unavailable"], tmp_path / "idx")
     assert IndexDir(tmp_path / "idx").current() is None
+
+
+def test_cited_url_is_shown_as_it_is():
+    from bot.citation import display_path
+
+    assert display_path("https://news.example/a/b.html?id=1") == \
+        "https://news.example/a/b.html?id=1"
+
+
+@pilot_test
+async def test_chat_palette_adds_a_feed_and_reindex_refetches(site, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    from bot.chat.app import make_app
+    from bot.chat.screens import CorpusScreen
+    from textual.widgets import Input
+
+    from .conftest import write_corpus
+    from .test_chat import ACME, SIZE, ask, cards, wait_for
+
+    monkeypatch.setenv("BOT_FETCH_TIMEOUT", "1")
+    monkeypatch.setenv("BOT_FETCH_DELAY", "0")
+    corpus = write_corpus(tmp_path / "corpus", {"acme.txt": ACME})
+    update_index([corpus], tmp_path / "index", spec=EncoderSpec("hashing", "hashing"))
+    app = make_app([corpus], tmp_path / "index", transcript_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await pilot.press("ctrl+p", *"Add a feed")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CorpusScreen))
+        app.screen.query_one(Input).value = f"{site.base}/rss"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.ready and len(app.engine.paths) == 2)
+        view = await ask(pilot, "Who opened three shelters for the families?")
+        assert cards(view)[0].evidence.source == f"{site.base}/news/rain.html"
+        view = await ask(pilot, "When did the agreement between Acme and Globex end?")
+        assert Path(cards(view)[0].evidence.source).name == "acme.txt"  # the corpus stays
+
+        site.routes["/rss"] = cached(rss(site.base, ["/news/chips.html"]).encode(),
+                                     "application/rss+xml")
+        app.action_reindex()
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "How many people will the Dresden factory employ?")
+        assert cards(view)[0].evidence.source == f"{site.base}/news/chips.html"

@@ -325,15 +325,40 @@ class ChatApp(App[None]):
         def switch(value: str | None) -> None:
             if not value:
                 return
-            paths = tuple(os.path.expanduser(p) for p in value.split())
-            missing = [p for p in paths if not os.path.exists(p)]
-            if missing:
-                self.notify(f"No such file or folder: {printable(missing[0])}",
-                            severity="error", markup=False)
-                return
-            self.switch_corpus(paths)
+            paths = _named_sources(value)
+            if self._all_exist(paths):
+                self.switch_corpus(paths)
 
         self.push_screen(CorpusScreen(), switch)
+
+    def action_add_source(self) -> None:
+        """Add a feed or page URL (or a path) to the corpus and index it (the rest stays)."""
+        if not self.engine.paths:
+            self.notify("This index was opened as it is: use Switch corpus to name everything "
+                        "it should hold, feeds included.", markup=False)
+            return
+
+        def add(value: str | None) -> None:
+            if not value:
+                return
+            added = [p for p in _named_sources(value) if p not in self.engine.paths]
+            if added and self._all_exist(added):
+                self.ready = False
+                self._set_status(f"adding {printable(added[0])}…")
+                self._jobs.put(_Load((*self.engine.paths, *added)))
+
+        self.push_screen(CorpusScreen("Add a feed or an article URL (or a path) to the corpus, "
+                                      "then enter", "e.g. https://example.com/feed.xml"), add)
+
+    def _all_exist(self, paths: Sequence[str]) -> bool:
+        """True when every path exists (URLs are fetched later); else says which does not."""
+        from index.ingest.sources import is_url
+
+        missing = [p for p in paths if not is_url(p) and not os.path.exists(p)]
+        if missing:
+            self.notify(f"No such file or folder: {printable(missing[0])}",
+                        severity="error", markup=False)
+        return not missing
 
     def switch_corpus(self, paths: Sequence[str]) -> None:
         """Index ``paths`` and chat about them (same index directory, updated in place)."""
@@ -396,6 +421,13 @@ def _welcome_text() -> Text:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _named_sources(value: str) -> tuple[str, ...]:
+    """What a user typed to name a corpus: paths (``~`` expanded) and URLs."""
+    from index.ingest.sources import is_url
+
+    return tuple(p if is_url(p) else os.path.expanduser(p) for p in value.split())
 
 
 def _corpus_name(paths: Sequence[str], index_dir: Path) -> str:

@@ -26,11 +26,14 @@ class ChatCommands(Provider):
             yield (f"Set k = {k}: show {k} sentence{'s' if k > 1 else ''} per answer",
                    partial(chat.set_k, k), f"now {chat.k}")
         yield ("Re-index the corpus", chat.action_reindex,
-               "update the index from the corpus files (embeds only what changed)")
+               "update the index from the corpus files, re-fetching its feeds and pages "
+               "(embeds only what changed)")
         yield ("Rebuild the index from scratch", partial(chat.action_reindex, True),
                "re-embed every article (after a model or format change)")
         yield ("Switch corpus...", chat.action_switch_corpus,
-               "index other folders or files and chat about them")
+               "index other folders, files or URLs and chat about them")
+        yield ("Add a feed or URL...", chat.action_add_source,
+               "index a feed (RSS, Atom, JSON Feed) or an article page along with the corpus")
         yield ("Save transcript", chat.action_save_transcript, "write the chat as Markdown")
         yield ("Copy evidence", chat.action_copy_evidence,
                "copy the selected (or best) sentence as a Markdown quote")

@@ -118,15 +118,21 @@ class HelpScreen(ModalScreen[None]):
 
 
 class CorpusScreen(ModalScreen[str | None]):
-    """Asks for the folder or files to chat about (the command palette's "switch corpus")."""
+    """Asks for the folders, files or URLs to chat about (the command palette's "switch
+    corpus", and "add a feed" with another prompt)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
+    def __init__(self, prompt: str = "Switch corpus: paths or URLs to index and chat about "
+                                     "(separate several with spaces), then enter",
+                 placeholder: str = "e.g. ~/news") -> None:
+        super().__init__()
+        self.prompt, self.placeholder = prompt, placeholder
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="corpus"):
-            yield Static(Text("Switch corpus: paths to index and chat about "
-                              "(separate several with spaces), then enter"))
-            yield Input(placeholder="e.g. ~/news", id="corpus-path")
+            yield Static(Text(self.prompt))
+            yield Input(placeholder=self.placeholder, id="corpus-path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

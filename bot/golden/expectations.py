@@ -53,7 +53,10 @@ def matches(expect: Expect, evidence: Evidence, base: Path) -> bool:
 
 
 def from_article(article: str, evidence: Evidence, base: Path) -> bool:
-    """``article`` names the sentence's file (name or path relative to ``base``) or title."""
+    """``article`` names the sentence's file (name or path relative to ``base``), URL or
+    title."""
+    if article == evidence.source:
+        return True
     if evidence.title and normal(evidence.title).casefold() == normal(article).casefold():
         return True
     if os.path.basename(evidence.source) == article:

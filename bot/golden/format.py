@@ -2,7 +2,8 @@
 
 A golden file holds many cases; each asks one question and states what the answer must be::
 
-    corpus: ../../seeds          # optional: article files/folders, relative to this file
+    corpus: ../../seeds          # optional: article files/folders (relative to this file)
+                                 # or feed/page URLs
     k: 5                         # optional: how many ranked sentences to fetch and record
     cases:
       - name: founder            # optional (default: the question)
@@ -28,6 +29,7 @@ import yaml
 
 from index.embed.encoders import BACKENDS, EncoderSpec
 from index.errors import BadInput
+from index.ingest.sources import is_url
 
 from ..cli import SEEDS_DIR
 from ..questions import MAX_K
@@ -75,7 +77,7 @@ class Case:
     name: str
     question: str
     expect: Expect
-    corpus: tuple[Path, ...]
+    corpus: tuple[Path | str, ...]  # paths, and URLs as they were written
     k: int
     spec: EncoderSpec
     file: Path
@@ -299,14 +301,17 @@ class _Parser:
                                        f"{', '.join(BACKENDS)})")
         return value
 
-    def corpus(self, entry: tuple[yaml.Node, yaml.Node]) -> tuple[Path, ...]:
+    def corpus(self, entry: tuple[yaml.Node, yaml.Node]) -> tuple[Path | str, ...]:
         node = entry[1]
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
         if not items:
             raise self.error(node, "'corpus' must not be an empty list")
-        paths = []
+        paths: list[Path | str] = []
         for item in items:
             raw = self.text((entry[0], item), "corpus")
+            if is_url(raw):
+                paths.append(raw)  # a feed or page, fetched when the corpus is indexed
+                continue
             path = Path(os.path.abspath(self.base / Path(raw).expanduser()))
             if not path.exists():
                 raise self.error(item, f"corpus path does not exist: {raw} "

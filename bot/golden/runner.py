@@ -77,12 +77,13 @@ class GoldenRunner:
         self._failed: dict[str, str] = {}
         self._baselines: dict[Path, dict[str, Any] | None] = {}
 
-    def index_dir(self, corpus: tuple[Path, ...], spec: EncoderSpec) -> Path:
+    def index_dir(self, corpus: tuple[Path | str, ...], spec: EncoderSpec) -> Path:
         """The index folder for one corpus and model: ``<root>/<name>-<hash>``."""
         key = json.dumps({"corpus": sorted(str(p) for p in corpus), "model": spec.model,
                           "backend": spec.backend}, sort_keys=True)
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{corpus[0].name}-{Path(spec.model).name}")
+        first = corpus[0] if isinstance(corpus[0], Path) else Path(str(corpus[0]).rstrip("/"))
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{first.name}-{Path(spec.model).name}")
         return self.index_root / f"{slug.strip('-.')[:40]}-{digest}"
 
     def answerer(self, case: Case) -> Answerer:
