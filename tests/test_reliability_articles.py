@@ -240,9 +240,9 @@ def test_file_that_vanishes_or_changes_during_indexing(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch):
     corpus = write_corpus(tmp_path / "news", {
         **GOOD, "vanish.txt": "This file disappears.\n", "change.txt": "Version one text.\n"})
-    import index.indexer as indexer
+    import index.ingest.sources as ingest  # where the indexer's files are found and read
 
-    real_discover, real_read = indexer.discover, indexer.read_articles
+    real_discover, real_read = ingest.discover, ingest.read_articles
 
     def discover(paths):
         found = real_discover(paths)
@@ -254,8 +254,8 @@ def test_file_that_vanishes_or_changes_during_indexing(tmp_path: Path,
             path.write_text("Version two text, quite different.\n")
         return real_read(path, data)
 
-    monkeypatch.setattr(indexer, "discover", discover)
-    monkeypatch.setattr(indexer, "read_articles", read_articles)
+    monkeypatch.setattr(ingest, "discover", discover)
+    monkeypatch.setattr(ingest, "read_articles", read_articles)
     result = run_index(corpus, tmp_path / "idx")
     monkeypatch.undo()
     assert result.exit_code == 0
