@@ -109,7 +109,8 @@ def cli() -> None:
 @click.option("--rebuild", is_flag=True, help="Build from scratch (also after a model change).")
 def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,
                   backend: str | None, rebuild: bool) -> None:
-    """Index (incrementally) the article files under PATHS."""
+    """Index (incrementally) the article files under PATHS, and the feeds (RSS, Atom, JSON
+    Feed) or article pages at the http(s) URLs among them."""
     from .indexing import index_folder
 
     report = index_folder(paths, index_dir, model=model, backend=backend, rebuild=rebuild)

@@ -14,11 +14,13 @@ def index_folder(paths: str | Path | Iterable[str | Path], index_dir: str | Path
                  *, model: str | None = None, backend: str | None = None,
                  rebuild: bool = False, encoder: Encoder | None = None,
                  progress: ProgressCallback | None = None) -> IndexReport:
-    """Make the index in ``index_dir`` hold exactly the articles under ``paths``.
+    """Make the index in ``index_dir`` hold exactly the articles under ``paths`` (files,
+    folders, and ``http(s)://`` feeds or article pages).
 
-    Incremental as ``bot index``: unchanged files embed nothing. ``model``/``backend`` default
+    Incremental as ``bot index``: unchanged files and web articles embed nothing. ``model``/``backend`` default
     to ``BOT_MODEL``/``BOT_BACKEND`` or the packaged model; ``progress(stage, done, total)`` is
-    called as files are read (``"reading"``) and sentences embedded (``"embedding"``). Raises
+    called as files are read (``"reading"``), URLs fetched (``"fetching"``, ``"fetching
+    articles"``) and sentences embedded (``"embedding"``). Raises
     :class:`index.errors.EngineError` (with a one-line message) when nothing can be indexed.
     """
     if isinstance(paths, (str, Path)):

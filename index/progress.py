@@ -7,7 +7,8 @@ import sys
 from typing import Any, Callable
 
 ProgressCallback = Callable[[str, int, int], None]
-"""``callback(stage, done, total)``: ``stage`` is ``"reading"`` (files) or ``"embedding"`` (texts)."""
+"""``callback(stage, done, total)``: ``stage`` is ``"reading"`` (files), ``"fetching"`` (URLs),
+``"fetching articles"`` (feed items' pages) or ``"embedding"`` (texts)."""
 
 
 class _Silent:

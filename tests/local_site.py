@@ -147,6 +147,15 @@ def start_site() -> tuple[Site, ThreadingHTTPServer]:
     return site, server
 
 
+def _declared_huge(handler: BaseHTTPRequestHandler) -> None:
+    """Says it will send 20 MB (and would): refused before the body is read."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Content-Length", str(20 * 1024 * 1024))
+    handler.end_headers()
+    handler.wfile.write(b"<html>" + b" " * 65536)
+
+
 def _default_routes(site: Site) -> None:
     base = site.base
     for path, (title, _, paragraphs) in ARTICLES.items():
@@ -183,6 +192,19 @@ def _default_routes(site: Site) -> None:
         for _ in range(50):
             handler.wfile.write(chunk)
 
+    def hop(n: int) -> Callable[[BaseHTTPRequestHandler], None]:
+        target = "/news/chips.html" if n == 1 else f"/hop{n - 1}"
+        return lambda h: send(h, 301 if n % 2 else 307, headers={"Location": target})
+
+    for n in range(1, 7):  # /hopN reaches the chips article after N redirects
+        site.routes[f"/hop{n}"] = hop(n)
+    site.routes["/to-file"] = lambda h: send(h, 302, headers={"Location": "file:///etc/passwd"})
+    # named against their content: the names and content types say nothing
+    site.routes["/feed.html"] = cached(rss(base, ["/news/chips.html"]).encode("utf-8"),
+                                       "text/html; charset=utf-8")
+    site.routes["/page.xml"] = cached(page_html(*[ARTICLES["/news/rain.html"][i] for i in (0, 2)])
+                                      .encode("utf-8"), "application/xml")
+    site.routes["/declared-huge"] = _declared_huge
     site.routes["/slow"] = slow
     site.routes["/loop"] = loop
     site.routes["/huge"] = huge

@@ -77,9 +77,12 @@ def best(folder: Path, question: str):
 
 def test_feeds_and_pages_become_cited_articles(site, tmp_path: Path, warnings):
     base = site.base
+    stages: dict[str, tuple[int, int]] = {}
     report = index([f"{base}/rss", f"{base}/atom", f"{base}/markets.json",
-                    f"{base}/latin1.html", f"{base}/tokyo.html"], tmp_path / "idx")
+                    f"{base}/latin1.html", f"{base}/tokyo.html"], tmp_path / "idx",
+                   progress=lambda stage, done, total: stages.update({stage: (done, total)}))
     assert warnings == []
+    assert stages["fetching"] == (5, 5) and stages["fetching articles"] == (2, 2)
     assert indexed(tmp_path / "idx") == {
         f"{base}/news/leica.html", f"{base}/news/rain.html",  # RSS: text from the linked page
         f"{base}/science/comet",  # Atom carrying the full content: the page is never fetched
@@ -312,3 +315,45 @@ async def test_chat_palette_adds_a_feed_and_reindex_refetches(site, tmp_path: Pa
         await wait_for(pilot, lambda: app.ready)
         view = await ask(pilot, "How many people will the Dresden factory employ?")
         assert cards(view)[0].evidence.source == f"{site.base}/news/chips.html"
+
+
+def test_redirects_and_content_not_names(site, tmp_path: Path, warnings):
+    base = site.base
+    index([f"{base}/hop5", f"{base}/hop6", f"{base}/to-file", f"{base}/declared-huge",
+           f"{base}/feed.html", f"{base}/page.xml"], tmp_path / "idx")
+    assert indexed(tmp_path / "idx") == {
+        f"{base}/hop5",  # five redirects are followed; the article keeps the URL named
+        f"{base}/news/chips.html",  # an RSS feed served as text/html named *.html
+        f"{base}/page.xml"}  # an HTML page served as application/xml named *.xml
+    assert sorted(warnings) == sorted([
+        f"warning: {base}/hop6: too many redirects (more than 5); skipped",
+        f"warning: {base}/to-file: redirected to a refused URL (not an http(s) URL "
+        "(scheme 'file' is refused)); skipped",
+        f"warning: {base}/declared-huge: response over the 10 MB limit (20,971,520 bytes "
+        "declared); skipped"])
+
+
+@pytest.mark.parametrize("body, content_type, expected", [
+    # declared ISO-8859-1 is read as browsers do, as Windows-1252 (curly quotes survive)
+    ("\u201cCaf\u00e9\u201d".encode("cp1252"), "text/html; charset=ISO-8859-1",
+     "\u201cCaf\u00e9\u201d"),
+    ('<meta charset="shift_jis"><p>東京の雨</p>'.encode("shift_jis"), "text/html",
+     '<meta charset="shift_jis"><p>東京の雨</p>'),
+    ("<p>Zürich</p>".encode("utf-8"), "text/html", "<p>Zürich</p>"),
+    # nothing declared, not UTF-8: detected; a Western page is not read as Central European
+    ("<p>Les résidents de Zürich ont voté « oui » à l’unanimité — c’était prévu.</p>"
+     .encode("cp1252"), "text/html",
+     "<p>Les résidents de Zürich ont voté « oui » à l’unanimité — c’était prévu.</p>"),
+])
+def test_pages_are_decoded_by_declared_or_detected_charset(body, content_type, expected):
+    from index.ingest.charsets import decode_body
+
+    assert decode_body("http://127.0.0.1/x", body, content_type) == expected
+
+
+def test_bytes_that_do_not_decode_as_declared_are_refused():
+    from index.errors import UnreadableFile
+    from index.ingest.charsets import decode_body
+
+    with pytest.raises(UnreadableFile, match="do not decode as shift_jis"):
+        decode_body("http://127.0.0.1/x", b"<p>\x81\x20\xff</p>", "text/html; charset=Shift_JIS")

@@ -52,11 +52,22 @@ def decode_body(url: str, body: bytes, content_type: str = "") -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    return _detected(url, body)
+
+
+def _detected(url: str, body: bytes) -> str:
+    """charset-normalizer's guess; on a tie, Windows-1252 (what browsers assume for legacy
+    pages that declare nothing), not a Central European or Baltic code page."""
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body).best()
+    matches = from_bytes(body)
+    best = matches.best()
     if best is None:
         raise UnreadableFile(url, "bytes in no character set that could be detected")
+    for match in matches:
+        if match.encoding == "cp1252" and match.chaos <= best.chaos and \
+                match.coherence >= best.coherence:
+            return str(match)
     return str(best)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
@@ -55,16 +56,15 @@ class WebSource:
         try:
             named = [pool.submit(_fetch, fetcher, url, self._named_validators(url))
                      for url in self.urls]
-            pages: list[tuple[str, FeedItem, str, Future]] = []
+            pages: list[tuple[str, FeedItem, str]] = []
             with progress_bar(len(named), "fetching", unit="url", callback=progress) as bar:
                 for url, future in zip(self.urls, named):
                     result = future.result()
                     bar.update(1)
-                    yield from self._named(url, result, fetcher, pool, pages)
+                    yield from self._named(url, result, pages)
             with progress_bar(len(pages), "fetching articles", unit="page",
                               callback=progress) as bar:
-                for key, item, feed, future in pages:
-                    result = future.result()
+                for (key, item, feed), result in self._fetched_in_order(pool, fetcher, pages):
                     bar.update(1)
                     yield self._item_page(key, item, feed, result)
         finally:
@@ -92,8 +92,8 @@ class WebSource:
     def _page_validators(self, key: str) -> Validators | None:
         return Validators.from_json(self.pages.get(key)) if key in self.reusable else None
 
-    def _named(self, url: str, result: Fetched | FetchFailed, fetcher: Fetcher,
-               pool: ThreadPoolExecutor, pages: list) -> Iterator[Outcome]:
+    def _named(self, url: str, result: Fetched | FetchFailed,
+               pages: list[tuple[str, FeedItem, str]]) -> Iterator[Outcome]:
         if isinstance(result, FetchFailed):
             yield Failed(url, result.reason)
             yield from self._keep_feed(url)
@@ -116,7 +116,7 @@ class WebSource:
             yield Failed(url, exc.reason)
             yield from self._keep_feed(url)
             return
-        yield from self._feed(url, items, result.validators, fetcher, pool, pages)
+        yield from self._feed(url, items, result.validators, pages)
 
     def _keep_feed(self, url: str, validators: Validators | None = None) -> Iterator[Outcome]:
         """A feed not read this time: its articles stay as they are."""
@@ -129,10 +129,11 @@ class WebSource:
                 self._claimed.add(key)
                 yield Unchanged(key)
 
-    def _feed(self, url: str, items: list[FeedItem], validators: Validators, fetcher: Fetcher,
-              pool: ThreadPoolExecutor, pages: list) -> Iterator[Outcome]:
-        current: list[str] = []
-        self.feeds[url] = {**validators.to_json(), "retry": False, "items": current}
+    def _feed(self, url: str, items: list[FeedItem], validators: Validators,
+              pages: list[tuple[str, FeedItem, str]]) -> Iterator[Outcome]:
+        """The feed's items: read when carried whole, else their pages queued in ``pages``."""
+        current: dict[str, None] = {}  # the items' keys, in feed order
+        self.feeds[url] = {**validators.to_json(), "retry": False}
         for number, item in enumerate(items, start=1):
             if item.link and urlsplit(item.link).scheme.lower() not in SCHEMES:
                 yield Failed(item.link, "not an http(s) link (only http(s) links of a feed "
@@ -141,19 +142,18 @@ class WebSource:
             key = item.link or _item_key(url, item, number)
             if key in current:
                 continue
-            current.append(key)
+            current[key] = None
             if key in self._claimed:
                 continue
             self._claimed.add(key)
             if item.content is not None:
                 yield self._carried(key, item, url)
             elif item.link:
-                pages.append((key, item, url, pool.submit(
-                    _fetch, fetcher, item.link, self._page_validators(key))))
+                pages.append((key, item, url))
             else:
                 yield Failed(key, "a feed item with neither a link nor its text")
         old_items = self.old_feeds.get(url, {}).get("items", [])
-        self.feeds[url]["items"] = current + [k for k in old_items if k not in current]
+        self.feeds[url]["items"] = [*current, *(k for k in old_items if k not in current)]
         for key in old_items:  # left the feed: kept as indexed
             if key not in self._claimed:
                 self._claimed.add(key)
@@ -167,6 +167,24 @@ class WebSource:
             return Failed(key, exc.reason)
 
     # -- pages --------------------------------------------------------------------------------
+
+    def _fetched_in_order(self, pool: ThreadPoolExecutor, fetcher: Fetcher,
+                          pages: list[tuple[str, FeedItem, str]]
+                          ) -> Iterator[tuple[tuple[str, FeedItem, str], Fetched | FetchFailed]]:
+        """The item pages fetched in parallel and yielded in order, with at most a window of
+        bodies held at once (a slow first page keeps no thousands of others in memory)."""
+        window = 2 * self.settings.workers
+        queued: deque[tuple[tuple[str, FeedItem, str], Future]] = deque()
+        for page in pages:
+            key, item, _ = page
+            queued.append((page, pool.submit(_fetch, fetcher, item.link or key,
+                                             self._page_validators(key))))
+            if len(queued) >= window:
+                done, future = queued.popleft()
+                yield done, future.result()
+        while queued:
+            done, future = queued.popleft()
+            yield done, future.result()
 
     def _item_page(self, key: str, item: FeedItem, feed: str,
                    result: Fetched | FetchFailed) -> Outcome:
