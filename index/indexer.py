@@ -9,12 +9,11 @@ nothing changed, no generation is written at all.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -33,6 +32,9 @@ from index.ingest.splitter import SPLITTER_VERSION, paragraphs, sentences
 from index.store.generations import (PASSAGE_VECTORS, READABLE, SENTENCE_ANN, SENTENCE_VECTORS, FileEntry,
                     IndexDir, Manifest, format_version_for)
 from index.store.title_terms import TitleTerms
+
+if TYPE_CHECKING:
+    from index.ingest.fetching import FetchSettings
 
 MAX_PASSAGE_SENTENCES = 8
 # How sentences are split and embedded; an index made another way re-embeds every file.
@@ -73,7 +75,7 @@ def update_index(paths: Iterable[str | Path], index_dir: IndexDir | str | Path,
                  spec: EncoderSpec | None = None, rebuild: bool = False,
                  encoder: Encoder | None = None,
                  progress: ProgressCallback | None = None,
-                 fetch: object | None = None) -> IndexReport:
+                 fetch: FetchSettings | None = None) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with the article files under ``paths`` and
     the ``http(s)://`` URLs (feeds or pages) among them.
 

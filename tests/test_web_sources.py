@@ -357,3 +357,15 @@ def test_bytes_that_do_not_decode_as_declared_are_refused():
 
     with pytest.raises(UnreadableFile, match="do not decode as shift_jis"):
         decode_body("http://127.0.0.1/x", b"<p>\x81\x20\xff</p>", "text/html; charset=Shift_JIS")
+
+
+def test_cli_chat_takes_urls_beside_paths(tmp_path: Path, monkeypatch):
+    from .test_chat import run_chat_cli
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    [(paths, _, _)] = run_chat_cli(["https://news.example/rss", "news"], None, monkeypatch,
+                                   tmp_path)
+    assert paths == ["https://news.example/rss", str(folder.resolve())]  # nothing fetched yet
+    result = CliRunner().invoke(cli, ["chat", "https://news.example/rss", "missing"])
+    assert result.exit_code == 2 and "'missing' does not exist" in result.output

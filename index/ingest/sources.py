@@ -13,12 +13,15 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union
 
 from index.ingest.discovery import discover
 from index.ingest.documents import Article
 from index.ingest.readers import file_format, read_articles
 from index.progress import ProgressCallback, progress_bar
+
+if TYPE_CHECKING:
+    from index.ingest.fetching import FetchSettings
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -70,11 +73,12 @@ class ArticleSources:
     """The files under the given paths plus the given URLs; ``problems`` are named paths that
     cannot be indexed (a missing path raises :class:`index.errors.BadInput`)."""
 
-    def __init__(self, paths: Iterable[str | Path], fetch: object | None = None) -> None:
+    def __init__(self, paths: Iterable[str | Path],
+                 fetch: "FetchSettings | None" = None) -> None:
         args = list(paths)
         self.urls = list(dict.fromkeys(str(a) for a in args if is_url(a)))
         self.files, self.problems = discover([a for a in args if not is_url(a)])
-        self.fetch = fetch  # index.ingest.fetching.FetchSettings, or None for the defaults
+        self.fetch = fetch  # None: the defaults (and the environment)
         self._web = None
 
     def outcomes(self, live: Path | None, reusable: set[str],
