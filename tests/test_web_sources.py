@@ -202,15 +202,17 @@ def test_a_failed_item_page_is_fetched_again_next_run(site, tmp_path: Path, warn
 
 
 def test_dns_failure_is_a_warning(site, tmp_path: Path, warnings, monkeypatch):
-    real = socket.getaddrinfo
+    real, asked = socket.getaddrinfo, []
 
     def resolve(host, *args, **kwargs):  # no resolver is asked: the test stays on 127.0.0.1
+        asked.append(host)
         if host == "news.invalid":
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     index(["http://news.invalid/feed", f"{site.base}/atom"], tmp_path / "idx")
+    assert "news.invalid" in asked
     assert warnings == ["warning: http://news.invalid/feed: cannot resolve the host name "
                         "'news.invalid' (DNS); skipped"]
 
