@@ -159,3 +159,69 @@ def search_latency(index_dir: Path, questions: list[str], warmup: int = 20,
             "open_s": open_s, **result, "questions": len(questions), "rounds": rounds,
             "peak_mb": peak_mb(), "anon_mb": resident_mb().get("RssAnon", 0.0),
             "mapped_mb": resident_mb().get("RssFile", 0.0)}
+
+
+# Source patterns over the synthetic corpora's paths (s0000/a000123.txt: article numbers in
+# order), keeping about half, a twentieth and a thousandth of the articles, spread evenly.
+FILTER_PATTERNS = {"50%": "*[0-4].txt", "5%": "*[0-4]0.txt", "0.1%": "*000.txt"}
+
+
+def filtered_search(index_dir: Path, questions: list[str], warmup: int = 20,
+                    rounds: int = 3) -> list[dict]:
+    """For each of :data:`FILTER_PATTERNS`: what it keeps, the time to build its restriction
+    (the first question under it), recall@10 of the dense candidates against an exact search
+    over the kept sentences' vectors, and the warm latency of a whole filtered answer
+    (``Answerer.ask(q, 3, sources=[pattern])``; medians of ``rounds`` passes' p50/p95)."""
+    from bot.answering import Answerer
+    from index.search.filters import ArticleFilter
+    from index.search.searcher import CANDIDATES as SEARCHED
+
+    answerer = Answerer.open(index_dir)
+    searcher = answerer.searcher
+    for path in sorted(searcher.generation.rglob("*")):  # into the page cache, as for latency
+        if path.is_file():
+            with open(path, "rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+    for q in questions[:warmup]:
+        answerer.ask(q, 3)
+    queries = [searcher.encoder.encode_query(q) for q in questions]
+    out = []
+    for share, pattern in FILTER_PATTERNS.items():
+        wanted = ArticleFilter.of(sources=[pattern])
+        start = time.perf_counter()
+        within = searcher.restriction(wanted)
+        build_ms = (time.perf_counter() - start) * 1000
+        kept = np.asarray(searcher.sentence_vectors[within.ids])
+        recalls = []
+        for query in queries:
+            truth = within.ids[np.argsort(-(kept @ query), kind="stable")[:10]]
+            found = ann.nearest_within(searcher.ann, searcher.ann_config,
+                                       searcher.sentence_vectors, query, SEARCHED, within.ids,
+                                       within.bitmap(),
+                                       lambda: within.exact_index(searcher.sentence_vectors))
+            best = found[np.argsort(-(np.asarray(searcher.sentence_vectors[found]) @ query),
+                                    kind="stable")[:10]]
+            recalls.append(len(set(best.tolist()) & set(truth.tolist())) / 10)
+        del kept
+        for q in questions[:warmup]:
+            answerer.ask(q, 3, filters=wanted)
+        passes = []
+        for _ in range(rounds):
+            times = []
+            for q in questions:
+                start = time.perf_counter()
+                answerer.ask(q, 3, filters=wanted)
+                times.append(time.perf_counter() - start)
+            passes.append((percentile(times, 50) * 1000, percentile(times, 95) * 1000))
+        out.append({"share": share, "pattern": pattern, "sentences": searcher.size,
+                    "kept_articles": within.kept_articles, "articles": len(within.articles),
+                    "kept_sentences": len(within.ids),
+                    "path": "exact" if len(within.ids) <= ann.EXACT_KEPT
+                    else searcher.ann_config.kind + " + ID selector",
+                    "recall10": float(np.mean(recalls)), "build_ms": build_ms,
+                    "p50_ms": statistics.median(p[0] for p in passes),
+                    "p95_ms": statistics.median(p[1] for p in passes),
+                    "p50_passes_ms": [p[0] for p in passes], "questions": len(questions),
+                    "peak_mb": peak_mb()})
+    return out

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from index.ingest.documents import Article
 from index.embed.encoders import Encoder
+from index.search.date_expressions import DateMention, find_dates
+from index.search.filters import NO_FILTER, ArticleFilter
 from index.search.searcher import Hit, Searcher
 from index.store.generations import IndexDir
 
@@ -43,6 +45,7 @@ class Evidence:
     line: int = 0  # 1-based line and column of ``start`` in the article text
     column: int = 0
     sources: tuple[dict[str, Any], ...] = ()  # every place this sentence text appears, if >1
+    dates: tuple[DateMention, ...] = ()  # its date expressions, spans in article coordinates
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -50,6 +53,7 @@ class Evidence:
             "score": round(self.score, 6), "title": self.title, "date": self.date,
             "url": self.url, "offsets": self.offsets, "line": self.line, "column": self.column,
             "scores": {k: round(v, 6) for k, v in self.parts.items()},
+            "dates": [d.to_json() for d in self.dates],
         }
         if self.record is not None:
             data["record"] = self.record
@@ -65,7 +69,15 @@ class Evidence:
                    url=article.url, offsets=article.offsets, record=article.record,
                    sentence_id=hit.sentence.id, article_id=hit.sentence.article,
                    passage_id=hit.sentence.passage, parts=dict(hit.parts),
-                   line=hit.line, column=hit.column, sources=_sources(hit))
+                   line=hit.line, column=hit.column, sources=_sources(hit),
+                   dates=tuple(d.shifted(hit.sentence.start)
+                               for d in find_dates(hit.sentence.text, article.date)))
+
+
+def _patterns(sources: Iterable[str] | str | None) -> tuple[str, ...]:
+    if sources is None:
+        return ()
+    return (sources,) if isinstance(sources, str) else tuple(sources)
 
 
 def _sources(hit: Hit) -> tuple[dict[str, Any], ...]:
@@ -87,11 +99,25 @@ class Answer:
     answered: bool
     confidence: float
     evidence: list[Evidence]
+    filters: ArticleFilter = NO_FILTER
+    kept_articles: int | None = None  # under a filter: how many articles it kept
+    total_articles: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"question": self.question, "answered": self.answered,
+        data = {"question": self.question, "answered": self.answered,
                 "confidence": round(self.confidence, 6),
                 "answers": [e.to_json() for e in self.evidence]}
+        if self.filters.active:
+            data["filters"] = self.filters.to_json() | {"articles": self.kept_articles}
+        return data
+
+    @property
+    def filter_note(self) -> str | None:
+        """What the filter kept, in words (None without a filter)."""
+        if not self.filters.active:
+            return None
+        return (f"filter: {self.filters.describe()}; {self.kept_articles} of "
+                f"{self.total_articles} articles kept")
 
 
 @dataclass(frozen=True)
@@ -115,13 +141,29 @@ class Answerer:
         """Load an index (see :meth:`Searcher.open` for ``verified``)."""
         return cls(Searcher.open(IndexDir(index_dir), encoder=encoder, verified=verified))
 
-    def ask(self, question: str, k: int = DEFAULT_K) -> Answer:
-        """Rank the best-supporting sentences for ``question`` (raises BadInput if empty)."""
+    def ask(self, question: str, k: int = DEFAULT_K, *, since: str | None = None,
+            until: str | None = None, sources: Iterable[str] | str | None = None,
+            filters: ArticleFilter | None = None) -> Answer:
+        """Rank the best-supporting sentences for ``question`` (raises BadInput if empty),
+        from the articles dated ``since``..``until`` (``YYYY[-MM[-DD]]``, inclusive) whose
+        source matches one of the ``sources`` patterns, when given (or ``filters``, the
+        same already checked; :mod:`index.search.filters`). A bad filter raises BadInput."""
         query = clean_question(question)
-        hits = self.searcher.search(query, k)
+        wanted = filters if filters is not None else ArticleFilter.of(since, until, sources)
+        if filters is not None and (since or until or sources):
+            wanted = ArticleFilter.of(since or filters.since, until or filters.until,
+                                      (*filters.sources, *_patterns(sources)))
+        if not wanted.active:
+            hits = self.searcher.search(query, k)
+            kept = total = None
+        else:
+            within = self.searcher.restriction(wanted)
+            hits = self.searcher.search(query, k, within)
+            kept, total = within.kept_articles, len(within.articles)
         conf, answered = verdict(hits[0].parts if hits else None)
         return Answer(question=question, answered=answered, confidence=conf,
-                      evidence=[Evidence.from_hit(h) for h in hits[:k]])
+                      evidence=[Evidence.from_hit(h) for h in hits[:k]], filters=wanted,
+                      kept_articles=kept, total_articles=total)
 
     def conversation(self) -> "Conversation":
         """A new dialogue: its ``ask(question)`` reads follow-ups in the earlier turns' context."""

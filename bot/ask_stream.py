@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from index.errors import EngineError
+from index.search.filters import NO_FILTER, ArticleFilter
 
 from .questions import MAX_QUESTION_CHARS, clean_question
 from .stream_lines import StreamLine
@@ -43,9 +44,11 @@ class Reply:
 
 
 def reply_to(answerer, item: Item, k: int, as_json: bool, single: bool,
-             dialogues: "Dialogues | None" = None) -> Reply:
+             dialogues: "Dialogues | None" = None,
+             filters: ArticleFilter = NO_FILTER) -> Reply:
     """Answer one line (or report why it cannot be answered); a turn of a conversation is
-    answered in that conversation, kept in ``dialogues``."""
+    answered in that conversation, kept in ``dialogues``; from the articles the line's own
+    ``filters`` keep, else the command's ``filters``."""
     from .human_output import render
 
     number, line, problem = item
@@ -62,12 +65,17 @@ def reply_to(answerer, item: Item, k: int, as_json: bool, single: bool,
         notes.append(f"warning: {where}question has {length} characters; only the first "
                      f"{MAX_QUESTION_CHARS} are searched")
     wanted = line.k or k
+    scope = line.filters if line.filters is not None else filters
     if line.conversation is None:
-        answer, read_with = answerer.ask(line.question, k=wanted), None
+        answer, read_with = answerer.ask(line.question, k=wanted, filters=scope), None
     else:
         dialogues = dialogues if dialogues is not None else Dialogues(answerer)
-        turn = dialogues.get(line.conversation).ask(line.question, k=wanted)
+        turn = dialogues.get(line.conversation).ask(line.question, k=wanted, filters=scope)
         answer, read_with = turn.answer, list(turn.read_with)
+    if answer.filters.active and not answer.kept_articles:
+        where = "" if single else f"line {number}: "
+        notes.append(f"note: {where}the filter ({answer.filters.describe()}) keeps no "
+                     f"articles of the {answer.total_articles} in the index")
     if as_json:
         extra = echo | ({"read_with": read_with} if read_with is not None else {})
         out = json.dumps(answer.to_json() | extra, ensure_ascii=False)
@@ -105,21 +113,22 @@ def workers_for_stream() -> int:
 
 
 def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single: bool,
-            workers: int = 1) -> Iterator[Reply]:
-    """Replies to ``items`` in order, answered here or by up to ``workers`` processes."""
+            workers: int = 1, filters: ArticleFilter = NO_FILTER) -> Iterator[Reply]:
+    """Replies to ``items`` in order, answered here or by up to ``workers`` processes, from
+    the articles ``filters`` keeps."""
     if workers <= 1:
         from .answering import Answerer
 
         answerer = Answerer.open(index_dir)
         dialogues = Dialogues(answerer)
         for item in items:
-            yield reply_to(answerer, item, k, as_json, single, dialogues)
+            yield reply_to(answerer, item, k, as_json, single, dialogues, filters)
         return
     from index.store.generations import IndexDir
 
     store = IndexDir(index_dir)
     store.read_manifest()  # checked once here, before any worker starts, not once per worker
-    with _Workers(index_dir, store.require_current().name, (k, as_json, single),
+    with _Workers(index_dir, store.require_current().name, (k, as_json, single, filters),
                   workers) as pool:
         yield from pool.replies(items)
 
@@ -134,8 +143,7 @@ class _Workers:
     only when the others are all busy (a one-line stream starts one).
     """
 
-    def __init__(self, index_dir: str, verified: str, options: tuple[int, bool, bool],
-                 limit: int) -> None:
+    def __init__(self, index_dir: str, verified: str, options: tuple, limit: int) -> None:
         self.args = (index_dir, verified, options)
         self.limit = limit
         self.context = multiprocessing.get_context("spawn")  # no fork of onnxruntime's threads
@@ -281,7 +289,7 @@ def _put(lines: queue.Queue, item: object, stop: threading.Event) -> bool:
     return False
 
 
-def _serve(pipe, index_dir: str, verified: str, options: tuple[int, bool, bool]) -> None:
+def _serve(pipe, index_dir: str, verified: str, options: tuple) -> None:
     """A worker: load the index once, then answer each line received until ``None``. A failure
     (damaged index, no model, a bug) is sent back as the exception instead of a reply, so it
     reaches the parent as one error; Ctrl-C is the parent's to handle."""
@@ -292,7 +300,8 @@ def _serve(pipe, index_dir: str, verified: str, options: tuple[int, bool, bool])
     quiet_hub()
     from .answering import Answerer
 
-    k, as_json, single = options
+    k, as_json, single, *rest = options  # (k, as_json, single[, filters])
+    filters = rest[0] if rest else NO_FILTER
     answerer, failure, dialogues = None, None, None
     try:
         answerer = Answerer.open(index_dir, verified=verified)
@@ -302,7 +311,8 @@ def _serve(pipe, index_dir: str, verified: str, options: tuple[int, bool, bool])
     try:
         while (item := pipe.recv()) is not None:
             try:
-                pipe.send(failure or reply_to(answerer, item, k, as_json, single, dialogues))
+                pipe.send(failure or reply_to(answerer, item, k, as_json, single, dialogues,
+                                              filters))
             except Exception as exc:  # noqa: BLE001 - raised in the parent
                 pipe.send(_portable(exc))
     except (EOFError, OSError):  # the parent went away

@@ -123,6 +123,16 @@ def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,
         f"in {report.seconds:.1f}s", err=True)
 
 
+def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A ``--since``/``--until`` value, refused (exit 2) unless it is a date of an accepted
+    form."""
+    from index.search.filters import DateSpan, not_a_date
+
+    if value is not None and DateSpan.parse(value) is None:
+        raise click.BadParameter(not_a_date(value), ctx, param)
+    return value
+
+
 @cli.command("ask")
 @click.argument("question", required=False)
 @index_dir_option
@@ -130,16 +140,30 @@ def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,
               show_default=True,
               help="How many sentences to show per question.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question per line.")
-def ask_command(question: str | None, index_dir: str, k: int, as_json: bool) -> None:
+@click.option("--since", metavar="DATE", callback=_date_option,
+              help="Only articles dated DATE or later (YYYY, YYYY-MM or YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", callback=_date_option,
+              help="Only articles dated DATE or earlier (a year or month: all of it).")
+@click.option("--source", "sources", metavar="PATTERN", multiple=True,
+              help="Only articles whose path, URL or source matches PATTERN (shell-style, "
+                   "case-insensitive, e.g. '*reuters*'); repeatable: any may match.")
+def ask_command(question: str | None, index_dir: str, k: int, as_json: bool,
+                since: str | None, until: str | None, sources: tuple[str, ...]) -> None:
     """Answer QUESTION, or each line of stdin when QUESTION is omitted."""
+    from index.search.filters import ArticleFilter, BadFilter
+
     from .ask_stream import replies, workers_for_stream
 
+    try:
+        filters = ArticleFilter.of(since, until, sources)
+    except BadFilter as exc:
+        raise click.UsageError(str(exc)) from None
     if question is not None and (problem := question_problem(question)):
         raise BadInput(problem)
     single = question is not None
     failures = 0
     for reply in replies(index_dir, _questions(question, sys.stdin), k, as_json, single,
-                         workers=1 if single else workers_for_stream()):
+                         workers=1 if single else workers_for_stream(), filters=filters):
         for line in reply.stderr:
             click.echo(line, err=True)
         if reply.stdout is not None:

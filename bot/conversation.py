@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .confidence import confidence, is_answered
 
 if TYPE_CHECKING:  # the answering API pulls in numpy and FAISS: import it only when used
+    from index.search.filters import ArticleFilter
+
     from .answering import Answer, Evidence
 
 RANK_STEP = 0.05  # what one place in the ranking for the question as typed is worth
@@ -55,7 +57,7 @@ _NAME = re.compile(r"\b[A-Z][A-Za-z0-9\-]+\b")
 class Asker(Protocol):
     """What a conversation needs from :class:`bot.answering.Answerer`."""
 
-    def ask(self, question: str, k: int = ...) -> Answer: ...
+    def ask(self, question: str, k: int = ..., **filters: Any) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -78,27 +80,32 @@ class Conversation:
 
     answerer: Asker
     turns: list[Reply] = field(default_factory=list)
+    filters: ArticleFilter | None = None  # kept for every turn (the chat's filter)
 
-    def ask(self, question: str, k: int = 3) -> Reply:
-        """Answer ``question``, as a follow-up when it leans on the previous turn."""
+    def ask(self, question: str, k: int = 3, filters: ArticleFilter | None = None) -> Reply:
+        """Answer ``question``, as a follow-up when it leans on the previous turn, from the
+        articles ``filters`` (else the conversation's ``filters``) keeps."""
+        scope = filters if filters is not None else self.filters
+        within = {"filters": scope} if scope is not None else {}
         previous = self.turns[-1] if self.turns else None
         if previous is None or not previous.answer.evidence or not is_follow_up(question):
-            reply = Reply(self.answerer.ask(question, k=k))
+            reply = Reply(self.answerer.ask(question, k=k, **within))
         else:
-            reply = self._follow_up(question, k, previous)
+            reply = self._follow_up(question, k, previous, within)
         self.turns.append(reply)
         return reply
 
     def clear(self) -> None:
-        """Forget every turn (the next question starts a new topic)."""
+        """Forget every turn (the next question starts a new topic); the filter stays."""
         self.turns.clear()
 
-    def _follow_up(self, question: str, k: int, previous: Reply) -> Reply:
-        from .answering import Answer
-
+    def _follow_up(self, question: str, k: int, previous: Reply,
+                   within: dict[str, Any]) -> Reply:
         terms = context_terms(previous)
-        plain = self.answerer.ask(question, k=max(k, POOL)).evidence
-        expanded = self.answerer.ask(f"{question} {' '.join(terms)}", k=max(k, POOL)).evidence
+        first = self.answerer.ask(question, k=max(k, POOL), **within)
+        plain = first.evidence
+        expanded = self.answerer.ask(f"{question} {' '.join(terms)}", k=max(k, POOL),
+                                     **within).evidence
         anchor = previous.answer.evidence[0]
         rank = {e.sentence_id: i for i, e in enumerate(plain)}
         for i, e in enumerate(expanded):  # reached only through the context: after the rest
@@ -111,8 +118,8 @@ class Conversation:
             key=lambda e: (-e.score, rank[e.sentence_id]))[:k]
         conf = max((confidence(e.parts) for e in (*plain, *expanded)
                     if ranked and e.sentence_id == ranked[0].sentence_id), default=0.0)
-        answer = Answer(question=question, answered=bool(ranked) and is_answered(conf),
-                        confidence=conf, evidence=ranked)
+        answer = replace(first, question=question, answered=bool(ranked) and is_answered(conf),
+                         confidence=conf, evidence=ranked)
         return Reply(answer, follow_up=True, context=tuple(terms))
 
 

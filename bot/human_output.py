@@ -6,6 +6,7 @@ import click
 
 from .answering import Answer
 from .citation import SEPARATOR, citation, display_path
+from .date_marks import with_dates
 from .safe_text import printable
 from .verdicts import CANDIDATES, NO_MATCH, NOT_ANSWERED
 
@@ -22,13 +23,15 @@ def render(answer: Answer, read_with: list[str] | None = None) -> str:
     if read_with:
         lines.append(click.style(f"  (read with the earlier turns: "
                                  f"{printable(', '.join(read_with))})", italic=True))
+    if answer.filter_note:
+        lines.append(click.style(f"  ({printable(answer.filter_note)})", dim=True))
     if not answer.evidence:
         lines.append(f"  {NO_MATCH}")
         return "\n".join(lines)
     if not answer.answered:
         lines.append(click.style(f"  {NOT_ANSWERED}. {CANDIDATES}", fg="yellow"))
     for rank, evidence in enumerate(answer.evidence, start=1):
-        lines.append(f"  {rank}. \u201c{printable(evidence.text)}\u201d")
+        lines.append(f"  {rank}. \u201c{with_dates(evidence, printable)}\u201d")
         lines.append(click.style(f"     \u2014 {citation(evidence)}{SEPARATOR}"
                                  f"score {evidence.score:.3f}", dim=True))
         if len(evidence.sources) > 1:  # the same sentence in several articles, merged

@@ -2,7 +2,8 @@
 
 A line that starts with ``{`` (after leading spaces) is a JSON object::
 
-    {"question": str, "conversation": str, "k": int}      # "conversation" and "k" optional
+    {"question": str, "conversation": str, "k": int,
+     "filters": {"since": str, "until": str, "source": [str]}}   # all but "question" optional
 
 Lines with the same ``conversation`` are the turns of one dialogue. Every key is checked: a
 key this version does not know is an error naming the allowed keys (a misspelt
@@ -15,9 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from index.search.filters import ArticleFilter, BadFilter
+
 from .questions import MAX_K, question_problem
 
-KEYS = ("question", "conversation", "k")
+KEYS = ("question", "conversation", "k", "filters")
 MAX_CONVERSATION_CHARS = 200  # a conversation name is a label, not a document
 
 
@@ -30,6 +33,7 @@ class StreamLine:
     conversation: str | None = None
     k: int | None = None
     is_object: bool = False  # written as a JSON object (its reply echoes "conversation")
+    filters: ArticleFilter | None = None  # None: the command's --since/--until/--source
 
 
 class LineProblem(ValueError):
@@ -85,7 +89,13 @@ def parse_line(text: str) -> StreamLine:
     k = data.get("k")
     if "k" in data and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K):
         raise LineProblem(f"'k' must be a whole number from 1 to {MAX_K}, not {k!r}"[:200], echo)
-    return StreamLine(question, conversation, k, is_object=True)
+    filters = None
+    if "filters" in data:
+        try:
+            filters = ArticleFilter.from_json(data["filters"])
+        except BadFilter as exc:
+            raise LineProblem(f"'filters': {exc}"[:300], echo) from None
+    return StreamLine(question, conversation, k, is_object=True, filters=filters)
 
 
 def _kind(value: object) -> str:

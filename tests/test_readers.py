@@ -129,3 +129,30 @@ def test_jsonl_text_may_contain_unicode_line_separators(tmp_path: Path):
     record = json.dumps({"title": "Sep", "text": "One\u2028two. Three."}, ensure_ascii=False)
     articles = read(tmp_path / "s.jsonl", record + "\n" + json.dumps({"text": "Next."}) + "\n")
     assert [a.record for a in articles] == [1, 2]
+
+
+_HTML_BODY = ("<article><h1>Harbour bridge reopens</h1><p>The harbour bridge reopened to "
+              "traffic after three months of repairs to its deck and cables, the council said."
+              "</p><p>Engineers replaced more than two hundred bolts and repainted the whole "
+              "span during the closure.</p></article>")
+
+
+def test_html_date_never_comes_from_a_copyright_line(tmp_path: Path):
+    """No date in the markup: no date, whatever the footer or the file's time say."""
+    html = (f"<html><head><title>Harbour bridge reopens</title></head><body>{_HTML_BODY}"
+            "<footer><p>Copyright 2022 Example News. All rights reserved.</p></footer>"
+            "</body></html>")
+    [article] = read(tmp_path / "bridge.html", html)
+    assert "harbour bridge reopened" in article.text
+    assert article.date is None
+
+
+@pytest.mark.parametrize("markup", [
+    "<meta property='article:published_time' content='2021-03-04T09:00:00Z'>",
+    "<meta name='date' content='2021-03-04'>",
+])
+def test_html_date_comes_from_the_markup(tmp_path: Path, markup: str):
+    html = (f"<html><head><title>Harbour bridge reopens</title>{markup}</head><body>"
+            f"{_HTML_BODY}<footer>Copyright 2022 Example News</footer></body></html>")
+    [article] = read(tmp_path / "bridge.html", html)
+    assert article.date == "2021-03-04"

@@ -82,14 +82,22 @@ def read_md(source: str, text: str) -> list[Article]:
     return [Article(source, text, pos, len(text), title=title, date=date, url=url, meta=meta)]
 
 
+# htmldate (through trafilatura) looks for a date in the markup (meta tags, <time>, JSON-LD,
+# the URL) and, with its "extensive search", in the page's text too, where it takes
+# "Copyright 2022" in a footer for 2022-01-01: a date the page never gave. Markup only.
+_HTML_DATES = {"extensive_search": False, "original_date": True}
+
+
 def read_html(source: str, text: str, title: str | None = None, date: str | None = None,
               url: str | None = None, meta: dict[str, Any] | None = None) -> list[Article]:
-    """HTML: the main article text (no navigation, scripts or boilerplate) via trafilatura.
+    """HTML: the main article text (no navigation, scripts or boilerplate) via trafilatura;
+    its date only from the markup (never from a copyright line or the file's time).
     ``title``/``date``/``url``, when given (a feed item's), win over the page's own."""
     import trafilatura
 
     doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False,
-                                      include_tables=False, output_format="python")
+                                      include_tables=False, output_format="python",
+                                      date_extraction_params=_HTML_DATES)
     fields = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
     body = fields.get("text") or ""
     if not body.strip():

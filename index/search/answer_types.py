@@ -96,19 +96,50 @@ def held_kinds(text: str) -> int:
 
 def cues_read_texts(question: str) -> bool:
     """Whether :func:`cue_features` needs the candidates' texts for ``question`` (a name: the
-    recorded kinds cannot say whether a name is one the question already has)."""
+    recorded kinds cannot say whether a name is one the question already has; a date: a
+    relative date the recorded kinds miss may count, :func:`resolved_relative_dates`)."""
     kind = question_kind(question)
-    return kind is not None and kind not in HELD_BITS
+    return kind is not None and (kind not in HELD_BITS or kind == "date")
 
 
-def cue_features(question: str, texts: list[str], held: np.ndarray) -> dict[str, np.ndarray]:
+def cue_features(question: str, texts: list[str], held: np.ndarray,
+                 relative: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """One 0/1 array per kind: the question wants that kind and the text holds one (``held``:
-    each text's :func:`held_kinds`; ``texts`` are read only when :func:`cues_read_texts`)."""
+    each text's :func:`held_kinds`; ``texts`` are read only when :func:`cues_read_texts`;
+    ``relative``: whether each text holds a relative date its article's date resolves, which
+    counts as a date: see :func:`resolved_relative_dates`)."""
     kind = question_kind(question)
     out = {f"cue_{k}": np.zeros(len(held), dtype=np.float64) for k in KINDS}
     if kind in HELD_BITS:
-        out[f"cue_{kind}"] = ((np.asarray(held) & HELD_BITS[kind]) != 0).astype(np.float64)
+        has = (np.asarray(held) & HELD_BITS[kind]) != 0
+        if kind == "date" and relative is not None:
+            has |= relative
+        out[f"cue_{kind}"] = has.astype(np.float64)
     elif kind is not None:
         words = {w.lower() for w in _WORD.findall(question)}
         out[f"cue_{kind}"] = np.array([has_kind(kind, t, words) for t in texts], dtype=np.float64)
+    return out
+
+
+# Words without which no relative date escapes _DATE ("two years ago", "in three weeks",
+# "in March"): texts without any are not parsed.
+_RELATIVE_WORDS = frozenset(("ago", "earlier", "day", "days", "week", "weeks", "month",
+                             "months", "year", "years", "decade", "decades", "january",
+                             "february", "march", "april", "may", "june", "july", "august",
+                             "september", "october", "november", "december", "jan", "feb",
+                             "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+                             "dec"))
+
+
+def resolved_relative_dates(texts: list[str], anchored: np.ndarray) -> np.ndarray:
+    """Bool per text: its article has a date (``anchored``) and it holds a relative date
+    expression (:mod:`index.search.date_expressions`: "two years ago", "in March") that the
+    date resolves."""
+    from index.search.date_expressions import holds_relative_date
+
+    out = np.zeros(len(texts), dtype=bool)
+    for i in np.flatnonzero(anchored).tolist():
+        text = texts[i]
+        if not _RELATIVE_WORDS.isdisjoint(_WORD.findall(text.casefold())):
+            out[i] = holds_relative_date(text)
     return out

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.search.answer_types import cue_features, cues_read_texts
+from index.search.answer_types import (HELD_BITS, cue_features, cues_read_texts,
+                                       question_kind, resolved_relative_dates)
 from index.store.sentence_table import SentenceTable
 from index.search.term_match import TermMatch, holds
 from index.store.title_terms import TitleTerms
@@ -40,10 +41,12 @@ QUESTION_PARTS = ("known_terms",)
 def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
                        table: SentenceTable, sentence_vectors: np.ndarray,
                        passage_vectors: np.ndarray, match: TermMatch,
-                       titles: TitleTerms) -> dict[str, np.ndarray]:
+                       titles: TitleTerms,
+                       anchored: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """All parts for the candidate sentences ``ids`` (sorted, unique); ``table`` says where
     every sentence stands (its neighbours too) and holds the texts, read only when a cue
-    needs them."""
+    needs them; ``anchored``: bool per article id, whether it has a full date (its relative
+    dates then count as dates for "when" questions)."""
     n, size = len(ids), len(table)
     article, passage = table.article[ids], table.passage[ids]
     prev_ids, next_ids = ids - 1, ids + 1
@@ -96,7 +99,12 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
         "length": np.log(np.maximum(table.end[ids] - table.start[ids], 1) / 100.0),
     }
     texts = table.texts(ids) if cues_read_texts(question) else []
-    parts.update(cue_features(question, texts, table.kinds[ids]))
+    held = table.kinds[ids]
+    relative = None
+    if anchored is not None and question_kind(question) == "date":
+        undated = (held & HELD_BITS["date"]) == 0
+        relative = resolved_relative_dates(texts, undated & anchored[article])
+    parts.update(cue_features(question, texts, held, relative))
     parts["known_terms"] = np.full(n, match.known)
     return parts
 

@@ -24,7 +24,11 @@ from index.store.docstore import ArticleInfo, DocReader, SentenceRow
 from index.ingest.documents import Article
 from index.embed.encoders import Encoder, load_encoder
 from index.errors import IndexCorrupt, IndexMismatch
+from index.search.answer_types import question_kind
+from index.search.article_catalog import ArticleCatalog
 from index.search.features import candidate_features
+from index.search.filters import ArticleFilter
+from index.search.restriction import Restriction
 from index.store.bm25 import Bm25
 from index.search.ranking import Ranker
 from index.store.sentence_table import SentenceTable
@@ -34,6 +38,7 @@ from index.store.title_terms import TitleTerms
 
 ARTICLE_CACHE = 256  # articles (with their text) kept in memory, least recently used dropped
 INFO_CACHE = 65_536  # articles' citation data (no text) kept in memory, least recently used
+RESTRICTIONS = 4  # filters whose kept sentences are kept in memory, least recently used
 CANDIDATES = 100
 DUPLICATE_SCAN = 40  # near-duplicates are looked for among the best candidates only
 K = TypeVar("K")
@@ -85,6 +90,10 @@ class Searcher:
         self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
         self._scores: np.ndarray | None = None  # the BM25 score buffer (see _score_buffer)
         self._scores_lock = threading.Lock()
+        self._catalog: ArticleCatalog | None = None  # read on the first filter
+        self._sentence_article: np.ndarray | None = None
+        self._restrictions: OrderedDict[ArticleFilter, Restriction] = OrderedDict()
+        self._filter_lock = threading.Lock()
 
     @classmethod
     def open(cls, index_dir: str | Path | IndexDir, encoder: Encoder | None = None,
@@ -111,19 +120,39 @@ class Searcher:
     def size(self) -> int:
         return len(self.sentence_vectors)
 
-    def search(self, question: str, k: int = 5) -> list[Hit]:
-        """The ``k`` best-supporting sentences for ``question``, best first."""
-        if self.size == 0 or k <= 0:
+    def search(self, question: str, k: int = 5,
+               within: Restriction | None = None) -> list[Hit]:
+        """The ``k`` best-supporting sentences for ``question``, best first (among the
+        sentences ``within`` keeps, when given: see :meth:`restriction`)."""
+        if self.size == 0 or k <= 0 or (within is not None and not len(within.ids)):
             return []
-        return self.rank(question, self.encoder.encode_query(question), k)
+        return self.rank(question, self.encoder.encode_query(question), k, within)
 
-    def rank(self, question: str, query: np.ndarray, k: int = 5) -> list[Hit]:
+    def restriction(self, wanted: ArticleFilter) -> Restriction:
+        """The sentences ``wanted`` keeps (built on first use, then kept for the next
+        questions under the same filter)."""
+        with self._filter_lock:
+            if wanted in self._restrictions:
+                return _recall(self._restrictions, wanted)
+            if self._sentence_article is None:
+                self._sentence_article = np.ascontiguousarray(self.table.article)
+            restriction = Restriction.of(self.catalog().allowed(wanted), self._sentence_article)
+            return _remember(self._restrictions, wanted, restriction, RESTRICTIONS)
+
+    def catalog(self) -> ArticleCatalog:
+        """Every article's date and source names (read on first use)."""
+        if self._catalog is None:
+            self._catalog = ArticleCatalog.read(self.docs.db)
+        return self._catalog
+
+    def rank(self, question: str, query: np.ndarray, k: int = 5,
+             within: Restriction | None = None) -> list[Hit]:
         """Like :meth:`search` with the question already embedded as ``query``.
 
         Sentences with the same text in several places (a wire story reprinted) become one hit;
         the other places are in its ``also``.
         """
-        pool = self.candidates(question, query)
+        pool = self.candidates(question, query, within)
         if pool is None:
             return []
         scores = self.ranker.score(pool.parts)
@@ -152,29 +181,38 @@ class Searcher:
                             int(self.table.line[row.id]), int(self.table.column[row.id])))
         return hits
 
-    def candidates(self, question: str, query: np.ndarray) -> Pool | None:
+    def candidates(self, question: str, query: np.ndarray,
+                   within: Restriction | None = None) -> Pool | None:
         """The candidate sentences (dense and BM25 top lists) with their score parts; None
-        when the index is empty."""
+        when the index is empty. With ``within``, both lists come from its sentences only."""
         if self.size == 0:
             return None
-        dense_ids = ann.nearest(self.ann, self.ann_config, self.sentence_vectors, query,
-                                CANDIDATES)
-        with self._term_match(question) as match:
+        if within is None:
+            dense_ids = ann.nearest(self.ann, self.ann_config, self.sentence_vectors, query,
+                                    CANDIDATES)
+        else:
+            dense_ids = ann.nearest_within(
+                self.ann, self.ann_config, self.sentence_vectors, query, CANDIDATES,
+                within.ids, within.bitmap(), lambda: within.exact_index(self.sentence_vectors))
+        with self._term_match(question, within) as match:
             ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES)]).astype(np.int64))
             ids = ids[(ids >= 0) & (ids < self.size)]
             if not len(ids):
                 return None
+            anchored = self.catalog().anchored if question_kind(question) == "date" else None
             parts = candidate_features(question, query, ids, self.table, self.sentence_vectors,
-                                       self.passage_vectors, match, self.titles)
+                                       self.passage_vectors, match, self.titles, anchored)
         return Pool(ids, parts)
 
     @contextlib.contextmanager
-    def _term_match(self, question: str) -> Iterator[TermMatch]:
-        """The question's BM25 match, its scores summed in a buffer zeroed again afterwards."""
+    def _term_match(self, question: str,
+                    within: Restriction | None = None) -> Iterator[TermMatch]:
+        """The question's BM25 match, its scores summed in a buffer zeroed again afterwards
+        (its matched sentences those ``within`` keeps, when given)."""
         with self._score_buffer() as buffer:
             match = match_terms(self.bm25, question, buffer)
             try:
-                yield match
+                yield match if within is None else match.within(within.mask)
             finally:
                 match.release()
 

@@ -8,7 +8,7 @@ term coverage used in ranking, with no re-tokenising of candidates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,6 +39,12 @@ class TermMatch:
             self.scores.fill(0.0)
         else:
             self.scores.put(self.matched, 0.0)
+
+    def within(self, mask: np.ndarray) -> "TermMatch":
+        """This match with only the sentences ``mask`` keeps counted as matched (their top
+        list and best score); :meth:`release` stays the original's to call."""
+        keep = mask[self.matched]
+        return replace(self, matched=self.matched[keep], values=self.values[keep])
 
     def top(self, k: int) -> np.ndarray:
         """Ids of the (up to) ``k`` best-scoring matched sentences, ties at the cut going to

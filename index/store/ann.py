@@ -36,6 +36,7 @@ MIN_PROBES = 16
 MIN_SCANNED = 2_000  # vectors a search looks at, at least (many probes for small corpora)
 DIMS_PER_CODE = 4  # ivf-pq: one 4-bit code per 4 dimensions (48 bytes per 384-d vector)
 RESCORE = 4  # ivf-pq: candidates re-scored with the exact vectors per nearest one wanted
+EXACT_KEPT = EXACT_LIMIT  # a filter keeping at most this many vectors: exact search of them
 TRAIN_PER_LIST = 50  # training sample size per list (FAISS wants at least 39)
 TRAIN_ITERATIONS = 10
 
@@ -148,3 +149,57 @@ def search(index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     scores, ids = index.search(np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), k)
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]
+
+
+def nearest_within(index, config: AnnConfig, vectors: np.ndarray, query: np.ndarray, k: int,
+                   kept: np.ndarray, bitmap: np.ndarray, kept_index=None) -> np.ndarray:
+    """Like :func:`nearest`, among the vectors ``kept`` only (sorted ids; ``bitmap``: them as
+    :meth:`index.search.restriction.Restriction.bitmap`).
+
+    Up to :data:`EXACT_KEPT` kept vectors they are scanned exactly (``kept_index()``: an
+    exact index of them, :func:`exact_index`, built once per filter). Above it the index is
+    searched with an ID selector, so the lists it probes yield kept vectors only, and with
+    more probes the fewer it keeps (``nprobe / fraction^¼``: the nearest kept vectors are
+    farther from the query than the nearest ones overall; at 1M sentences a filter keeping
+    0.5% had recall@10 0.89 with the usual 16 probes, 0.99 with 61, in 1.5 ms).
+    """
+    count = len(kept)
+    if count == 0 or k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    query = np.asarray(query, dtype=np.float32).reshape(-1)
+    if count <= EXACT_KEPT:
+        exact = kept_index() if kept_index is not None else exact_index(vectors[kept])
+        return kept[search(exact, query, k)[1]]
+    if config.kind == "flat":
+        return _selected(index, query, k, bitmap, None)
+    fraction = count / max(1, index.ntotal)
+    nprobe = min(config.nlist, math.ceil(config.nprobe / fraction ** 0.25))
+    if config.kind != "ivf-pq":
+        return _selected(index, query, k, bitmap, nprobe)
+    ids = np.sort(_selected(index, query, k * config.rescore, bitmap, nprobe))
+    exact = np.asarray(vectors[ids]) @ query
+    return ids[np.argsort(-exact, kind="stable")[:k]]
+
+
+def exact_index(vectors: np.ndarray):
+    """An exact inner-product index of ``vectors`` (rows: their position)."""
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _selected(index, query: np.ndarray, k: int, bitmap: np.ndarray,
+              nprobe: int | None) -> np.ndarray:
+    """Ids of the ``k`` nearest vectors whose bit is set in ``bitmap`` (``nprobe`` lists of
+    an inverted file probed; None for an exact index), best first."""
+    import faiss
+
+    selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bitmap))
+    params = faiss.SearchParameters(sel=selector) if nprobe is None else \
+        faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+    faiss.omp_set_num_threads(1)
+    k = min(k, index.ntotal)
+    _, ids = index.search(query.reshape(1, -1), k, params=params)
+    return ids[0][ids[0] >= 0].astype(np.int64)

@@ -1,0 +1,224 @@
+"""Filters by date and source: one meaning in the engine, the Python API and ``bot ask``.
+
+A small dated corpus (hashing encoder) where each article has its own topic, so a filter
+that leaves the best article out must still answer from the articles it keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from index.search.filters import ArticleFilter, BadFilter
+
+from .conftest import write_corpus
+
+ARTICLES = {
+    "reuters/port.txt": "Port strike\ndate 2022-01-10\n\nDock workers at the harbour port went "
+                        "on strike today over pay. The harbour port handles grain.\n",
+    "apnews/harbour.md": "---\ntitle: Harbour bridge\ndate: 2022-06-01\n"
+                         "url: https://apnews.com/harbour-bridge\n---\nThe harbour bridge "
+                         "reopened after repairs. The harbour port traffic grew last week.\n",
+    "local/undated.txt": "Market day\n\nThe harbour market sells fish and grain to the port "
+                         "town every morning.\n",
+    "wire/feed.jsonl": json.dumps({"title": "Grain prices", "date": "2023-02-03",
+                                   "source": "Reuters Wire", "text": "Grain prices at the "
+                                   "harbour port rose two years ago and fell this month."}) + "\n",
+    "odd/weird[1].txt": "Odd name\ndate 2021-12-31\n\nA harbour pilot guided ships into the "
+                        "port on the last day of the year.\n",
+}
+QUESTION = "What happened at the harbour port?"
+
+
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from index.embed.encoders import EncoderSpec, load_encoder
+    from index.indexer import update_index
+
+    root = tmp_path_factory.mktemp("filters")
+    corpus = write_corpus(root / "news", ARTICLES)
+    update_index([corpus], root / "idx", encoder=load_encoder(EncoderSpec("hashing",
+                                                                          "hashing")))
+    return root / "idx"
+
+
+@pytest.fixture(scope="module")
+def answerer(corpus_index: Path):
+    from bot.answering import Answerer
+
+    return Answerer.open(corpus_index)
+
+
+def sources(answer) -> set[str]:
+    return {Path(e.source).parent.name + "/" + Path(e.source).name for e in answer.evidence}
+
+
+@pytest.mark.parametrize("kwargs, kept", [
+    ({"since": "2022"}, {"reuters/port.txt", "apnews/harbour.md", "wire/feed.jsonl"}),
+    ({"since": "2022-02", "until": "2022-12-31"}, {"apnews/harbour.md"}),
+    ({"until": "2022-01"}, {"reuters/port.txt", "odd/weird[1].txt"}),
+    ({"until": "2021-12-31"}, {"odd/weird[1].txt"}),
+    ({"sources": ["*APNEWS*"]}, {"apnews/harbour.md"}),
+    ({"sources": ["*reuters*"]}, {"reuters/port.txt", "wire/feed.jsonl"}),  # metadata too
+    ({"sources": ["https://apnews.com/*"]}, {"apnews/harbour.md"}),
+    ({"sources": ["*[[]1]*"]}, {"odd/weird[1].txt"}),  # a literal [ as a class
+    ({"sources": ["*weird[*"]}, {"odd/weird[1].txt"}),  # an unclosed [ is itself
+    ({"sources": ["*/[lr]*/*"]}, {"reuters/port.txt", "local/undated.txt"}),
+    ({"sources": ["*local*", "*odd*"]}, {"local/undated.txt", "odd/weird[1].txt"}),
+    ({"since": "2022", "sources": ["*reuters*"]}, {"reuters/port.txt", "wire/feed.jsonl"}),
+])
+def test_python_api_answers_only_from_the_kept_articles(answerer, kwargs, kept):
+    answer = answerer.ask(QUESTION, k=10, **kwargs)
+    assert answer.evidence, "a filter keeping articles still answers from them"
+    assert sources(answer) == kept
+    assert answer.kept_articles == len(kept) and answer.total_articles == len(ARTICLES)
+    assert answer.to_json()["filters"]["articles"] == len(kept)
+
+
+def test_filter_restricts_candidates_not_results(answerer):
+    """Each kept article's own best sentence comes back, whatever ranks above it
+    unfiltered: the kept set is searched, not the unfiltered top list cut."""
+    everything = answerer.ask(QUESTION, k=1).evidence[0].source
+    for name in ARTICLES:
+        pattern = "*" + name.replace("[", "[[]")
+        answer = answerer.ask(QUESTION, k=1, sources=[pattern])
+        assert answer.evidence and answer.evidence[0].source.endswith(name), (name, everything)
+
+
+def test_restriction_masks_dense_and_lexical_candidates(answerer):
+    searcher = answerer.searcher
+    within = searcher.restriction(ArticleFilter.of(sources=["*apnews*"]))
+    query = searcher.encoder.encode_query(QUESTION)
+    pool = searcher.candidates(QUESTION, query, within)
+    assert len(pool.ids) and within.mask[pool.ids].all()
+    assert searcher.restriction(ArticleFilter.of(sources=["*apnews*"])) is within  # kept
+
+
+def test_no_filter_changes_nothing(answerer):
+    plain = answerer.ask(QUESTION, k=3)
+    assert "filters" not in plain.to_json() and plain.filter_note is None
+    empty = answerer.ask(QUESTION, k=3, since=None, until="", sources=[])
+    assert empty.to_json() == plain.to_json()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"since": "2022-13"}, "YYYY, YYYY-MM or YYYY-MM-DD"),
+    ({"until": "yesterday"}, "YYYY, YYYY-MM or YYYY-MM-DD"),
+    ({"since": "2022-02-30"}, "not a date"),
+    ({"since": "2023", "until": "2022-12"}, "after"),
+    ({"sources": [" "]}, "empty source pattern"),
+])
+def test_bad_filters_are_refused_with_the_accepted_forms(answerer, kwargs, message):
+    with pytest.raises(BadFilter, match=message):
+        answerer.ask(QUESTION, **kwargs)
+
+
+def test_filter_keeping_nothing_answers_nothing(answerer):
+    answer = answerer.ask(QUESTION, since="2030")
+    assert (answer.answered, answer.evidence, answer.kept_articles) == (False, [], 0)
+
+
+@pytest.mark.parametrize("data, expected", [
+    ({"since": "2022", "until": 2023, "source": "*x*"}, ArticleFilter("2022", "2023", ("*x*",))),
+    ({"source": ["*a*", "*b*"]}, ArticleFilter(None, None, ("*a*", "*b*"))),
+    (None, ArticleFilter()),
+])
+def test_filters_from_json(data, expected):
+    assert ArticleFilter.from_json(data) == expected
+
+
+@pytest.mark.parametrize("data", [["2022"], {"from": "2022"}, {"source": 3},
+                                  {"since": "2022/01"}, {"since": ["2022"]}])
+def test_bad_json_filters(data):
+    with pytest.raises(BadFilter):
+        ArticleFilter.from_json(data)
+
+
+# ----- bot ask ------------------------------------------------------------------------------
+def run_ask(corpus_index: Path, *args: str, stdin: str | None = None):
+    return CliRunner().invoke(cli, ["ask", "--index-dir", str(corpus_index), *args],
+                              input=stdin)
+
+
+def test_cli_filters_by_date_and_source(corpus_index: Path):
+    result = run_ask(corpus_index, QUESTION, "--json", "-k", "10", "--since", "2022",
+                     "--source", "*reuters*", "--source", "*apnews*")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {Path(a["source"]).name for a in data["answers"]} == {"port.txt", "harbour.md",
+                                                                  "feed.jsonl"}
+    assert data["filters"] == {"since": "2022", "source": ["*reuters*", "*apnews*"],
+                               "articles": 3}
+
+
+def test_cli_human_output_says_how_many_articles_the_filter_kept(corpus_index: Path):
+    result = run_ask(corpus_index, QUESTION, "--until", "2022-01")
+    assert result.exit_code == 0, result.output
+    assert "filter: dated 2022-01 or earlier; 2 of 5 articles kept" in result.stdout
+
+
+def test_cli_stream_applies_the_filter_to_every_line(corpus_index: Path, monkeypatch):
+    monkeypatch.setenv("BOT_WORKERS", "1")
+    result = run_ask(corpus_index, "--json", "-k", "10", "--source", "*odd*",
+                     stdin=f"{QUESTION}\nWhere did the pilot guide ships?\n")
+    assert result.exit_code == 0, result.output
+    for line in result.stdout.splitlines():
+        assert {Path(a["source"]).name for a in json.loads(line)["answers"]} == {
+            "weird[1].txt"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--since", "2022-13"], "'2022-13' is not a date; use YYYY, YYYY-MM or YYYY-MM-DD"),
+    (["--until", "May 2022"], "'May 2022' is not a date; use YYYY, YYYY-MM or YYYY-MM-DD"),
+    (["--since", "2023", "--until", "2022"], "since 2023 is after until 2022"),
+    (["--source", ""], "empty source pattern"),
+])
+def test_cli_bad_filter_is_a_usage_error(corpus_index: Path, args, message):
+    result = run_ask(corpus_index, QUESTION, *args)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert result.stdout == ""
+
+
+def test_cli_filter_keeping_nothing(corpus_index: Path):
+    result = run_ask(corpus_index, QUESTION, "--json", "--since", "2030-01-01")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert (data["answered"], data["answers"], data["filters"]["articles"]) == (False, [], 0)
+    notes = result.stderr.splitlines()
+    assert len(notes) == 1 and notes[0].startswith("note: ") and "keeps no articles" in notes[0]
+
+
+def test_date_filter_on_an_index_without_dated_articles(tmp_path: Path):
+    from index.embed.encoders import EncoderSpec, load_encoder
+    from index.indexer import update_index
+
+    corpus = write_corpus(tmp_path / "news", {"a.txt": "Fish market\n\nThe fish market opens."})
+    update_index([corpus], tmp_path / "idx", encoder=load_encoder(EncoderSpec("hashing",
+                                                                              "hashing")))
+    dated = run_ask(tmp_path / "idx", "Where is the fish market?", "--since", "1900")
+    assert dated.exit_code == 0 and "0 of 1 articles kept" in dated.stdout
+    assert "keeps no articles" in dated.stderr
+    by_source = run_ask(tmp_path / "idx", "Where is the fish market?", "--source", "*a.txt")
+    assert by_source.exit_code == 0 and "The fish market opens." in by_source.stdout
+
+
+def test_exact_and_selector_paths_agree(answerer, monkeypatch):
+    """Both dense paths of a restriction (exact over the kept vectors, or the index with an ID
+    selector) return kept sentences only, in the same order on an exact index."""
+    from index.store import ann
+
+    searcher = answerer.searcher
+    within = searcher.restriction(ArticleFilter.of(since="2022"))
+    query = searcher.encoder.encode_query(QUESTION)
+    args = (searcher.ann, searcher.ann_config, searcher.sentence_vectors, query, 5,
+            within.ids, within.bitmap())
+    exact = ann.nearest_within(*args)
+    monkeypatch.setattr(ann, "EXACT_KEPT", 0)
+    selected = ann.nearest_within(*args)
+    assert within.mask[exact].all() and np.array_equal(exact, selected)
