@@ -108,7 +108,7 @@ def test_lines_parse_into_what_they_ask():
     assert parse_line('  {"question": "When?", "conversation": "a", "k": 2}') == \
         StreamLine("When?", "a", 2, is_object=True)
     assert parse_line('{"question": "When?"}') == StreamLine("When?", is_object=True)
-    assert set(KEYS) == {"question", "conversation", "k"}
+    assert set(KEYS) == {"question", "conversation", "k", "filters"}
 
 
 def test_bad_objects_get_error_objects_and_the_rest_is_answered(indexed: Path):

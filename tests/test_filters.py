@@ -222,3 +222,25 @@ def test_exact_and_selector_paths_agree(answerer, monkeypatch):
     monkeypatch.setattr(ann, "EXACT_KEPT", 0)
     selected = ann.nearest_within(*args)
     assert within.mask[exact].all() and np.array_equal(exact, selected)
+
+
+def test_json_lines_carry_their_own_filters(corpus_index: Path, monkeypatch):
+    """A line's "filters" replace the command's for that line; a bad one is that line's
+    error; a conversation's turns keep to the filter they are asked with."""
+    monkeypatch.setenv("BOT_WORKERS", "1")
+    lines = [json.dumps({"question": QUESTION, "k": 10, "filters": {"source": "*apnews*"}}),
+             json.dumps({"question": QUESTION, "k": 10}),
+             json.dumps({"question": QUESTION, "filters": {"since": "2022-13"}}),
+             json.dumps({"question": QUESTION, "k": 10, "conversation": "c",
+                         "filters": {"until": "2021", "source": ["*odd*"]}}),
+             json.dumps({"question": "And what about it?", "k": 10, "conversation": "c",
+                         "filters": {"until": "2021", "source": ["*odd*"]}})]
+    result = run_ask(corpus_index, "--json", "--source", "*reuters*", stdin="\n".join(lines))
+    assert result.exit_code == 1  # the bad line
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    names = [{Path(a["source"]).name for a in r["answers"]} for r in replies]
+    assert names[0] == {"harbour.md"}
+    assert names[1] == {"port.txt", "feed.jsonl"}  # the command's filter
+    assert "2022-13" in replies[2]["error"] and "YYYY" in replies[2]["error"]
+    assert names[3] == names[4] == {"weird[1].txt"}
+    assert replies[4]["filters"] == {"until": "2021", "source": ["*odd*"], "articles": 1}

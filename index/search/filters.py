@@ -160,8 +160,10 @@ class ArticleFilter:
         unknown = sorted(set(data) - {"since", "until", "source"})
         if unknown:
             raise BadFilter(f"unknown filter {unknown[0]!r} (known: since, until, source)")
-        sources = data.get("source") or ()
-        if isinstance(sources, str):
+        sources = data.get("source")
+        if sources is None:
+            sources = []
+        elif isinstance(sources, str):
             sources = [sources]
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
             raise BadFilter("filter source must be a pattern or a list of patterns")
