@@ -127,7 +127,7 @@ def test_bad_objects_get_error_objects_and_the_rest_is_answered(indexed: Path):
     errors = run.stderr.decode().splitlines()
     assert errors == ["error: line 2: 'question' must be a string, not a number",
                       "error: line 4: unknown key 'conversaton' (allowed: question, "
-                      "conversation, k)"]
+                      "conversation, k, filters)"]
 
 
 def test_object_lines_print_human_output_without_json(indexed: Path):

@@ -555,3 +555,47 @@ def test_engine_keeps_the_model_the_index_was_built_with(
     assert engine.answerer.searcher.manifest.encoder_spec() == hashing_spec
     fresh = ChatEngine([corpus], tmp_path / "fresh", spec=hashing_spec).load(lambda _: None)
     assert fresh.model == "hashing" and fresh.articles == 4
+
+
+@pilot_test
+async def test_filter_from_the_palette_is_shown_and_cleared_with_the_conversation(
+        app: ChatApp) -> None:
+    """The palette's filter keeps answers to the articles it names; a line says which filter
+    is on; ctrl+l clears it with the conversation."""
+    from bot.chat.screens import FilterScreen
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Filter articles")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen)
+                       and bool(app.screen.query(Input)))
+        app.screen.query_one(Input).value = "source '*umbrella*' until 2020-12"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FilterScreen))
+        assert app.filter_line.display
+        assert plain(app.filter_line) == "filter: dated 2020-12 or earlier, source *umbrella*"
+        view = await ask(pilot, "Who signed a partnership with Globex?")
+        assert {Path(c.evidence.source).name for c in cards(view)} == {"umbrella.txt"}
+        assert plain(app.filter_line).endswith("; 1 of 4 articles kept")
+        assert not app.set_filter_text("since 2022-02-30")  # refused, filter unchanged
+        assert app.filters.sources == ("*umbrella*",)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert not app.filters.active and not app.filter_line.display
+
+
+def test_filter_text_reads_as_bot_ask_options() -> None:
+    from bot.chat.filter_text import filter_text, parse_filter_text
+    from index.search.filters import ArticleFilter, BadFilter
+
+    typed = "since 2022-01 source '*a b*' Source *[r]euters*"
+    wanted = parse_filter_text(typed)
+    assert wanted == ArticleFilter("2022-01", None, ("*a b*", "*[r]euters*"))
+    assert parse_filter_text(filter_text(wanted)) == wanted
+    assert parse_filter_text("") == ArticleFilter()
+    for bad in ("since", "from 2022", "until 2022-13", "since 2023 until 2022"):
+        with pytest.raises(BadFilter):
+            parse_filter_text(bad)

@@ -244,3 +244,43 @@ def test_json_lines_carry_their_own_filters(corpus_index: Path, monkeypatch):
     assert "2022-13" in replies[2]["error"] and "YYYY" in replies[2]["error"]
     assert names[3] == names[4] == {"weird[1].txt"}
     assert replies[4]["filters"] == {"until": "2021", "source": ["*odd*"], "articles": 1}
+
+
+# ----- golden files -------------------------------------------------------------------------
+GOLDEN = """\
+corpus: news
+model: hashing
+k: 10
+filters: {since: 2022-01-01, until: 2022-12}
+cases:
+  - name: file filter
+    question: What happened at the harbour port?
+    expect: {contains: harbour bridge, within: 10}
+  - name: no undated or 2023 article under the file filter
+    question: Where does the harbour market sell fish and grain?
+    expect: {contains: harbour market sells fish, within: 10}
+  - name: case filter replaces the file's
+    question: Who guided ships into the port?
+    filters: {source: ["*weird[[]1]*"]}
+    expect: {contains: harbour pilot, article: "weird[1].txt"}
+"""
+
+
+def test_golden_files_take_file_and_case_filters(tmp_path: Path):
+    write_corpus(tmp_path / "news", ARTICLES)
+    path = tmp_path / "f.qa.yaml"
+    path.write_text(GOLDEN, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(path), "--index-dir", str(tmp_path / "i")])
+    rows = [row.split()[0] for row in result.stdout.splitlines()
+            if row.startswith(("PASS", "FAIL"))]
+    assert rows == ["PASS", "FAIL", "PASS"], result.stdout
+    assert result.exit_code == 1  # the undated article is left out by the file's dates
+
+
+def test_golden_bad_filter_is_a_format_error(tmp_path: Path):
+    write_corpus(tmp_path / "news", ARTICLES)
+    path = tmp_path / "f.qa.yaml"
+    path.write_text(GOLDEN.replace("until: 2022-12", "until: 2022-13"), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(path), "--index-dir", str(tmp_path / "i")])
+    assert result.exit_code == 2
+    assert f"{path}:4: 'filters': until '2022-13' is not a date" in result.stderr

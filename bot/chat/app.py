@@ -31,10 +31,12 @@ from . import messages as msg
 from .commands import ChatCommands
 from .engine import ChatEngine
 from .rendering import printable
-from .screens import ArticleScreen, CorpusScreen, HelpScreen, binding_rows
+from .screens import ArticleScreen, CorpusScreen, FilterScreen, HelpScreen, binding_rows
 from .widgets import EvidenceCard, QuestionInput, TurnView
 
 if TYPE_CHECKING:
+    from index.search.filters import ArticleFilter
+
     from ..answering import Evidence
 
 POLL_SECONDS = 0.1
@@ -45,6 +47,7 @@ class _Ask:
     turn_id: int
     question: str
     k: int
+    filters: "ArticleFilter | None" = None
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,14 @@ class ChatApp(App[None]):
         self._next_turn = 1
         self._status = "starting…"
         self._corpus = _corpus_name(engine.paths, engine.index_dir)
+        from index.search.filters import NO_FILTER
+
+        self.filters: ArticleFilter = NO_FILTER
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(self._title_text(), id="title")
+        yield Static(Text(""), id="filter")
         with VerticalScroll(id="conversation"):
             yield Static(_welcome_text(), id="welcome")
         yield Static(Text(self._status), id="status")
@@ -116,7 +123,12 @@ class ChatApp(App[None]):
     def status_line(self) -> Static:
         return self.query_one("#status", Static)
 
+    @property
+    def filter_line(self) -> Static:
+        return self.query_one("#filter", Static)
+
     def on_mount(self) -> None:
+        self.filter_line.display = False
         self.conversation.can_focus = False  # tab goes from the question to the evidence
         self.question_input.focus()
         self._jobs.put(_Load(tuple(self.engine.paths) or None))
@@ -153,8 +165,8 @@ class ChatApp(App[None]):
                 if self.engine.answerer is None:
                     self.post_message(msg.AskFailed(job.turn_id, self.error or "no index loaded"))
                 else:
-                    self.post_message(msg.Answered(job.turn_id,
-                                                   self.engine.ask(job.question, job.k)))
+                    self.post_message(msg.Answered(job.turn_id, self.engine.ask(
+                        job.question, job.k, job.filters)))
             elif isinstance(job, _Article):
                 self.post_message(msg.ArticleLoaded(job.evidence,
                                                     self.engine.article(job.evidence)))
@@ -197,6 +209,9 @@ class ChatApp(App[None]):
         if view is None:  # cleared meanwhile
             return
         view.show(message.turn)
+        if (note := message.turn.answer.filter_note) and message.turn.answer.filters == \
+                self.filters:
+            self.filter_line.update(Text(printable(note)))
         self.call_after_refresh(self.conversation.scroll_to_widget, view, top=True,
                                 animate=False)
 
@@ -235,7 +250,8 @@ class ChatApp(App[None]):
         self.query_one("#welcome").display = False
         self.conversation.mount(view)
         self.conversation.scroll_end(animate=False)
-        self._jobs.put(_Ask(turn_id, question, self.k))
+        self._jobs.put(_Ask(turn_id, question, self.k,
+                            self.filters if self.filters.active else None))
         return turn_id
 
     # ----- evidence -----------------------------------------------------------------------
@@ -300,12 +316,56 @@ class ChatApp(App[None]):
         self.notify(f"Saved the transcript to {printable(str(path))}", markup=False)
 
     def action_clear(self) -> None:
+        """Clear the conversation and the filter: a new topic, from every article."""
         for view in self.turns.values():
             view.remove()
         self.turns.clear()
+        self.clear_filter(quiet=True)
         self.query_one("#welcome").display = True
         self._jobs.put(_Forget())
         self.question_input.focus()
+
+    def action_filter(self) -> None:
+        """Ask for a filter (since, until, source) for the next questions."""
+        from .filter_text import filter_text
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.set_filter_text(value)
+
+        self.push_screen(FilterScreen(filter_text(self.filters)), chosen)
+
+    def set_filter_text(self, text: str) -> bool:
+        """Answer the next questions from the articles ``text`` keeps (``since 2022 source
+        *reuters*``; empty: all); False, with a notice, when it cannot be read."""
+        from index.search.filters import BadFilter
+
+        from .filter_text import parse_filter_text
+
+        try:
+            wanted = parse_filter_text(text)
+        except BadFilter as exc:
+            self.notify(f"Filter not changed: {exc}", severity="error", markup=False)
+            return False
+        self.filters = wanted
+        self._show_filter()
+        return True
+
+    def clear_filter(self, quiet: bool = False) -> None:
+        """Answer from every article again."""
+        from index.search.filters import NO_FILTER
+
+        had = self.filters.active
+        self.filters = NO_FILTER
+        self._show_filter()
+        if had and not quiet:
+            self.notify("Filter cleared: answers come from every article.", markup=False)
+
+    def _show_filter(self) -> None:
+        active = self.filters.active
+        self.filter_line.display = active
+        self.filter_line.update(Text(printable(f"filter: {self.filters.describe()}")
+                                     if active else ""))
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

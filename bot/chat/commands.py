@@ -37,7 +37,12 @@ class ChatCommands(Provider):
         yield ("Save transcript", chat.action_save_transcript, "write the chat as Markdown")
         yield ("Copy evidence", chat.action_copy_evidence,
                "copy the selected (or best) sentence as a Markdown quote")
-        yield ("Clear conversation", chat.action_clear, "start a new topic")
+        yield ("Filter articles by date or source...", chat.action_filter,
+               "answer only from articles dated since/until a date or from some sources")
+        if chat.filters.active:
+            yield ("Clear filter", chat.clear_filter, f"now: {chat.filters.describe()}")
+        yield ("Clear conversation", chat.action_clear, "start a new topic (and drop the "
+               "filter)")
         yield ("Help: keys", chat.action_help, "list every key binding")
 
     async def discover(self) -> Hits:

@@ -114,10 +114,11 @@ class ChatEngine:
         counts = self.answerer.searcher.manifest.counts
         return Loaded(counts.get("articles", 0), counts.get("sentences", 0), spec.model, summary)
 
-    def ask(self, question: str, k: int) -> Turn:
-        """Answer ``question`` (as a follow-up when it leans on the previous turn)."""
+    def ask(self, question: str, k: int, filters=None) -> Turn:  # noqa: ANN001
+        """Answer ``question`` (as a follow-up when it leans on the previous turn), from the
+        articles ``filters`` (an :class:`~index.search.filters.ArticleFilter`) keeps."""
         assert self.conversation is not None and self.answerer is not None, "not loaded"
-        reply = self.conversation.ask(question, k=k)
+        reply = self.conversation.ask(question, k=k, filters=filters)
         shown = tuple(Shown(e, self.answerer.passage(e)) for e in reply.answer.evidence)
         return Turn(reply, shown)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Iterable
 from rich.text import Text
 
 from ..citation import SEPARATOR, citation
+from ..date_marks import marks
 from ..safe_text import printable as _printable
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ FOCUS_STYLE = "bold"
 CONTEXT_STYLE = "dim"
 KEYWORD_STYLE = "underline"
 CONTEXT_SENTENCES = 1  # neighbours shown either side of an evidence sentence
+DATE_STYLE = "italic not bold"  # the resolved date beside a relative one: "today [2022-05-23]"
 
 
 def printable(text: str) -> str:
@@ -46,13 +48,28 @@ def emphasise(text: Text, pattern: re.Pattern[str] | None) -> Text:
 
 
 def sentence_text(evidence: "Evidence", pattern: re.Pattern[str] | None = None) -> Text:
-    """The evidence sentence alone, verbatim (control characters made visible)."""
-    return emphasise(Text(printable(evidence.text), style=FOCUS_STYLE), pattern)
+    """The evidence sentence alone, verbatim (control characters made visible), with the
+    resolved date beside each relative one."""
+    return emphasise(dated_text(evidence, FOCUS_STYLE), pattern)
+
+
+def dated_text(evidence: "Evidence", style: str) -> Text:
+    """The sentence in ``style`` with `` [YYYY-MM-DD]`` after each resolved relative date
+    (:mod:`bot.date_marks`)."""
+    out, cursor, text = Text(), 0, evidence.text
+    for start, end, date in marks(evidence):
+        out.append(printable(text[cursor:end]), style=style)
+        out.append(f" [{date}]", style=DATE_STYLE)
+        cursor = end
+    out.append(printable(text[cursor:]), style=style)
+    return out
 
 
 def passage_text(view: "PassageView", pattern: re.Pattern[str] | None = None,
-                 window: int | None = CONTEXT_SENTENCES) -> Text:
-    """The paragraph: the evidence sentence highlighted, its neighbours quieter.
+                 window: int | None = CONTEXT_SENTENCES,
+                 evidence: "Evidence | None" = None) -> Text:
+    """The paragraph: the evidence sentence highlighted (with its resolved dates, given the
+    ``evidence``), its neighbours quieter.
 
     With ``window``, only that many sentences either side are shown, the rest elided with "…".
     """
@@ -69,7 +86,10 @@ def passage_text(view: "PassageView", pattern: re.Pattern[str] | None = None,
         if start > cursor:
             out.append(printable(view.text[cursor:start]), style=CONTEXT_STYLE)
         style = FOCUS_STYLE if index == view.focus else CONTEXT_STYLE
-        out.append(printable(view.text[start:end]), style=style)
+        if index == view.focus and evidence is not None:
+            out.append_text(dated_text(evidence, style))
+        else:
+            out.append(printable(view.text[start:end]), style=style)
         cursor = end
     if last < len(spans) - 1:
         out.append(" …", style=CONTEXT_STYLE)

@@ -142,6 +142,31 @@ class CorpusScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class FilterScreen(ModalScreen[str | None]):
+    """Asks for the articles to answer from (the command palette's "Filter articles")."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, current: str = "") -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="corpus"):
+            yield Static(Text("Filter articles: since DATE, until DATE (YYYY, YYYY-MM or "
+                              "YYYY-MM-DD), source PATTERN (repeatable), then enter; empty: "
+                              "no filter"))
+            yield Input(value=self.current, placeholder="e.g. since 2022-01 source *reuters*",
+                        id="filter-text")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 def binding_rows(bindings: Iterable[Binding | tuple]) -> list[tuple[str, str]]:
     """``(keys, description)`` for each binding that has a description."""
     rows = []

@@ -98,7 +98,7 @@ class EvidenceCard(Widget, can_focus=True):
         return self.shown.evidence
 
     def render(self) -> Text:
-        body = (passage_text(self.shown.passage, self.pattern)
+        body = (passage_text(self.shown.passage, self.pattern, evidence=self.shown.evidence)
                 if self.expanded or self.has_focus else
                 sentence_text(self.shown.evidence, self.pattern))
         return Text.assemble(citation_text(self.shown.evidence, self.rank), "\n", body)

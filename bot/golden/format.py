@@ -5,6 +5,7 @@ A golden file holds many cases; each asks one question and states what the answe
     corpus: ../../seeds          # optional: article files/folders (relative to this file)
                                  # or feed/page URLs
     k: 5                         # optional: how many ranked sentences to fetch and record
+    filters: {since: 2022}       # optional: only these articles (since, until, source)
     cases:
       - name: founder            # optional (default: the question)
         question: Who is Xiaomi's founder and CEO?
@@ -12,6 +13,9 @@ A golden file holds many cases; each asks one question and states what the answe
           contains: Lei Jun      # a sentence containing this phrase (or all phrases of a list)
           within: 1              # ... ranks in the top 1 (the default)
           abstain: false         # and the bot answers (true: it must NOT answer)
+      - question: What did Leica say?
+        filters: {source: "*leica*"}   # a case's own filters replace the file's
+        expect: {contains: Leica}
 
 Every mapping is checked for unknown keys and wrong types; duplicate keys are errors too (plain
 YAML loading would keep the last one silently). Line numbers come from PyYAML's node marks.
@@ -30,6 +34,7 @@ import yaml
 from index.embed.encoders import BACKENDS, EncoderSpec
 from index.errors import BadInput
 from index.ingest.sources import is_url
+from index.search.filters import NO_FILTER, ArticleFilter, BadFilter
 
 from ..cli import SEEDS_DIR
 from ..questions import MAX_K
@@ -38,8 +43,8 @@ from .names import is_golden_file  # noqa: F401 - part of this module's API
 DEFAULT_CORPUS = SEEDS_DIR
 DEFAULT_K = 5  # a golden file's own default: sentences fetched and recorded per case
 
-FILE_KEYS = ("cases", "corpus", "k", "model", "backend", "description")
-CASE_KEYS = ("name", "question", "expect", "corpus", "k", "model", "backend")
+FILE_KEYS = ("cases", "corpus", "k", "model", "backend", "description", "filters")
+CASE_KEYS = ("name", "question", "expect", "corpus", "k", "model", "backend", "filters")
 EXPECT_KEYS = ("contains", "equals", "article", "within", "abstain")
 
 
@@ -82,6 +87,7 @@ class Case:
     spec: EncoderSpec
     file: Path
     line: int
+    filters: ArticleFilter = NO_FILTER
 
     @property
     def fetch(self) -> int:
@@ -170,6 +176,7 @@ class _Parser:
             "k": self.integer(top["k"], "k", 1, MAX_K) if "k" in top else DEFAULT_K,
             "model": self.text(top["model"], "model") if "model" in top else None,
             "backend": self.backend(top["backend"]) if "backend" in top else None,
+            "filters": self.filters(top["filters"]) if "filters" in top else NO_FILTER,
         }
         description = self.text(top["description"], "description") \
             if "description" in top else None
@@ -208,7 +215,8 @@ class _Parser:
             name=name, question=question, expect=expect,
             corpus=self.corpus(keys["corpus"]) if "corpus" in keys else defaults["corpus"],
             k=self.integer(keys["k"], "k", 1, MAX_K) if "k" in keys else defaults["k"],
-            spec=spec, file=self.path, line=_line(node) or 0)
+            spec=spec, file=self.path, line=_line(node) or 0,
+            filters=self.filters(keys["filters"]) if "filters" in keys else defaults["filters"])
 
     def expect(self, entry: tuple[yaml.Node, yaml.Node], what: str) -> Expect:
         _, node = entry
@@ -293,6 +301,18 @@ class _Parser:
         if not isinstance(value, bool):
             raise self.error(node, f"'{key}' must be true or false, not {_kind(node, value)}")
         return value
+
+    def filters(self, entry: tuple[yaml.Node, yaml.Node]) -> ArticleFilter:
+        """``{since, until, source}`` as for ``bot ask`` (a YAML date is taken as written)."""
+        node = entry[1]
+        value = self.value(node)
+        if isinstance(value, dict):
+            value = {k: v.isoformat() if hasattr(v, "isoformat") else v
+                     for k, v in value.items()}
+        try:
+            return ArticleFilter.from_json(value)
+        except BadFilter as exc:
+            raise self.error(node, f"'filters': {exc}") from None
 
     def backend(self, entry: tuple[yaml.Node, yaml.Node]) -> str:
         value = self.text(entry, "backend")

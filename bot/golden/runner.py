@@ -136,7 +136,7 @@ class GoldenRunner:
         result = CaseResult(case)
         started = time.perf_counter()
         try:
-            answer = self.answerer(case).ask(case.question, k=case.fetch)
+            answer = self.answerer(case).ask(case.question, k=case.fetch, filters=case.filters)
         except EngineError as exc:
             result.error = " ".join(str(exc).split())
             return result
