@@ -165,8 +165,9 @@ class ChatApp(App[None]):
                 if self.engine.answerer is None:
                     self.post_message(msg.AskFailed(job.turn_id, self.error or "no index loaded"))
                 else:
+                    within = {"filters": job.filters} if job.filters is not None else {}
                     self.post_message(msg.Answered(job.turn_id, self.engine.ask(
-                        job.question, job.k, job.filters)))
+                        job.question, job.k, **within)))
             elif isinstance(job, _Article):
                 self.post_message(msg.ArticleLoaded(job.evidence,
                                                     self.engine.article(job.evidence)))
