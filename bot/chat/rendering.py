@@ -56,12 +56,12 @@ def sentence_text(evidence: "Evidence", pattern: re.Pattern[str] | None = None) 
 def dated_text(evidence: "Evidence", style: str) -> Text:
     """The sentence in ``style`` with `` [YYYY-MM-DD]`` after each resolved relative date
     (:mod:`bot.date_marks`)."""
-    out, cursor, text = Text(), 0, evidence.text
+    out, cursor, text = Text(style=style), 0, evidence.text
     for start, end, date in marks(evidence):
-        out.append(printable(text[cursor:end]), style=style)
+        out.append(printable(text[cursor:end]))
         out.append(f" [{date}]", style=DATE_STYLE)
         cursor = end
-    out.append(printable(text[cursor:]), style=style)
+    out.append(printable(text[cursor:]))
     return out
 
 
@@ -86,7 +86,7 @@ def passage_text(view: "PassageView", pattern: re.Pattern[str] | None = None,
         if start > cursor:
             out.append(printable(view.text[cursor:start]), style=CONTEXT_STYLE)
         style = FOCUS_STYLE if index == view.focus else CONTEXT_STYLE
-        if index == view.focus and evidence is not None:
+        if index == view.focus and evidence is not None and marks(evidence):
             out.append_text(dated_text(evidence, style))
         else:
             out.append(printable(view.text[start:end]), style=style)
