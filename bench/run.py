@@ -1,4 +1,5 @@
-"""Benchmarks: ``python -m bench.run {encoder,quality,ann,search,ask,reindex,all} [--quick]``.
+"""Benchmarks: ``python -m bench.run {encoder,quality,ann,search,filters,ask,reindex,all}
+[--quick]``.
 
 Each subcommand prints its figures (medians over repeats) and, with ``--json FILE``, writes
 them; ``all`` runs every subcommand in its own process (so peak memory is each one's own) and
@@ -20,7 +21,7 @@ from typing import Any, Callable
 
 Row = dict[str, Any]
 QUICK = {"encoder": 2000, "repeats": 1, "quality": 300, "ann": [10_000, 50_000],
-         "search": [10_000], "ask": 2000, "questions": 200}
+         "search": [10_000], "filters": [100_000], "ask": 2000, "questions": 200}
 FULL = {"encoder": 10_000, "repeats": 3, "quality": 0, "ann": [10_000, 100_000, 1_000_000],
         "search": [10_000, 100_000, 1_000_000], "ask": 10_000, "questions": 1000}
 
@@ -179,6 +180,45 @@ def cmd_search(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+def cmd_filters(args: argparse.Namespace) -> list[Row]:
+    """Filtered search on the synthetic indexes: filters keeping ~50%, 5% and 0.1% of the
+    articles (source patterns over the corpus's file names)."""
+    from .corpora import Seeds
+    from .searching import real_embeddings, synthetic_index
+
+    encoder = _encoder()
+    sentences, _ = real_embeddings(encoder, args.work)
+    rows = []
+    for size in args.sizes or _sizes(args, "filters"):
+        index_dir, _ = synthetic_index(args.work, size, encoder, Seeds(sentences))
+        for r in _child_rows(args, ["_filtered", str(index_dir)]):
+            print(json.dumps(r))
+            rows.append({
+                "benchmark": f"filtered answer, {r['sentences']:,} sentences, filter keeping "
+                             f"{r['share']} of articles (`--source '{r['pattern']}'`)",
+                "result": f"{r['kept_articles']:,} of {r['articles']:,} articles "
+                          f"({r['kept_sentences']:,} sentences; {r['path']}): p50 "
+                          f"{r['p50_ms']:.1f} ms (passes "
+                          + ", ".join(f"{v:.1f}" for v in r["p50_passes_ms"])
+                          + f"), p95 {r['p95_ms']:.1f} ms (unfiltered in the same run: "
+                          f"p50 {r['unfiltered_p50_ms']:.1f} ms); dense recall@10 "
+                          f"{r['recall10']:.3f} against exact search over the kept "
+                          f"sentences; first question under it +{r['build_ms']:.0f} ms",
+                "target": "p50 <= 10 ms; recall@10 >= 0.95", "peak_mb": r["peak_mb"],
+                "command": _command(args, "--sizes", str(size))})
+    return rows
+
+
+def cmd_filtered(args: argparse.Namespace) -> list[Row]:
+    """(internal) measure filtered search on an index in a fresh process."""
+    from .corpora import load_squad
+    from .searching import filtered_search
+
+    questions = [q for q, _, _ in load_squad().questions[:args.questions
+                                                              or (100 if args.quick else 500)]]
+    return filtered_search(Path(args.index), questions, rounds=1 if args.quick else 3)
+
+
 def cmd_latency(args: argparse.Namespace) -> list[Row]:
     """(internal) measure search latency on an index in a fresh process."""
     from .corpora import load_squad
@@ -247,9 +287,18 @@ def _child(args: argparse.Namespace, argv: list[str]) -> Row:
         return json.loads(Path(out.name).read_text())[0]
 
 
+def _child_rows(args: argparse.Namespace, argv: list[str]) -> list[Row]:
+    """Run ``python -m bench.run ARGV`` in a new process; all its result rows."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        extra = ["--quick"] if args.quick else []
+        subprocess.run([sys.executable, "-m", "bench.run", *argv, "--work", str(args.work),
+                        "--json", out.name, *extra], check=True)
+        return json.loads(Path(out.name).read_text())
+
+
 def cmd_all(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
-    for name in ("encoder", "quality", "ann", "search", "ask", "reindex"):
+    for name in ("encoder", "quality", "ann", "search", "filters", "ask", "reindex"):
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             subprocess.run([sys.executable, "-m", "bench.run", name, "--work", str(args.work),
                             "--json", out.name, *(["--quick"] if args.quick else [])],
@@ -271,6 +320,7 @@ def table(rows: list[Row]) -> str:
 COMMANDS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "encoder": cmd_encoder, "quality": cmd_quality, "ann": cmd_ann, "search": cmd_search,
     "ask": cmd_ask, "reindex": cmd_reindex, "all": cmd_all, "_latency": cmd_latency,
+    "filters": cmd_filters, "_filtered": cmd_filtered,
 }
 
 
@@ -300,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
         row.setdefault("load", round(max(before, load()), 1))
     if args.json_out:
         args.json_out.write_text(json.dumps(rows))
-    if args.name != "_latency":
+    if not args.name.startswith("_"):
         print(table(rows))
 
 

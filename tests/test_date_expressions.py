@@ -104,3 +104,26 @@ def test_bot_ask_shows_resolved_dates(tmp_path, seed_corpus, hashing_spec):
     assert {"text": "today", "date": "2022-05-23"}.items() <= answer["dates"][-1].items()
     human = CliRunner().invoke(cli, args).stdout
     assert "today [2022-05-23]" in human
+
+
+def test_when_questions_count_resolved_relative_dates(tmp_path, hashing_spec):
+    """A relative date that the article's date resolves is a date for "when" questions;
+    the same words in an undated article are not."""
+    from index.embed.encoders import load_encoder
+    from index.indexer import update_index
+    from index.search.searcher import Searcher
+
+    from .conftest import write_corpus
+
+    corpus = write_corpus(tmp_path / "news", {
+        "dated.txt": "Mill\ndate 2022-05-23\n\nThe mill closed two years ago after a flood.\n",
+        "undated.txt": "Mill\n\nThe old mill closed two years ago after the flood.\n"})
+    update_index([corpus], tmp_path / "idx", encoder=load_encoder(hashing_spec))
+    searcher = Searcher.open(tmp_path / "idx", encoder=load_encoder(hashing_spec))
+    for question, wanted in (("When did the mill close?", {"dated.txt": 1.0,
+                                                            "undated.txt": 0.0}),
+                             ("Why did the mill close?", {"dated.txt": 0.0,
+                                                           "undated.txt": 0.0})):
+        cues = {hit.article.source.rsplit("/", 1)[-1]: hit.parts["cue_date"]
+                for hit in searcher.search(question, k=5)}
+        assert cues == wanted, question
