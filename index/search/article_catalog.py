@@ -21,7 +21,8 @@ UNDATED = -1
 @dataclass
 class ArticleCatalog:
     """Per article id: the first and last day its date covers (``UNDATED`` when it has none)
-    and the lower-cased names a source pattern is matched against (path, URL, ``source``)."""
+    and the lower-cased names a source pattern is matched against (path or URL, URL,
+    ``source`` and ``feed`` metadata)."""
 
     first_day: np.ndarray  # int64 (articles,)
     last_day: np.ndarray
@@ -36,7 +37,7 @@ class ArticleCatalog:
         for i, (file, date, url, meta) in enumerate(rows):
             if (span := _date_span(date)) is not None:
                 first[i], last[i] = span.first, span.last
-            names.append(tuple(n.casefold() for n in (file, url, _meta_source(meta)) if n))
+            names.append(tuple(n.casefold() for n in (file, url, *_meta_sources(meta)) if n))
         return cls(first, last, names)
 
     def __len__(self) -> int:
@@ -61,17 +62,20 @@ class ArticleCatalog:
         return keep
 
 
-def _meta_source(meta: str | None) -> str | None:
-    """The ``source`` value of an article's metadata JSON, if it is a string."""
-    if not meta or '"source"' not in meta:
-        return None
+def _meta_sources(meta: str | None) -> list[str]:
+    """The ``source`` and ``feed`` (a feed item's feed URL) strings of an article's
+    metadata JSON."""
+    if not meta or ('"source"' not in meta and '"feed"' not in meta):
+        return []
     import json
 
     try:
-        value = json.loads(meta).get("source")
-    except (ValueError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
+        data = json.loads(meta)
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    return [v for v in (data.get("source"), data.get("feed")) if isinstance(v, str)]
 
 
 _ISO = re.compile(r"\s*\d{4}(?:-\d{2}(?:-\d{2})?)?(?!\d)")
