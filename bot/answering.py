@@ -7,6 +7,7 @@ or the model directly. ``Answer.to_json()`` is the exact ``bot ask --json`` cont
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -45,7 +46,12 @@ class Evidence:
     line: int = 0  # 1-based line and column of ``start`` in the article text
     column: int = 0
     sources: tuple[dict[str, Any], ...] = ()  # every place this sentence text appears, if >1
-    dates: tuple[DateMention, ...] = ()  # its date expressions, spans in article coordinates
+
+    @cached_property
+    def dates(self) -> tuple[DateMention, ...]:
+        """The sentence's date expressions resolved against the article's date, their spans
+        in the article's coordinates (as ``start``/``end``); found when first asked for."""
+        return tuple(d.shifted(self.start) for d in find_dates(self.text, self.date))
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -69,9 +75,7 @@ class Evidence:
                    url=article.url, offsets=article.offsets, record=article.record,
                    sentence_id=hit.sentence.id, article_id=hit.sentence.article,
                    passage_id=hit.sentence.passage, parts=dict(hit.parts),
-                   line=hit.line, column=hit.column, sources=_sources(hit),
-                   dates=tuple(d.shifted(hit.sentence.start)
-                               for d in find_dates(hit.sentence.text, article.date)))
+                   line=hit.line, column=hit.column, sources=_sources(hit))
 
 
 def _patterns(sources: Iterable[str] | str | None) -> tuple[str, ...]:
