@@ -96,10 +96,9 @@ def held_kinds(text: str) -> int:
 
 def cues_read_texts(question: str) -> bool:
     """Whether :func:`cue_features` needs the candidates' texts for ``question`` (a name: the
-    recorded kinds cannot say whether a name is one the question already has; a date: a
-    relative date the recorded kinds miss may count, :func:`resolved_relative_dates`)."""
+    recorded kinds cannot say whether a name is one the question already has)."""
     kind = question_kind(question)
-    return kind is not None and (kind not in HELD_BITS or kind == "date")
+    return kind is not None and kind not in HELD_BITS
 
 
 def cue_features(question: str, texts: list[str], held: np.ndarray,
@@ -121,25 +120,28 @@ def cue_features(question: str, texts: list[str], held: np.ndarray,
     return out
 
 
-# Words without which no relative date escapes _DATE ("two years ago", "in three weeks",
-# "in March"): texts without any are not parsed.
-_RELATIVE_WORDS = frozenset(("ago", "earlier", "day", "days", "week", "weeks", "month",
-                             "months", "year", "years", "decade", "decades", "january",
-                             "february", "march", "april", "may", "june", "july", "august",
-                             "september", "october", "november", "december", "jan", "feb",
-                             "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
-                             "dec"))
+# The relative dates _DATE misses, and words without which each cannot occur: "two years
+# ago" (ago, earlier), "in three weeks" (in and a unit), "in March" (a capitalised month).
+# Texts without them are not parsed.
+_UNITS = frozenset(("day", "days", "week", "weeks", "month", "months", "year", "years",
+                    "decade", "decades"))
+_MONTH_NAMES = frozenset(("January", "February", "March", "April", "May", "June", "July",
+                          "August", "September", "October", "November", "December", "Jan",
+                          "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct",
+                          "Nov", "Dec"))
 
 
-def resolved_relative_dates(texts: list[str], anchored: np.ndarray) -> np.ndarray:
-    """Bool per text: its article has a date (``anchored``) and it holds a relative date
-    expression (:mod:`index.search.date_expressions`: "two years ago", "in March") that the
-    date resolves."""
+def resolved_relative_dates(texts: list[str]) -> np.ndarray:
+    """Bool per text (of an article with a date): it holds a relative date expression
+    (:mod:`index.search.date_expressions`: "two years ago", "in March") the date resolves."""
     from index.search.date_expressions import holds_relative_date
 
     out = np.zeros(len(texts), dtype=bool)
-    for i in np.flatnonzero(anchored).tolist():
-        text = texts[i]
-        if not _RELATIVE_WORDS.isdisjoint(_WORD.findall(text.casefold())):
-            out[i] = holds_relative_date(text)
+    for i, text in enumerate(texts):
+        words = set(_WORD.findall(text))
+        low = {w.lower() for w in words}
+        kinds = (("ago",) if "ago" in low or "earlier" in low else ()) \
+            + (("ahead",) if "in" in low and not _UNITS.isdisjoint(low) else ()) \
+            + (("bare_month",) if not _MONTH_NAMES.isdisjoint(words) else ())
+        out[i] = bool(kinds) and holds_relative_date(text, kinds)
     return out

@@ -301,6 +301,20 @@ def parse_date_text(text: str):  # noqa: ANN201 - index.search.filters.DateSpan 
     return None
 
 
-def holds_relative_date(text: str) -> bool:
-    """Whether ``text`` has a relative date expression (one an article's date resolves)."""
-    return any(m.relative for m in find_dates(text, dt.date(2000, 1, 1)))
+_BY_KIND = dict(_PATTERNS)
+_RELATIVE_KINDS = ("ago", "ahead", "bare_month", "month_day", "day_month", "shifted",
+                   "weekday", "day_word")
+
+
+def holds_relative_date(text: str, kinds: tuple[str, ...] = _RELATIVE_KINDS) -> bool:
+    """Whether ``text`` has a relative date expression (one an article's date resolves), of
+    ``kinds`` only when given (the ranking asks for those its recorded kinds miss:
+    ``("ago", "ahead", "bare_month")``, a third of the patterns)."""
+    anchor = dt.date(2000, 1, 1)
+    for kind in kinds:
+        for match in _BY_KIND[kind].finditer(text):
+            start, end = _span_of(kind, match)
+            mention = _resolve(kind, match, text, anchor, start, end)
+            if mention is not None and mention.relative:
+                return True
+    return False

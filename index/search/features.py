@@ -102,8 +102,11 @@ def candidate_features(question: str, query: np.ndarray, ids: np.ndarray,
     held = table.kinds[ids]
     relative = None
     if anchored is not None and question_kind(question) == "date":
-        undated = (held & HELD_BITS["date"]) == 0
-        relative = resolved_relative_dates(texts, undated & anchored[article])
+        # only candidates without a recorded date, in dated articles, are read and parsed
+        need = np.flatnonzero(((held & HELD_BITS["date"]) == 0) & anchored[article])
+        relative = np.zeros(n, dtype=bool)
+        if len(need):
+            relative[need] = resolved_relative_dates(table.texts(ids[need]))
     parts.update(cue_features(question, texts, held, relative))
     parts["known_terms"] = np.full(n, match.known)
     return parts
