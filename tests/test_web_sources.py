@@ -371,3 +371,31 @@ def test_cli_chat_takes_urls_beside_paths(tmp_path: Path, monkeypatch):
     assert paths == ["https://news.example/rss", str(folder.resolve())]  # nothing fetched yet
     result = CliRunner().invoke(cli, ["chat", "https://news.example/rss", "missing"])
     assert result.exit_code == 2 and "'missing' does not exist" in result.output
+
+
+def test_malformed_urls_are_one_warning_each(site, tmp_path: Path, warnings):
+    """A bracket never closed, a port out of range: named, in a feed or in a redirect, each
+    is one warning line (never a traceback) and the rest is indexed."""
+    import json
+
+    from .local_site import send
+
+    base = site.base
+    site.routes["/odd.json"] = cached(json.dumps({
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"url": "http://[::1/a", "title": "A"},
+                  {"url": "http://127.0.0.1:99999/b", "title": "B"},
+                  {"url": f"{base}/news/leica.html", "title": "Leica"}]}).encode(),
+        "application/feed+json")
+    site.routes["/odd-rss"] = cached(
+        ('<rss version="2.0"><channel><title>Odd</title><item><title>P</title>'
+         "<link>http://127.0.0.1:70000/p</link></item></channel></rss>").encode(),
+        "application/rss+xml")
+    site.routes["/to-nowhere"] = lambda h: send(h, 302, headers={"Location": "http://[::1"})
+    named = ["https://[::1", "http://127.0.0.1:99999/", "http://", f"{base}/to-nowhere"]
+    index([*named, f"{base}/odd.json", f"{base}/odd-rss"], tmp_path / "idx")
+    assert indexed(tmp_path / "idx") == {f"{base}/news/leica.html"}
+    assert all(WARNING.match(line) for line in warnings), warnings
+    warned = [WARNING.match(line).group(1) for line in warnings]
+    assert sorted(warned) == sorted([*named, "http://[::1/a", "http://127.0.0.1:99999/b",
+                                     "http://127.0.0.1:70000/p"])

@@ -104,9 +104,7 @@ def parse_json_feed(url: str, body: bytes, content_type: str = "") -> list[FeedI
         html, plain = _text(item.get("content_html")), _text(item.get("content_text"))
         link = _text(item.get("url")) or _text(item.get("external_url"))
         if link:
-            from urllib.parse import urljoin
-
-            link = urljoin(url, link)
+            link = _absolute(url, link)
         found.append(FeedItem(link, _text(item.get("title")),
                               _text(item.get("date_published") or item.get("date_modified"),
                                     limit=10),
@@ -154,6 +152,17 @@ def _html_text(fragment: str) -> str:
         return lxml.html.fragment_fromstring(fragment, create_parent="div").text_content()
     except Exception:  # noqa: BLE001 - lxml raises several types for hopeless markup
         return ""
+
+
+def _absolute(feed: str, link: str) -> str:
+    """``link`` resolved against the feed's URL (a malformed one as it is: fetching it is
+    refused with the reason)."""
+    from urllib.parse import urljoin
+
+    try:
+        return urljoin(feed, link)
+    except ValueError:
+        return link
 
 
 def _is_json_feed(body: bytes, url: str, content_type: str) -> bool:

@@ -186,8 +186,8 @@ class Fetcher:
             result = self._once(url, current, headers)
             if isinstance(result, Fetched):
                 return result
-            target = urljoin(current, result)
             try:
+                target = urljoin(current, result)
                 check_url(target)
             except FetchFailed as exc:
                 raise FetchFailed(url, f"redirected to a refused URL ({exc.reason})") from None
@@ -253,13 +253,27 @@ class Fetcher:
 
 
 def check_url(url: str) -> None:
-    """Refuse what is not an ``http(s)://host/...`` URL (``file:``, ``ftp:``, no host...)."""
-    parts = urlsplit(url)
+    """Refuse what is not an ``http(s)://host/...`` URL (``file:``, ``ftp:``, no host, a
+    bracket never closed, a port out of range...)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is no number in 0-65535
+    except ValueError as exc:
+        raise FetchFailed(url, f"invalid URL ({exc})") from None
     if parts.scheme.lower() not in SCHEMES:
         raise FetchFailed(url, f"not an http(s) URL (scheme '{parts.scheme or 'none'}' "
                                "is refused)")
     if not parts.hostname:
         raise FetchFailed(url, "URL without a host")
+
+
+def scheme(url: str) -> str:
+    """The lower-case scheme of ``url`` ('' without one), even of a malformed URL (a bad host
+    or port is :func:`check_url`'s to report)."""
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return url.partition(":")[0].strip().lower()
 
 
 def _reason(exc: Exception, s: FetchSettings, host: str) -> str:

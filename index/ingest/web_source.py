@@ -19,14 +19,13 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import urlsplit
 
 from index.errors import UnreadableFile
 from index.ingest.charsets import decode_body
 from index.ingest.documents import Article
 from index.ingest.feeds import FeedItem, item_article, parse_feed, parse_json_feed, sniff
 from index.ingest.fetching import SCHEMES, FetchFailed, Fetched, Fetcher, FetchSettings, \
-    Validators
+    Validators, scheme
 from index.ingest.readers import read_html
 from index.ingest.sources import Failed, Outcome, Read, Unchanged, text_digest
 from index.progress import ProgressCallback, progress_bar
@@ -135,7 +134,7 @@ class WebSource:
         current: dict[str, None] = {}  # the items' keys, in feed order
         self.feeds[url] = {**validators.to_json(), "retry": False}
         for number, item in enumerate(items, start=1):
-            if item.link and urlsplit(item.link).scheme.lower() not in SCHEMES:
+            if item.link and scheme(item.link) not in SCHEMES:
                 yield Failed(item.link, "not an http(s) link (only http(s) links of a feed "
                                         "are followed)")
                 continue
@@ -257,6 +256,6 @@ def _read(key: str, articles: list[Article], fmt: str) -> Read:
 
 def _item_key(feed: str, item: FeedItem, number: int) -> str:
     """The key of an item without a link: its id when that is a URL, else a fragment."""
-    if item.id and urlsplit(item.id).scheme.lower() in SCHEMES:
+    if item.id and scheme(item.id) in SCHEMES:
         return item.id
     return f"{feed}#item-{item.id or number}"
