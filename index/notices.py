@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+from index.safe_text import printable
+
 _sink: Callable[[str], None] | None = None
 
 
@@ -31,7 +33,9 @@ def note(message: str) -> None:
 
 
 def _emit(label: str, message: str) -> None:
-    line = f"{label}: " + " ".join(message.split())  # one line, whatever the message held
+    # one line, whatever the message held, and no control character from a file name or a
+    # URL (ESC, OSC, BEL...) reaches the terminal
+    line = f"{label}: " + printable(" ".join(message.split()))
     if _sink is not None:
         _sink(line)
     else:

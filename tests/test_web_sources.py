@@ -399,3 +399,20 @@ def test_malformed_urls_are_one_warning_each(site, tmp_path: Path, warnings):
     warned = [WARNING.match(line).group(1) for line in warnings]
     assert sorted(warned) == sorted([*named, "http://[::1/a", "http://127.0.0.1:99999/b",
                                      "http://127.0.0.1:70000/p"])
+
+
+def test_escape_sequences_from_the_web_never_reach_the_terminal(site, tmp_path: Path,
+                                                                 warnings):
+    """A feed's link carrying ESC/OSC/BEL (clear the screen, retitle the terminal) is warned
+    about with those characters shown as visible escapes."""
+    import json
+
+    hostile = "http://127.0.0.1:1/\x1b[2J\x1b]0;pwned\x07\u202e"
+    site.routes["/hostile.json"] = cached(json.dumps({
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"url": hostile}, {"url": f"{site.base}/news/leica.html"}]}).encode(),
+        "application/feed+json")
+    index([f"{site.base}/hostile.json"], tmp_path / "idx")
+    [line] = warnings
+    assert not re.search(r"[\x00-\x1f\x7f-\x9f\u202e]", line)
+    assert line.startswith(r"warning: http://127.0.0.1:1/\x1b[2J\x1b]0;pwned\x07\u202e: ")
