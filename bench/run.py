@@ -23,7 +23,8 @@ Row = dict[str, Any]
 QUICK = {"encoder": 2000, "repeats": 1, "quality": 300, "ann": [10_000, 50_000],
          "search": [10_000], "filters": [100_000], "ask": 2000, "questions": 200}
 FULL = {"encoder": 10_000, "repeats": 3, "quality": 0, "ann": [10_000, 100_000, 1_000_000],
-        "search": [10_000, 100_000, 1_000_000], "ask": 10_000, "questions": 1000}
+        "search": [10_000, 100_000, 1_000_000], "filters": [1_000_000], "ask": 10_000,
+        "questions": 1000}
 
 
 def _sizes(args: argparse.Namespace, key: str) -> Any:
