@@ -284,3 +284,18 @@ def test_golden_bad_filter_is_a_format_error(tmp_path: Path):
     result = CliRunner().invoke(cli, ["check", str(path), "--index-dir", str(tmp_path / "i")])
     assert result.exit_code == 2
     assert f"{path}:4: 'filters': until '2022-13' is not a date" in result.stderr
+
+
+def test_lexical_restriction_reads_the_kept_or_the_matched_sentences_alike(answerer):
+    """Masking the matched sentences and scoring the kept ones give the same top list."""
+    from index.search.term_match import match_terms
+
+    searcher = answerer.searcher
+    for wanted in (ArticleFilter.of(sources=["*odd*"]), ArticleFilter.of(since="2022")):
+        within = searcher.restriction(wanted)
+        match = match_terms(searcher.bm25, QUESTION)
+        by_mask = match.within(within.mask)
+        by_ids = match.within(within.mask, within.ids)
+        assert len(by_mask.matched) and within.mask[by_mask.matched].all()
+        assert np.array_equal(np.sort(by_mask.top(3)), np.sort(by_ids.top(3)))
+        assert by_mask.best == by_ids.best

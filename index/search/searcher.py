@@ -212,7 +212,7 @@ class Searcher:
         with self._score_buffer() as buffer:
             match = match_terms(self.bm25, question, buffer)
             try:
-                yield match if within is None else match.within(within.mask)
+                yield match if within is None else match.within(within.mask, within.ids)
             finally:
                 match.release()
 

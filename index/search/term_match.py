@@ -40,9 +40,14 @@ class TermMatch:
         else:
             self.scores.put(self.matched, 0.0)
 
-    def within(self, mask: np.ndarray) -> "TermMatch":
+    def within(self, mask: np.ndarray, kept: np.ndarray | None = None) -> "TermMatch":
         """This match with only the sentences ``mask`` keeps counted as matched (their top
-        list and best score); :meth:`release` stays the original's to call."""
+        list and best score); :meth:`release` stays the original's to call. ``kept`` (the
+        ids ``mask`` keeps) is read instead of the matched ones when there are fewer."""
+        if kept is not None and len(kept) < len(self.matched):
+            values = self.scores.take(kept)
+            hit = values > 0
+            return replace(self, matched=kept[hit], values=values[hit])
         keep = mask[self.matched]
         return replace(self, matched=self.matched[keep], values=self.values[keep])
 
