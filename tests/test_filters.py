@@ -299,3 +299,9 @@ def test_lexical_restriction_reads_the_kept_or_the_matched_sentences_alike(answe
         assert len(by_mask.matched) and within.mask[by_mask.matched].all()
         assert np.array_equal(np.sort(by_mask.top(3)), np.sort(by_ids.top(3)))
         assert by_mask.best == by_ids.best
+
+
+@pytest.mark.parametrize("pattern", ["[z-a]", "[", "[]", "(", "\\", "*a*" * 30])
+def test_odd_patterns_are_patterns_not_errors(answerer, pattern):
+    answer = answerer.ask(QUESTION, sources=[pattern])
+    assert answer.kept_articles == 0 and answer.evidence == []
