@@ -18,7 +18,7 @@ from index.search.filters import NO_FILTER, ArticleFilter
 from index.search.searcher import Hit, Searcher
 from index.store.generations import IndexDir
 
-from .confidence import verdict
+from .confidence import VERDICT_DEPTH, model, verdict
 from .questions import DEFAULT_K, clean_question
 
 if TYPE_CHECKING:
@@ -142,7 +142,9 @@ class Answerer:
     @classmethod
     def open(cls, index_dir: str | Path, encoder: Encoder | None = None,
              verified: str | None = None) -> "Answerer":
-        """Load an index (see :meth:`Searcher.open` for ``verified``)."""
+        """Load an index (see :meth:`Searcher.open` for ``verified``); raises
+        :class:`~bot.confidence.ConfidenceModelError` if the confidence model is unreadable."""
+        model()  # a broken installation fails here, before any question is asked
         return cls(Searcher.open(IndexDir(index_dir), encoder=encoder, verified=verified))
 
     def ask(self, question: str, k: int = DEFAULT_K, *, since: str | None = None,
@@ -157,14 +159,15 @@ class Answerer:
         if filters is not None and (since or until or sources):
             wanted = ArticleFilter.of(since or filters.since, until or filters.until,
                                       (*filters.sources, *_patterns(sources)))
+        depth = max(k, VERDICT_DEPTH)  # the verdict reads the two best, whatever k
         if not wanted.active:
-            hits = self.searcher.search(query, k)
+            hits = self.searcher.search(query, depth)
             kept = total = None
         else:
             within = self.searcher.restriction(wanted)
-            hits = self.searcher.search(query, k, within)
+            hits = self.searcher.search(query, depth, within)
             kept, total = within.kept_articles, len(within.articles)
-        conf, answered = verdict(hits[0].parts if hits else None)
+        conf, answered = verdict(query, hits[:VERDICT_DEPTH])
         return Answer(question=question, answered=answered, confidence=conf,
                       evidence=[Evidence.from_hit(h) for h in hits[:k]], filters=wanted,
                       kept_articles=kept, total_articles=total)

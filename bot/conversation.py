@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .confidence import confidence, is_answered
+from .confidence import VERDICT_DEPTH, verdict
 
 if TYPE_CHECKING:  # the answering API pulls in numpy and FAISS: import it only when used
     from index.search.filters import ArticleFilter
@@ -115,11 +115,15 @@ class Conversation:
             (replace(e, score=round(1.0 - RANK_STEP * rank[e.sentence_id]
                                     + continuity_bonus(e, anchor), 6))
              for e in pool.values()),
-            key=lambda e: (-e.score, rank[e.sentence_id]))[:k]
-        conf = max((confidence(e.parts) for e in (*plain, *expanded)
-                    if ranked and e.sentence_id == ranked[0].sentence_id), default=0.0)
-        answer = replace(first, question=question, answered=bool(ranked) and is_answered(conf),
-                         confidence=conf, evidence=ranked)
+            key=lambda e: (-e.score, rank[e.sentence_id]))
+        # the verdict reads the question as understood (with its context) and the sentences'
+        # parts for that reading, where the search with the context found them
+        seen = {e.sentence_id: e for e in expanded}
+        conf, answered = verdict(f"{question} {' '.join(terms)}",
+                                 [seen.get(e.sentence_id, e) for e in ranked[:VERDICT_DEPTH]],
+                                 follow_up=True)
+        answer = replace(first, question=question, answered=answered, confidence=conf,
+                         evidence=ranked[:k])
         return Reply(answer, follow_up=True, context=tuple(terms))
 
 

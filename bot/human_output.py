@@ -8,7 +8,7 @@ from .answering import Answer
 from .citation import SEPARATOR, citation, display_path
 from .date_marks import with_dates
 from .safe_text import printable
-from .verdicts import CANDIDATES, NO_MATCH, NOT_ANSWERED
+from .verdicts import NO_MATCH, verdict
 
 MAX_SHOWN_QUESTION = 300  # a pasted megabyte is echoed as its start and its length
 
@@ -28,8 +28,8 @@ def render(answer: Answer, read_with: list[str] | None = None) -> str:
     if not answer.evidence:
         lines.append(f"  {NO_MATCH}")
         return "\n".join(lines)
-    if not answer.answered:
-        lines.append(click.style(f"  {NOT_ANSWERED}. {CANDIDATES}", fg="yellow"))
+    lines.append(click.style(f"  {verdict(answer)}", fg=None if answer.answered else "yellow",
+                             dim=answer.answered))
     for rank, evidence in enumerate(answer.evidence, start=1):
         lines.append(f"  {rank}. \u201c{with_dates(evidence, printable)}\u201d")
         lines.append(click.style(f"     \u2014 {citation(evidence)}{SEPARATOR}"

@@ -1,125 +1,273 @@
-"""Fit the confidence model (``bot/confidence_weights.json``) on in- vs out-of-corpus questions.
+"""Fit the confidence model (``bot/confidence_weights.json``): P(the best sentence is right).
 
     python scripts/fit_confidence.py            # cross-fitted figures
-    python scripts/fit_confidence.py --write    # ... and write the coefficients
+    python scripts/fit_confidence.py --write    # ... and write the model
 
-SQuAD dev half-a's 24 articles are split into two groups (even / odd positions, as
-``scripts/split_squad.py``). Each group is indexed alone and asked its own questions (label 1:
-the corpus holds the answer) and the other group's (label 0: it does not). A logistic
-regression on the best hit's score parts (:data:`PARTS`) gives the probability that the corpus
-holds the answer. The threshold is the lowest one that keeps out-of-corpus questions answered
-at most ``--ooc-target`` of the time. Figures are cross-fitted: fitted on one group's run, measured
-on the other's. The written coefficients are fitted on both runs.
+Replies labelled right or wrong (``scripts/confidence_data.py``: answerable SQuAD questions,
+questions about articles not indexed, SQuAD v2.0 questions their article does not answer,
+CoQA conversations with follow-ups) are turned into features
+(:func:`bot.confidence_features.verdict_features`). The model is a logistic regression (L2)
+followed by an isotonic calibration map. Figures are **cross-fitted by article**: the articles
+and stories are dealt into ``--folds`` folds, and every reply is scored by a model fitted
+without its article's fold. The threshold is the lowest cross-fitted confidence at which the
+answered replies of the SQuAD mix (answerable, on-topic unanswerable, other articles' questions)
+are right at least ``--precision`` of the time and other articles' questions are answered at
+most ``--ooc`` of the time. The written model is fitted on all replies.
+
+On-topic unanswerable questions weigh ``--impossible-weight`` each (default: so that they are
+to the answerable ones as in the held-out mix the issue describes, 1,154 to 5,609), in the fit
+and in every figure; the probabilities are calibrated for that mix.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ranker_data import HALF_A, load_half_a, question_vectors  # noqa: E402
+from confidence_data import COQA, SQUAD_V1, SQUAD_V2, Reply, collect, summary  # noqa: E402
 
 from bot.confidence import WEIGHTS_FILE  # noqa: E402
-from bot.evaluation.metrics import auroc  # noqa: E402
-from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
-from bot.questions import clean_question  # noqa: E402
+from bot.confidence_features import verdict_features  # noqa: E402
+from bot.evaluation.metrics import auroc, verdict_scores  # noqa: E402
 from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 
-PARTS = ("dense", "passage", "neighbour", "lexical_log", "coverage", "context_coverage", "title",
-         "all_coverage", "article_dense", "article_lexical", "known_terms", "margin")
+L2 = 1e-3
+CALIBRATION_POINTS = 40
+HELD_OUT_IMPOSSIBLE_SHARE = 1154 / 5609  # unanswerable : answerable in issue 13's held-out mix
 
 
-def top_parts(searcher, squad, vectors) -> np.ndarray:
-    """The best hit's parts for every question of ``squad``."""
-    rows = []
-    for question, vector in zip(squad.questions, vectors):
-        hits = searcher.rank(clean_question(question.text), vector, 1)
-        rows.append([hits[0].parts.get(p, 0.0) if hits else 0.0 for p in PARTS])
-    return np.array(rows, dtype=np.float64)
+@dataclass
+class Data:
+    """Feature matrix, labels, weights and the bookkeeping of each reply."""
+
+    names: list[str]
+    X: np.ndarray
+    right: np.ndarray
+    group: np.ndarray
+    kind: np.ndarray
+    follow_up: np.ndarray
+    weight: np.ndarray
+
+    @classmethod
+    def of(cls, replies: list[Reply], impossible_weight: float | None = None) -> "Data":
+        rows = [verdict_features(r.question, [_Ranked(p, *t) for p, t in zip(r.parts, r.texts)],
+                                 r.follow_up) if r.parts else None for r in replies]
+        names = list(next(r for r in rows if r is not None))
+        X = np.array([[row[n] for n in names] if row else [0.0] * len(names) for row in rows])
+        kind = np.array([r.kind for r in replies])
+        if impossible_weight is None:
+            impossible, answerable = np.sum(kind == "impossible"), np.sum(kind == "answerable")
+            impossible_weight = min(1.0, HELD_OUT_IMPOSSIBLE_SHARE * answerable
+                                    / max(impossible, 1))
+        weight = np.where(kind == "impossible", impossible_weight, 1.0)
+        return cls(names, X, np.array([r.right for r in replies], dtype=float),
+                   np.array([r.group for r in replies]), kind,
+                   np.array([r.follow_up for r in replies]), weight)
+
+    def take(self, keep: np.ndarray) -> "Data":
+        return Data(self.names, self.X[keep], self.right[keep], self.group[keep],
+                    self.kind[keep], self.follow_up[keep], self.weight[keep])
 
 
-def fit(X: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
-    """Logistic regression weights (last entry: intercept), balanced over the two labels."""
-    Xb = np.column_stack([X, np.ones(len(X))])
-    weight = np.where(y == 1, 0.5 / max(y.sum(), 1), 0.5 / max((1 - y).sum(), 1))
+class _Ranked:
+    """A stored ranked sentence, as the features read it."""
+
+    def __init__(self, parts: dict[str, float], text: str, title: str) -> None:
+        self.parts, self.text, self.title = parts, text, title
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, weight: np.ndarray,
+                 l2: float = L2) -> tuple[np.ndarray, float]:
+    """Weighted, L2-penalised logistic regression on standardised columns, returned on the
+    raw scale."""
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    Z = np.column_stack([(X - mean) / scale, np.ones(len(X))])
+    w_n = weight / weight.sum()
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        z = Xb @ w
-        p = 1 / (1 + np.exp(-z))
-        value = -np.sum(weight * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
-        grad = Xb.T @ (weight * (p - y))
+        z = Z @ w
+        p = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+        value = -np.sum(w_n * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
         reg = w.copy()
         reg[-1] = 0
-        return float(value + l2 * reg @ reg), grad + 2 * l2 * reg
+        return float(value + l2 * reg @ reg), Z.T @ (w_n * (p - y)) + 2 * l2 * reg
 
-    return minimize(loss, np.zeros(Xb.shape[1]), jac=True, method="L-BFGS-B").x
-
-
-def predict(w: np.ndarray, X: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-(np.column_stack([X, np.ones(len(X))]) @ w)))
+    w = minimize(loss, np.zeros(Z.shape[1]), jac=True, method="L-BFGS-B").x
+    coefficients = w[:-1] / scale
+    return coefficients, float(w[-1] - coefficients @ mean)
 
 
-def choose_threshold(p_in: np.ndarray, p_out: np.ndarray, target: float) -> float:
-    """The lowest threshold answering at most ``target`` of out-of-corpus questions."""
-    return float(max(np.quantile(p_out, 1 - target), 0.0))
+def logistic(coefficients: np.ndarray, intercept: float, X: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(X @ coefficients + intercept, -50, 50)))
 
 
-def main() -> None:
+def fit_calibration(p: np.ndarray, y: np.ndarray, weight: np.ndarray,
+                    points: int = CALIBRATION_POINTS) -> tuple[list[float], list[float]]:
+    """An isotonic map from raw probabilities to right rates, kept as ``points`` knots."""
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+        p, y, sample_weight=weight)
+    xs = np.unique(np.quantile(p, np.linspace(0, 1, points)))
+    ys = np.maximum.accumulate(iso.predict(xs))
+    return [round(float(x), 5) for x in xs], [round(float(v), 5) for v in ys]
+
+
+def folds_of(groups: np.ndarray, folds: int) -> np.ndarray:
+    """Each reply's fold: its article's (articles dealt round-robin, SQuAD and CoQA apart)."""
+    unique = np.unique(groups)
+    fold = {g: n % folds for n, g in enumerate(unique)}
+    return np.array([fold[g] for g in groups])
+
+
+def raw_cross_fit(data: Data, folds: int) -> np.ndarray:
+    """Cross-fitted logistic outputs (no calibration): what a calibration map is fitted on."""
+    fold = folds_of(data.group, folds)
+    out = np.zeros(len(data.right))
+    for f in range(folds):
+        train, test = fold != f, fold == f
+        w, c = fit_logistic(data.X[train], data.right[train], data.weight[train])
+        out[test] = logistic(w, c, data.X[test])
+    return out
+
+
+def fit_model(data: Data, folds: int) -> tuple[np.ndarray, float, list[float], list[float]]:
+    """Coefficients, intercept and calibration knots fitted on ``data`` (the calibration on
+    the logistic's own cross-fitted outputs, so it corrects what a new article would see)."""
+    xs, ys = fit_calibration(raw_cross_fit(data, folds), data.right, data.weight)
+    coefficients, intercept = fit_logistic(data.X, data.right, data.weight)
+    return coefficients, intercept, xs, ys
+
+
+def cross_fit(data: Data, folds: int) -> np.ndarray:
+    """Cross-fitted calibrated confidence of every reply: scored by a whole model (logistic
+    and calibration) fitted without its article's fold."""
+    fold = folds_of(data.group, folds)
+    out = np.zeros(len(data.right))
+    for f in range(folds):
+        coefficients, intercept, xs, ys = fit_model(data.take(fold != f), folds - 1)
+        out[fold == f] = np.interp(logistic(coefficients, intercept, data.X[fold == f]), xs, ys)
+    return out
+
+
+def squad_mix(data: Data) -> np.ndarray:
+    return np.isin(data.kind, ("answerable", "impossible", "ooc"))
+
+
+def choose_threshold(conf: np.ndarray, data: Data, precision: float, ooc: float) -> float:
+    """The lowest threshold at which the SQuAD mix's answered replies are right at least
+    ``precision`` of the time and other articles' questions are answered at most ``ooc``."""
+    mix = squad_mix(data)
+    outside = data.kind == "ooc"
+    for t in np.unique(np.round(conf, 3)):
+        answered = (conf >= t) & mix
+        if not answered.any():
+            break
+        right_share = data.weight[answered] @ data.right[answered] / data.weight[answered].sum()
+        if right_share >= precision and (not outside.any() or
+                                         np.mean(conf[outside] >= t) <= ooc):
+            return float(t)
+    return 1.0
+
+
+def report(conf: np.ndarray, data: Data, threshold: float) -> dict:
+    """Verdict figures on the SQuAD mix, on everything, and on each kind of reply."""
+    answerable = np.isin(data.kind, ("answerable", "coqa"))
+    mix = squad_mix(data)
+    out = {"mix": verdict_scores(conf[mix], data.right[mix], threshold,
+                                 answerable[mix], data.weight[mix]),
+           "all": verdict_scores(conf, data.right, threshold, answerable, data.weight)}
+    for kind in np.unique(data.kind):
+        keep = data.kind == kind
+        out[str(kind)] = verdict_scores(conf[keep], data.right[keep], threshold)
+    coqa = data.kind == "coqa"
+    for name, keep in (("coqa first", coqa & ~data.follow_up),
+                       ("coqa follow-up", coqa & data.follow_up)):
+        if keep.any():
+            out[name] = verdict_scores(conf[keep], data.right[keep], threshold)
+    return out
+
+
+def _figure(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
+
+
+def render(figures: dict) -> str:
+    lines = [f"{'replies':<16} {'n':>6} {'right':>6} {'answered':>9} {'precision':>9} "
+             f"{'coverage':>8} {'AUROC':>6} {'ECE':>6}"]
+    for name, s in figures.items():
+        lines.append(f"{name:<16} {s['replies']:>6} {_figure(s['right_rate'], 6)} "
+                     f"{_figure(s['answered'], 9)} {_figure(s['precision'], 9)} "
+                     f"{_figure(s['coverage'], 8)} {_figure(s['auroc'], 6)} "
+                     f"{_figure(s['ece'], 6)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--squad", type=Path, default=HALF_A)
-    parser.add_argument("--ooc-target", type=float, default=0.04)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
-    squad = load_half_a(args.squad)
-    spec = EncoderSpec()
-    encoder = load_encoder(spec)
-    halves = [squad.subset(list(range(p, len(squad.articles), 2))) for p in (0, 1)]
-    runs = []
-    for own, other in ((0, 1), (1, 0)):
-        work = work_dir_for(halves[own], spec)
-        prepared = prepare(halves[own], work, encoder)
-        inside = top_parts(prepared.searcher, halves[own],
-                           question_vectors(halves[own], encoder, work))
-        outside = top_parts(prepared.searcher, halves[other],
-                            question_vectors(halves[other], encoder, work))
-        runs.append((inside, outside))
-        print(f"group {own} indexed: {len(inside)} in-corpus, {len(outside)} out-of-corpus")
-    for train, test in ((0, 1), (1, 0)):
-        X = np.vstack(runs[train])
-        y = np.concatenate([np.ones(len(runs[train][0])), np.zeros(len(runs[train][1]))])
-        w = fit(X, y)
-        cut = choose_threshold(predict(w, runs[train][0]), predict(w, runs[train][1]),
-                               args.ooc_target)
-        p_in, p_out = predict(w, runs[test][0]), predict(w, runs[test][1])
-        print(f"fit on run {train}, measured on run {test}: AUROC {auroc(p_in, p_out):.3f}; "
-              f"at 0.5: in-corpus answered {np.mean(p_in >= 0.5):.3f}, out-of-corpus "
-              f"{np.mean(p_out >= 0.5):.3f}; at chosen {cut:.3f}: in {np.mean(p_in >= cut):.3f}, "
-              f"out {np.mean(p_out >= cut):.3f}")
-    X = np.vstack([np.vstack(r) for r in runs])
-    y = np.concatenate([np.concatenate([np.ones(len(r[0])), np.zeros(len(r[1]))]) for r in runs])
-    w = fit(X, y)
-    p = predict(w, X)
-    cut = choose_threshold(p[y == 1], p[y == 0], args.ooc_target)
-    print(f"all: AUROC {auroc(p[y == 1], p[y == 0]):.3f}, threshold {cut:.3f}: in "
-          f"{np.mean(p[y == 1] >= cut):.3f}, out {np.mean(p[y == 0] >= cut):.3f}")
-    if args.write:
-        WEIGHTS_FILE.write_text(json.dumps({
-            "intercept": round(float(w[-1]), 4),
-            "coefficients": {name: round(float(v), 4) for name, v in zip(PARTS, w[:-1])},
-            "threshold": round(cut, 4),
-            "fitted_by": "python scripts/fit_confidence.py --write",
-            "data": "SQuAD v1.1 dev half-a split into even/odd articles; each half indexed "
-                    "alone, asked its own (label 1) and the other half's (label 0) questions; "
-                    "balanced logistic regression on the best hit's parts; threshold = lowest "
-                    f"answering <= {args.ooc_target:.0%} of out-of-corpus questions",
-        }, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {WEIGHTS_FILE}")
+    parser.add_argument("--squad", type=Path, default=SQUAD_V1)
+    parser.add_argument("--squad-v2", type=Path, default=SQUAD_V2)
+    parser.add_argument("--coqa", type=Path, default=COQA)
+    parser.add_argument("--articles", type=int, default=None, help="first N SQuAD articles")
+    parser.add_argument("--stories", type=int, default=None, help="first N CoQA stories")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--precision", type=float, default=0.8)
+    parser.add_argument("--ooc", type=float, default=0.03)
+    parser.add_argument("--impossible-weight", type=float, default=None)
+    parser.add_argument("--model", default=None, help="model name or path (default: bot's)")
+    parser.add_argument("--backend", default=None, help="encoder backend (default: bot's)")
+    parser.add_argument("--write", action="store_true", help="write the model")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where --write writes")
+    args = parser.parse_args(argv)
+    for path in (args.squad, args.squad_v2, args.coqa):
+        if not path.exists():
+            raise SystemExit(f"error: {path} not found")
+    spec = EncoderSpec.from_env(args.model, args.backend)
+    replies = collect(load_encoder(spec), spec, args.squad, args.squad_v2, args.coqa,
+                      args.articles, args.stories)
+    print(summary(replies))
+    data = Data.of(replies, args.impossible_weight)
+    conf = cross_fit(data, args.folds)
+    threshold = choose_threshold(conf, data, args.precision, args.ooc)
+    figures = report(conf, data, threshold)
+    print(f"cross-fitted by article ({args.folds} folds), threshold {threshold:.3f}, "
+          f"on-topic unanswerable weigh {data.weight[data.kind == 'impossible'].min(initial=1):.3f}")
+    print(render(figures))
+    mix = squad_mix(data)
+    baselines = {}
+    for part in ("dense", "lexical_log"):
+        v = np.array([r.parts[0].get(part, 0.0) if r.parts else 0.0 for r in replies])[mix]
+        ok = data.right[mix] == 1
+        baselines[part] = round(auroc(v[ok], v[~ok]), 4)
+    print("baselines, the best sentence's part as the confidence, AUROC on the mix: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in baselines.items()))
+    if not args.write:
+        return
+    coefficients, intercept, xs, ys = fit_model(data, args.folds)
+    args.out.write_text(json.dumps({
+        "model": "logistic regression, then an isotonic calibration map",
+        "intercept": round(intercept, 5),
+        "coefficients": {n: round(float(w), 5) for n, w in zip(data.names, coefficients)},
+        "calibration": {"x": xs, "y": ys},
+        "threshold": round(threshold, 3),
+        "cross_fitted": figures,
+        "baselines_auroc_on_mix": baselines,
+        "fitted_by": "python scripts/fit_confidence.py --write",
+        "fitted_on": f"{datetime.date.today()}: " + "; ".join(
+            f"{k} {int(np.sum(data.kind == k))}" for k in np.unique(data.kind)),
+        "threshold_rule": f"lowest cross-fitted confidence with precision >= {args.precision} "
+                          f"on the SQuAD mix and other-article questions answered <= {args.ooc}",
+    }, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

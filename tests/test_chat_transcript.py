@@ -37,7 +37,7 @@ def test_transcript_lists_each_turn_and_says_when_unanswered() -> None:
              _Turn(Answer("Nothing?", False, 0.0, []))]
     md = transcript(turns)
     assert md.startswith("# sentence-bot chat\n")
-    assert "## Who?\n\nAnswered (confidence 0.90)." in md
+    assert "## Who?\n\nAnswered, very likely right (confidence 0.90)." in md
     assert "## Why [bold]?\n\nNot answered" in md and "> Maybe." in md
     assert "## Nothing?\n\nNo sentence in the index matches this question." in md
 
@@ -50,7 +50,9 @@ def test_every_front_end_words_the_verdict_the_same() -> None:
     from bot.chat.widgets import verdict_text
     from bot.human_output import render
 
-    answers = [Answer("Who?", True, 0.9, [evidence("Ann did it.")]),
+    answers = [Answer("Who?", True, 0.93, [evidence("Ann did it.")]),
+               Answer("Who else?", True, 0.8, [evidence("Bob did it.")]),
+               Answer("Who then?", True, 0.6, [evidence("Cid did it.")]),
                Answer("Why?", False, 0.1, [evidence("Maybe.")]),
                Answer("Nothing?", False, 0.0, [])]
     said = []
@@ -58,11 +60,11 @@ def test_every_front_end_words_the_verdict_the_same() -> None:
         chat = verdict_text(SimpleNamespace(answer=answer, reply=SimpleNamespace(
             follow_up=False, context=()))).plain
         assert f"\n{chat}\n" in transcript([_Turn(answer)])  # the saved chat says it too
+        assert chat in unstyle(render(answer))  # and bot ask
         said.append(chat)
-        human = unstyle(render(answer))
-        if not answer.answered:  # bot ask shows only the evidence of an answered question
-            assert chat.replace(f" (confidence {answer.confidence:.2f})", "") in human
-    assert said == ["Answered (confidence 0.90).",
-                    "Not answered: no sentence really supports an answer (confidence 0.10). "
+    assert said == ["Answered, very likely right (confidence 0.93).",
+                    "Answered, likely right (confidence 0.80).",
+                    "Answered (confidence 0.60), but unsure: check the sentence.",
+                    "Not answered: no sentence clearly supports an answer (confidence 0.10). "
                     "Closest candidates:",
                     "No sentence in the index matches this question."]

@@ -1,4 +1,4 @@
-"""``bot eval FILE.json [--ooc OTHER.json] [--json]``."""
+"""``bot eval FILE.json [--ooc OTHER.json] [--json] [--plot FILE.svg]``."""
 
 from __future__ import annotations
 
@@ -24,17 +24,22 @@ from index.choices import BACKENDS, RANKERS
 @click.option("--ranker", type=click.Choice(RANKERS), default="learned", show_default=True,
               help="learned: the shipped ranker; hand: the hand-set weighted sum; "
               "rrf: reciprocal-rank fusion of dense and BM25.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Draw the reliability diagram and the precision-coverage curve of the "
+              "verdict into this .svg or .png file (needs matplotlib).")
 @click.option("--model", default=None, help="Model name or path (default: as bot index).")
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Encoder backend (default: as bot index).")
 def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None,
-                 articles: int | None, ranker: str, model: str | None,
+                 articles: int | None, ranker: str, plot: str | None, model: str | None,
                  backend: str | None) -> None:
-    """Measure answer quality on a SQuAD-format FILE (P@1, MRR@10, R@5, R@10, answered).
+    """Measure answer quality on a SQuAD-format FILE (P@1, MRR@10, R@5, R@10, answered) and
+    how far the verdict can be trusted (precision and coverage of answered, AUROC, ECE).
 
     Every article of FILE is written as a text file and indexed; every question is asked. A
     hit is a returned sentence holding an annotator's answer start. Plain BM25 and plain dense
-    retrieval are measured on the same sentences in the same run.
+    retrieval are measured on the same sentences in the same run. SQuAD v2.0 questions marked
+    is_impossible are asked too, as on-topic questions the articles do not answer.
     """
     from index.embed.encoders import EncoderSpec
 
@@ -42,6 +47,10 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
     from .runner import evaluate
     from .squad import load_squad
 
+    if plot is not None:
+        from .plot import check_plot_path
+
+        check_plot_path(Path(plot))
     squad = load_squad(file)
     outside = load_squad(ooc) if ooc else None
     if articles is not None:
@@ -51,4 +60,8 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
     spec = EncoderSpec.from_env(model, backend)
     report = evaluate(squad, outside, spec=spec, ranker=ranker,
                       work_dir=Path(work_dir) if work_dir else None)
+    if plot is not None:
+        from .plot import plot_verdict
+
+        plot_verdict(report["verdict"], Path(plot), title=Path(file).name)
     click.echo(json.dumps(report) if as_json else render(report))

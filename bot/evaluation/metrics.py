@@ -1,4 +1,4 @@
-"""Ranking and abstention metrics: P@1, MRR@10, R@k, answered rate, AUROC."""
+"""Ranking and verdict metrics: P@1, MRR@10, R@k; answered, precision, coverage, AUROC, ECE."""
 
 from __future__ import annotations
 
@@ -72,3 +72,78 @@ def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
         ranks[order[s:e]] = (s + e + 1) / 2.0
     rank_sum = ranks[:len(pos)].sum()
     return float((rank_sum - len(pos) * (len(pos) + 1) / 2.0) / (len(pos) * len(neg)))
+
+
+def reliability(confidence: Sequence[float], right: Sequence[bool], bins: int = 10,
+                weight: Sequence[float] | None = None) -> list[tuple[float, float, float]]:
+    """Equal-width confidence bins: ``(mean confidence, share right, replies)`` for each
+    non-empty bin, lowest first (the reliability diagram); ``weight``: each reply's weight
+    (default 1), which the means and counts use."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(right, dtype=np.float64)
+    w = np.ones(len(conf)) if weight is None else np.asarray(weight, dtype=np.float64)
+    at = np.minimum((conf * bins).astype(int), bins - 1)
+    table = []
+    for b in range(bins):
+        keep = at == b
+        if keep.any() and w[keep].sum() > 0:
+            total = float(w[keep].sum())
+            table.append((float(w[keep] @ conf[keep] / total), float(w[keep] @ ok[keep] / total),
+                          total))
+    return table
+
+
+def expected_calibration_error(confidence: Sequence[float], right: Sequence[bool],
+                               bins: int = 10, weight: Sequence[float] | None = None) -> float:
+    """Mean gap between confidence and the share right, over equal-width bins, weighted by
+    their replies (ECE)."""
+    table = reliability(confidence, right, bins, weight)
+    total = sum(n for _, _, n in table)
+    return float(sum(n * abs(c - r) for c, r, n in table) / total) if total else float("nan")
+
+
+def precision_coverage(confidence: Sequence[float], right: Sequence[bool],
+                       answerable: Sequence[bool] | None = None,
+                       weight: Sequence[float] | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each threshold (every distinct confidence, highest first): the precision of the
+    replies answered at it and their coverage (right answers over answerable questions)."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(right, dtype=bool)
+    w = np.ones(len(conf)) if weight is None else np.asarray(weight, dtype=np.float64)
+    mask = np.ones(len(ok), bool) if answerable is None else np.asarray(answerable, bool)
+    base = max(float(w[mask].sum()), 1e-12)
+    order = np.argsort(-conf, kind="stable")
+    hits = np.cumsum(w[order] * ok[order])
+    count = np.cumsum(w[order])
+    last = np.r_[np.flatnonzero(np.diff(conf[order]) != 0), len(conf) - 1]  # ties together
+    return conf[order][last], hits[last] / np.maximum(count[last], 1e-12), hits[last] / base
+
+
+def verdict_scores(confidence: Sequence[float], right: Sequence[bool], threshold: float,
+                   answerable: Sequence[bool] | None = None,
+                   weight: Sequence[float] | None = None) -> dict[str, float | int | None]:
+    """How good the verdict is: share answered, precision of the answered (right among them),
+    coverage (right and answered, over the ``answerable`` replies: all by default), AUROC of
+    the confidence for right vs not (unweighted), and its ECE read as P(right); ``weight``:
+    each reply's weight in the shares (default 1). A figure without replies to say it is None."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(right, dtype=bool)
+    w = np.ones(len(conf)) if weight is None else np.asarray(weight, dtype=np.float64)
+    mask = np.ones(len(ok), bool) if answerable is None else np.asarray(answerable, bool)
+    answered = conf >= threshold
+
+    def share(num: np.ndarray, den: np.ndarray) -> float | None:
+        total = float(w[den].sum())
+        return round(float(w[num & den].sum()) / total, 4) if total > 0 else None
+
+    area = auroc(conf[ok], conf[~ok])
+
+    everything = np.ones(len(ok), bool)
+    return {
+        "replies": len(ok), "right_rate": share(ok, everything),
+        "answered": share(answered, everything), "precision": share(ok, answered),
+        "coverage": share(ok & answered, mask),
+        "auroc": None if np.isnan(area) else round(area, 4),
+        "ece": round(expected_calibration_error(conf, ok, weight=w), 4) if len(ok) else None,
+    }

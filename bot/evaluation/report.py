@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+BAR = 30  # characters of a full bar in the terminal diagrams
+CURVE_THRESHOLDS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
+
 
 def render(report: dict[str, Any]) -> str:
-    """A small table: one row per method, then abstention and timing lines."""
+    """A small table: one row per method, then the verdict, abstention and timing lines."""
     lines = [f"{report['questions']} questions on {report['file_articles']} articles "
              f"({report['sentences']} sentences), model {report['model']}, "
              f"ranker {report['ranker']}",
@@ -20,8 +23,37 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"out-of-corpus: {ooc['questions']} questions, "
                      f"answered {ooc['answered']:.3f}, "
                      f"confidence AUROC {ooc['auroc']:.3f}")
+    if "verdict" in report:
+        lines += render_verdict(report["verdict"])
     lines.append(f"time per question: {report['ms_per_question']:.1f} ms "
                  f"({report['ms_per_question_search']:.1f} ms after embedding the question); "
                  f"indexing {report['index_seconds']:.1f} s, "
                  f"{report['sentences_embedded']} sentences embedded")
     return "\n".join(lines)
+
+
+def render_verdict(verdict: dict[str, Any]) -> list[str]:
+    """The verdict's figures, its reliability diagram and its precision–coverage curve."""
+    mix = verdict["all"]
+    lines = [f"verdict (answered = confidence >= {verdict['threshold']:.3f}), "
+             f"{mix['replies']} replies: precision {mix['precision']:.3f}, "
+             f"coverage {mix['coverage']:.3f}, AUROC {mix['auroc']:.3f}, ECE {mix['ece']:.3f}"]
+    rates = [f"{name.replace('ooc', 'out-of-corpus')} answered {verdict[name]['answered']:.3f} "
+             f"of {verdict[name]['questions']}" for name in ("unanswerable", "ooc")
+             if name in verdict]
+    if rates:
+        lines.append("  " + "; ".join(rates))
+    lines.append("  reliability: mean confidence, share right, replies "
+                 "(# share right, + mean confidence)")
+    for conf, right, n in verdict["reliability"]:
+        bar = ["#" if i < round(BAR * right) else " " for i in range(BAR + 1)]
+        bar[min(round(BAR * conf), BAR)] = "+"
+        lines.append(f"  {conf:>5.2f} {right:>6.3f} {n:>6} |{''.join(bar)}|")
+    lines.append("  precision-coverage: threshold, precision, coverage")
+    curve = verdict["precision_coverage"]
+    for cut in CURVE_THRESHOLDS:
+        point = next(((t, p, c) for t, p, c in reversed(curve) if t >= cut), None)
+        if point is not None:
+            mark = "  <- shipped threshold" if abs(cut - verdict["threshold"]) < 0.05 else ""
+            lines.append(f"  >= {cut:.1f}  {point[1]:.3f}  {point[2]:.3f}{mark}")
+    return lines

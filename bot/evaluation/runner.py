@@ -24,9 +24,10 @@ from index.search.ranking import Ranker
 from index.search.searcher import Searcher
 from index.store.generations import IndexDir
 
-from ..confidence import verdict
+from ..confidence import VERDICT_DEPTH, threshold, verdict
 from ..questions import clean_question
-from .metrics import auroc, first_hit_ranks, ranking_scores
+from .metrics import (auroc, first_hit_ranks, precision_coverage, ranking_scores, reliability,
+                      verdict_scores)
 from .squad import Question, SquadSet, write_articles
 
 DEPTH = 10  # ranks looked at (MRR@10, R@10)
@@ -52,6 +53,7 @@ class Asked:
     dense: list[list[int]] = field(default_factory=list)
     confidence: list[float] = field(default_factory=list)
     answered: list[bool] = field(default_factory=list)
+    right: list[bool] = field(default_factory=list)  # the best sentence is a gold one
     encode_seconds: float = 0.0
     rank_seconds: float = 0.0
 
@@ -98,22 +100,24 @@ def _gold(spans: list[tuple[int, int, int]], starts: list[int]) -> set[int]:
 
 
 def ask_all(searcher: Searcher, questions: list[Question], baselines: bool = True,
-            desc: str = "asking") -> Asked:
-    """Ask every question as ``bot ask`` would (and the baselines, unless told not to)."""
+            desc: str = "asking", gold: list[set[int]] | None = None) -> Asked:
+    """Ask every question as ``bot ask`` would (and the baselines, unless told not to);
+    ``gold``: each question's gold sentence ids (none: no sentence is right)."""
     asked = Asked()
     with progress_bar(len(questions), desc, unit="question") as bar:
-        for question in questions:
+        for n, question in enumerate(questions):
             text = clean_question(question.text)
             started = time.perf_counter()
             query = searcher.encoder.encode_query(text)
             encoded = time.perf_counter()
             hits = searcher.rank(text, query, DEPTH)
-            conf, answered = verdict(hits[0].parts if hits else None)
+            conf, answered = verdict(text, hits[:VERDICT_DEPTH])
             asked.rank_seconds += time.perf_counter() - encoded
             asked.encode_seconds += encoded - started
             asked.bot.append([{h.sentence.id, *(row.id for row, _ in h.also)} for h in hits])
             asked.confidence.append(conf)
             asked.answered.append(answered)
+            asked.right.append(bool(hits) and gold is not None and bool(asked.bot[-1][0] & gold[n]))
             if baselines:
                 asked.bm25.append(_top(searcher.bm25.scores(text)))
                 asked.dense.append(_top(np.asarray(searcher.sentence_vectors) @ query))
@@ -137,7 +141,7 @@ def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | N
     encoder = encoder or load_encoder(spec)
     work_dir = work_dir or work_dir_for(squad, spec)
     prepared = prepare(squad, work_dir, encoder, Ranker.named(ranker))
-    asked = ask_all(prepared.searcher, prepared.questions)
+    asked = ask_all(prepared.searcher, prepared.questions, gold=prepared.gold)
     n = len(prepared.questions)
     methods = {
         "bot": ranking_scores(first_hit_ranks(asked.bot, prepared.gold)).to_json(),
@@ -155,12 +159,46 @@ def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | N
         "ms_per_question_search": round(1000 * asked.rank_seconds / max(n, 1), 2),
         "methods": methods,
     }
+    unanswerable = ask_all(prepared.searcher, squad.unanswerable, baselines=False,
+                           desc="asking unanswerable") if squad.unanswerable else None
+    outside = None
     if ooc is not None:
-        outside = ask_all(prepared.searcher, ooc.questions, baselines=False,
-                          desc="asking out-of-corpus")
+        outside = ask_all(prepared.searcher, [*ooc.questions, *ooc.unanswerable],
+                          baselines=False, desc="asking out-of-corpus")
         report["ooc"] = {
-            "questions": len(ooc.questions),
+            "questions": len(outside.confidence),
             "answered": round(float(np.mean(outside.answered)), 4),
             "auroc": round(auroc(asked.confidence, outside.confidence), 4),
         }
+    report["verdict"] = verdict_report(asked, unanswerable, outside)
     return report
+
+
+def verdict_report(answerable: Asked, unanswerable: Asked | None,
+                   outside: Asked | None) -> dict[str, Any]:
+    """How far the verdict can be trusted, on all replies together: precision and coverage of
+    "answered", AUROC and ECE of the confidence as P(right), the answered rates of on-topic
+    unanswerable and out-of-corpus questions, the reliability table and the precision–coverage
+    curve."""
+    sets = [s for s in (answerable, unanswerable, outside) if s is not None]
+    conf = np.concatenate([np.asarray(s.confidence, dtype=np.float64) for s in sets])
+    right = np.concatenate([np.asarray(s.right, dtype=bool) for s in sets])
+    is_answerable = np.zeros(len(conf), dtype=bool)
+    is_answerable[:len(answerable.confidence)] = True
+    cut = threshold()
+    thresholds, precision, coverage = precision_coverage(conf, right, is_answerable)
+    keep = np.unique(np.linspace(0, len(thresholds) - 1, min(len(thresholds), 101)).astype(int))
+    out: dict[str, Any] = {
+        "threshold": cut,
+        "all": verdict_scores(conf, right, cut, is_answerable),
+        "answerable": verdict_scores(answerable.confidence, answerable.right, cut),
+        "reliability": [[round(c, 4), round(r, 4), n] for c, r, n in reliability(conf, right)],
+        "precision_coverage": [[round(float(t), 4), round(float(p), 4), round(float(c), 4)]
+                               for t, p, c in zip(thresholds[keep], precision[keep],
+                                                  coverage[keep])],
+    }
+    for name, asked in (("unanswerable", unanswerable), ("ooc", outside)):
+        if asked is not None:
+            out[name] = {"questions": len(asked.answered),
+                         "answered": round(float(np.mean(asked.answered)), 4)}
+    return out

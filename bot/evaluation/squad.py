@@ -44,20 +44,26 @@ class SquadSet:
     """All articles and questions of one SQuAD-format file."""
 
     articles: list[SquadArticle]
-    questions: list[Question]
+    questions: list[Question]  # the answerable ones
     digest: str  # of the source file, to name a reusable work directory
+    unanswerable: list[Question] = field(default_factory=list)  # v2.0 ``is_impossible``
 
     def subset(self, articles: list[int]) -> "SquadSet":
         """Only the given articles (by position) and their questions."""
         keep = {a: n for n, a in enumerate(articles)}
-        return SquadSet([self.articles[a] for a in articles],
-                        [Question(q.qid, q.text, keep[q.article], q.answer_starts)
-                         for q in self.questions if q.article in keep],
-                        hashlib.sha256((self.digest + repr(articles)).encode()).hexdigest())
+
+        def moved(questions: list[Question]) -> list[Question]:
+            return [Question(q.qid, q.text, keep[q.article], q.answer_starts)
+                    for q in questions if q.article in keep]
+
+        return SquadSet([self.articles[a] for a in articles], moved(self.questions),
+                        hashlib.sha256((self.digest + repr(articles)).encode()).hexdigest(),
+                        moved(self.unanswerable))
 
 
 def load_squad(path: str | Path) -> SquadSet:
-    """Read a SQuAD v1.1/v2.0-format JSON file (unanswerable v2 questions are left out)."""
+    """Read a SQuAD v1.1/v2.0-format JSON file (v2.0 ``is_impossible`` questions, which their
+    article does not answer, are kept apart in ``unanswerable``)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -70,18 +76,20 @@ def load_squad(path: str | Path) -> SquadSet:
         raise BadInput(f"{path} is not a SQuAD-format file (no 'data' list of articles)")
     articles: list[SquadArticle] = []
     questions: list[Question] = []
+    unanswerable: list[Question] = []
     try:
         for number, item in enumerate(data["data"]):
-            articles.append(_article(number, item, questions))
+            articles.append(_article(number, item, questions, unanswerable))
     except (KeyError, TypeError, AttributeError) as exc:
         raise BadInput(f"{path}: malformed SQuAD article {len(articles) + 1} ({exc!r})") \
             from None
     if not questions:
         raise BadInput(f"{path} holds no answerable questions")
-    return SquadSet(articles, questions, hashlib.sha256(raw).hexdigest())
+    return SquadSet(articles, questions, hashlib.sha256(raw).hexdigest(), unanswerable)
 
 
-def _article(number: int, item: dict[str, Any], questions: list[Question]) -> SquadArticle:
+def _article(number: int, item: dict[str, Any], questions: list[Question],
+             unanswerable: list[Question]) -> SquadArticle:
     title = " ".join(str(item.get("title") or f"Article {number + 1}").replace("_", " ").split())
     parts = [title]
     offset = len(title) + 2  # the title line and a blank line
@@ -90,7 +98,12 @@ def _article(number: int, item: dict[str, Any], questions: list[Question]) -> Sq
         for qa in paragraph["qas"]:
             starts = [offset + int(a["answer_start"]) for a in qa.get("answers", [])
                       if 0 <= int(a["answer_start"]) < len(context)]
-            if starts and str(qa["question"]).strip() and not qa.get("is_impossible", False):
+            if not str(qa["question"]).strip():
+                continue
+            if qa.get("is_impossible", False) is True:
+                unanswerable.append(Question(str(qa.get("id", f"u{len(unanswerable)}")),
+                                             str(qa["question"]), number))
+            elif starts:
                 questions.append(Question(str(qa.get("id", len(questions))), str(qa["question"]),
                                           number, sorted(set(starts))))
         parts.append(context)

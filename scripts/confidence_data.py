@@ -1,0 +1,243 @@
+"""Labelled replies for fitting the confidence model: was the bot's best sentence right?
+
+Four kinds of question, each asked as the bot asks it, each reply kept with the score parts of
+its two best sentences (what :func:`bot.confidence_features.verdict_features` reads):
+
+- ``answerable``: SQuAD v1.1 questions, their article indexed; right when the best sentence
+  holds an annotator's answer start. Half-a's articles are split into two groups (even / odd
+  positions) and each group is indexed alone.
+- ``ooc``: the other group's questions asked of that index: never right.
+- ``impossible``: SQuAD v2.0 ``is_impossible`` questions, asked of the group index holding their
+  article (on topic, yet the article does not say): never right.
+- ``coqa``: CoQA conversations (all stories indexed together), asked turn by turn through
+  :class:`bot.conversation.Conversation`, follow-ups included; right when the best sentence
+  overlaps the turn's rationale (a turn without one is never right).
+
+Each reply carries a ``group`` (its article or story), so that fits can be cross-fitted by
+article. Replies are cached in the work directory; nothing here is committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from bot import answering, conversation
+from bot.answering import Answerer
+from bot.confidence import VERDICT_DEPTH
+from bot.confidence_features import text_of
+from bot.conversation import Conversation
+from bot.evaluation.runner import prepare, work_dir_for
+from bot.evaluation.squad import SquadSet, load_squad
+from bot.questions import clean_question
+from index.embed.encoders import Encoder, EncoderSpec
+from index.indexer import update_index
+from index.paths import cache_dir
+from index.progress import progress_bar
+from index.search.searcher import Searcher
+from index.store.generations import IndexDir
+
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT.parent / "shared" / "eval"
+SQUAD_V1 = EVAL / "squad-v1.1-dev-half-a.json"
+SQUAD_V2 = EVAL / "squad-v2.0-dev-half-a.json"
+COQA = EVAL / "coqa-dev-wikipedia-literature.json"
+
+# bump when what this script records changes (they key the caches of SQuAD's and CoQA's replies)
+SQUAD_VERSION = 2
+COQA_VERSION = 3
+COQA_GROUP = 1000  # CoQA story n is group COQA_GROUP + n (SQuAD articles are 0..)
+_TITLE_WORDS = re.compile(r"[A-Za-z0-9'\-]+")
+
+
+@dataclass
+class Reply:
+    """One asked question: what the verdict saw, and whether the best sentence was right."""
+
+    question: str
+    kind: str  # answerable | ooc | impossible | coqa
+    group: int  # the question's article (SQuAD position) or COQA_GROUP + story
+    right: bool
+    follow_up: bool
+    parts: list[dict[str, float]]  # the two best sentences' score parts (fewer if fewer)
+    texts: list[list[str]]  # their (sentence, title)
+
+
+def _parts(hits) -> list[dict[str, float]]:
+    return [{k: float(v) for k, v in h.parts.items()} for h in hits[:VERDICT_DEPTH]]
+
+
+def _texts(hits) -> list[list[str]]:
+    return [list(text_of(h)) for h in hits[:VERDICT_DEPTH]]
+
+
+def _code_key(version: int, *extra: Path) -> str:
+    """A digest of the code that decides what a reply holds: the search (ranking, parts) and
+    ``extra`` files, plus ``version`` for this script's own logic."""
+    files = sorted((ROOT / "index" / "search").glob("*.py")) + sorted(
+        (ROOT / "index" / "search").glob("*.json")) + list(extra)
+    digest = hashlib.sha256(str(version).encode())
+    for path in files:
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def squad_replies(v1: SquadSet, v2: SquadSet | None, encoder: Encoder,
+                  spec: EncoderSpec) -> list[Reply]:
+    """``answerable``, ``ooc`` and ``impossible`` replies over half-a split in two groups."""
+    from ranker_data import question_vectors
+
+    position = {a.title: n for n, a in enumerate(v1.articles)}
+    replies: list[Reply] = []
+    for own in (0, 1):
+        mine = list(range(own, len(v1.articles), 2))
+        other = list(range(1 - own, len(v1.articles), 2))
+        group = v1.subset(mine)
+        work = work_dir_for(group, spec)
+        prepared = prepare(group, work, encoder)
+        searcher = prepared.searcher
+        vectors = question_vectors(group, encoder, work)
+        with progress_bar(len(group.questions), f"group {own}: own", unit="question") as bar:
+            for q, gold, vector in zip(group.questions, prepared.gold, vectors):
+                hits = searcher.rank(clean_question(q.text), vector, VERDICT_DEPTH)
+                right = bool(hits) and hits[0].sentence.id in gold
+                replies.append(Reply(q.text, "answerable", mine[q.article], right, False,
+                                     _parts(hits), _texts(hits)))
+                bar.update(1)
+        outside = v1.subset(other)
+        vectors = question_vectors(outside, encoder, work)
+        with progress_bar(len(outside.questions), f"group {own}: other", unit="question") as bar:
+            for q, vector in zip(outside.questions, vectors):
+                hits = searcher.rank(clean_question(q.text), vector, VERDICT_DEPTH)
+                replies.append(Reply(q.text, "ooc", other[q.article], False, False,
+                                     _parts(hits), _texts(hits)))
+                bar.update(1)
+        if v2 is None:
+            continue
+        held = [n for n, a in enumerate(v2.articles) if position.get(a.title, -1) in mine]
+        for q in v2.subset(held).unanswerable:
+            article = position[v2.articles[held[q.article]].title]
+            text = clean_question(q.text)
+            hits = searcher.rank(text, searcher.encoder.encode_query(text), VERDICT_DEPTH)
+            replies.append(Reply(q.text, "impossible", article, False, False, _parts(hits),
+                                 _texts(hits)))
+    return replies
+
+
+@contextlib.contextmanager
+def recorded_verdicts() -> Iterator[list[tuple[str, list, bool]]]:
+    """Record what each verdict of the answering API and the conversation reads (question as
+    read, ranked sentences, follow-up or not), so a reply is stored exactly as the verdict
+    sees it; the verdict itself is a placeholder meanwhile (nothing recorded depends on it,
+    and the model may not be readable while it is being refitted)."""
+    calls: list[tuple[str, list, bool]] = []
+
+    def record(question: str, ranked, follow_up: bool = False) -> tuple[float, bool]:  # noqa: ANN001
+        calls.append((question, list(ranked), follow_up))
+        return 0.5, bool(ranked)
+
+    saved = answering.verdict, conversation.verdict
+    answering.verdict = conversation.verdict = record  # type: ignore[assignment]
+    try:
+        yield calls
+    finally:
+        answering.verdict, conversation.verdict = saved  # type: ignore[assignment]
+
+
+def coqa_title(story: str) -> str:
+    """A headline for a story without one: its first five words."""
+    return " ".join(_TITLE_WORDS.findall(story)[:5]) or "Story"
+
+
+def coqa_replies(path: Path, encoder: Encoder, spec: EncoderSpec,
+                 stories: int | None = None) -> list[Reply]:
+    """``coqa`` replies: every story indexed, every conversation asked turn by turn."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"][:stories]
+    key = hashlib.sha256(path.read_bytes() + repr(stories).encode()).hexdigest()[:12]
+    work = cache_dir() / "eval" / f"coqa-{key}-{spec.backend}"
+    folder = work / "articles"
+    folder.mkdir(parents=True, exist_ok=True)
+    offsets = []
+    for n, item in enumerate(data):
+        title = coqa_title(item["story"])
+        text = f"{title}\n\n{item['story']}\n"
+        target = folder / f"{n:03d}.txt"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8", newline="")
+        offsets.append(len(title) + 2)
+    store = IndexDir(work / "index")
+    update_index([folder], store, encoder=encoder)
+    searcher = Searcher.open(store, encoder=encoder)
+    answerer = Answerer(searcher)
+    replies: list[Reply] = []
+    turns = sum(len(item["questions"]) for item in data)
+    with recorded_verdicts() as calls, progress_bar(turns, "CoQA turns", unit="turn") as bar:
+        for n, item in enumerate(data):
+            ids = searcher.docs.article_ids_of(str(folder / f"{n:03d}.txt"))
+            rows = searcher.docs.article_rows(ids[0])[1]
+            dialogue = Conversation(answerer)
+            answers = {a["turn_id"]: a for a in item["answers"]}
+            for turn in item["questions"]:
+                answer = answers.get(turn["turn_id"], {"span_start": -1, "span_end": -1})
+                start, end = int(answer["span_start"]), int(answer["span_end"])
+                gold = {r.id for r in rows if start >= 0 and
+                        r.start < offsets[n] + end and offsets[n] + start < r.end}
+                reply = dialogue.ask(turn["input_text"], k=3)
+                evidence = reply.answer.evidence
+                right = bool(evidence) and evidence[0].sentence_id in gold
+                read_as, seen, follow_up = calls[-1]  # what the reply's verdict read
+                replies.append(Reply(read_as, "coqa", COQA_GROUP + n, right, follow_up,
+                                     _parts(seen), _texts(seen)))
+                bar.update(1)
+    return replies
+
+
+def collect(encoder: Encoder, spec: EncoderSpec, v1: Path = SQUAD_V1, v2: Path | None = SQUAD_V2,
+            coqa: Path | None = COQA, articles: int | None = None,
+            stories: int | None = None) -> list[Reply]:
+    """All labelled replies: SQuAD's and CoQA's, each cached by its data and code."""
+    def cached(sources: list[Path], code: str, make) -> list[Reply]:  # noqa: ANN001
+        key = hashlib.sha256(b"".join(p.read_bytes() for p in sources)
+                             + repr((articles, stories, spec.backend, spec.model)).encode()
+                             + code.encode()).hexdigest()[:16]
+        path = cache_dir() / "eval" / f"verdict-replies-{key}.json.gz"
+        if path.exists():
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                return [Reply(**r) for r in json.load(f)]
+        replies = make()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            json.dump([asdict(r) for r in replies], f)
+        return replies
+
+    def squad() -> list[Reply]:
+        v1_set = load_squad(v1)
+        if articles is not None:
+            v1_set = v1_set.subset(list(range(min(articles, len(v1_set.articles)))))
+        return squad_replies(v1_set, load_squad(v2) if v2 else None, encoder, spec)
+
+    replies = cached([p for p in (v1, v2) if p is not None], _code_key(SQUAD_VERSION), squad)
+    if coqa is not None:
+        replies += cached([coqa], _code_key(COQA_VERSION, ROOT / "bot" / "conversation.py",
+                                            ROOT / "bot" / "answering.py"),
+                          lambda: coqa_replies(coqa, encoder, spec, stories))
+    return replies
+
+
+def summary(replies: list[Reply]) -> str:
+    """Counts and right rates per kind."""
+    lines = []
+    for kind in ("answerable", "ooc", "impossible", "coqa"):
+        rows = [r for r in replies if r.kind == kind]
+        if rows:
+            lines.append(f"{kind:<11} {len(rows):>6} replies, right {np.mean([r.right for r in rows]):.3f}")
+    return "\n".join(lines)

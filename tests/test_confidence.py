@@ -1,0 +1,124 @@
+"""The confidence model: what it reads, how it refuses a broken weights file, and the script
+that fits it (on a small made-up fixture, with the hashing encoder)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot import confidence as conf_module
+from bot.cli import cli
+from bot.confidence import ConfidenceModel, ConfidenceModelError, confidence, threshold, verdict
+
+from . import verdict_fixture as fx
+from .conftest import ROOT
+
+
+class Ranked:
+    def __init__(self, **parts: float) -> None:
+        self.parts = parts
+
+
+WEAK = Ranked(dense=0.1, passage=0.1, neighbour=0.1, lexical_log=0.0, coverage=0.0,
+              context_coverage=0.0, all_coverage=0.0, article_dense=0.1, dense_rank=4.0,
+              lexical_rank=6.0, margin=0.0, known_terms=0.3)
+STRONG = Ranked(dense=0.8, passage=0.7, neighbour=0.6, lexical=1.0, lexical_log=3.0,
+                coverage=1.0, context_coverage=1.0, all_coverage=1.0, title=0.5,
+                article_dense=0.8, article_lexical=1.0, dense_rank=1.0, lexical_rank=1.0,
+                margin=2.0, known_terms=1.0, cue_name=1.0)
+RUNNER_UP = Ranked(dense=0.3, passage=0.5, lexical=0.2, lexical_log=1.0, coverage=0.3,
+                   context_coverage=0.4, dense_rank=1.6, lexical_rank=2.0)
+
+
+def test_confidence_is_a_probability_that_grows_with_support():
+    weak = confidence("Who founded the town?", [WEAK, RUNNER_UP])
+    strong = confidence("Who founded the town?", [STRONG, RUNNER_UP])
+    assert 0.0 <= weak < threshold() <= strong <= 1.0
+    assert verdict("Who founded the town?", [STRONG, RUNNER_UP])[1] is True
+    assert verdict("Who founded the town?", [WEAK, RUNNER_UP])[1] is False
+    assert verdict("Who founded the town?", []) == (0.0, False)
+
+
+@pytest.fixture
+def weights_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Point the bot at another weights file (the model cache is cleared around it)."""
+    def point(content: str | None) -> Path:
+        path = tmp_path / "confidence_weights.json"
+        if content is not None:
+            path.write_text(content, encoding="utf-8")
+        monkeypatch.setattr(conf_module, "WEIGHTS_FILE", path)
+        conf_module.model.cache_clear()
+        return path
+
+    yield point
+    conf_module.model.cache_clear()
+
+
+@pytest.mark.parametrize("content, reason", [
+    (None, "No such file"),
+    ("{not json", "Expecting property name"),
+    ('{"intercept": 0, "coefficients": {}, "threshold": 0.5}', "'calibration'"),
+    ('{"intercept": 0, "coefficients": {"no_such_part": 1}, "threshold": 0.5, '
+     '"calibration": {"x": [0, 1], "y": [0, 1]}}', "unknown features no_such_part"),
+    ('{"intercept": 0, "coefficients": {"dense": 1}, "threshold": 7, '
+     '"calibration": {"x": [0, 1], "y": [0, 1]}}', "not a probability"),
+])
+def test_a_missing_or_broken_weights_file_fails_loudly(weights_at, content, reason):
+    path = weights_at(content)
+    with pytest.raises(ConfidenceModelError) as caught:
+        confidence("Who?", [STRONG])
+    message = str(caught.value)
+    assert str(path) in message and reason in message and "\n" not in message
+
+
+def test_bot_ask_refuses_to_answer_without_its_model(weights_at, hashing_spec, tmp_path):
+    from index.indexer import update_index
+    from index.store.generations import IndexDir
+
+    from .conftest import SEEDS
+
+    update_index([SEEDS], IndexDir(tmp_path / "idx"), spec=hashing_spec)
+    weights_at(None)
+    result = CliRunner().invoke(cli, ["ask", "--index-dir", str(tmp_path / "idx"),
+                                      "Who is Xiaomi's founder?"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot read the confidence model")
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_the_shipped_weights_load_and_say_how_they_were_fitted():
+    data = json.loads(conf_module.WEIGHTS_FILE.read_text(encoding="utf-8"))
+    fitted = ConfidenceModel.from_json(data)
+    assert list(fitted.calibration_y) == sorted(fitted.calibration_y)
+    assert data["fitted_by"].startswith("python scripts/fit_confidence.py")
+    mix = data["cross_fitted"]["mix"]
+    assert mix["precision"] >= 0.8 and mix["auroc"] >= 0.85
+
+
+def test_fitting_script_on_a_small_fixture(tmp_path: Path):
+    files = {"v1.json": fx.squad(fx.TOWNS), "v2.json": fx.squad(fx.TOWNS, impossible=True),
+             "coqa.json": fx.coqa(fx.TOWNS)}
+    for name, data in files.items():
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "weights.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "fit_confidence.py"),
+         "--squad", str(tmp_path / "v1.json"), "--squad-v2", str(tmp_path / "v2.json"),
+         "--coqa", str(tmp_path / "coqa.json"), "--backend", "hashing", "--model", "hashing",
+         "--folds", "4", "--precision", "0.8", "--write", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for kind, count in (("answerable", 48), ("ooc", 48), ("impossible", 16), ("coqa", 48)):
+        assert f"{kind} {count}" in json.loads(out.read_text())["fitted_on"]
+    fitted = ConfidenceModel.from_json(json.loads(out.read_text()))
+    figures = json.loads(out.read_text())["cross_fitted"]
+    # made-up towns: each question names its town, so the model separates right from not
+    assert figures["mix"]["auroc"] > 0.8
+    assert figures["ooc"]["answered"] < 0.2
+    assert 0.0 < fitted.threshold < 1.0
+    assert "follow-up" in run.stdout and "cross-fitted by article" in run.stdout
