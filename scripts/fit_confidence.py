@@ -36,7 +36,7 @@ from confidence_data import COQA, SQUAD_V1, SQUAD_V2, Reply, collect, summary  #
 
 from bot.confidence import WEIGHTS_FILE  # noqa: E402
 from bot.confidence_features import verdict_features  # noqa: E402
-from bot.evaluation.metrics import auroc, verdict_scores  # noqa: E402
+from bot.evaluation.metrics import auroc, precision_coverage, verdict_scores  # noqa: E402
 from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 
 L2 = 1e-3
@@ -179,6 +179,15 @@ def choose_threshold(conf: np.ndarray, data: Data, precision: float, ooc: float)
     return 1.0
 
 
+def precision_at_coverage(conf: np.ndarray, data: Data, coverage: float) -> tuple[float, float]:
+    """The SQuAD mix's precision, and the threshold, where coverage first reaches ``coverage``."""
+    mix = squad_mix(data)
+    thresholds, precision, covered = precision_coverage(
+        conf[mix], data.right[mix] == 1, data.kind[mix] == "answerable", data.weight[mix])
+    at = min(int(np.searchsorted(covered, coverage)), len(covered) - 1)
+    return float(precision[at]), float(thresholds[at])
+
+
 def report(conf: np.ndarray, data: Data, threshold: float) -> dict:
     """Verdict figures on the SQuAD mix, on everything, and on each kind of reply."""
     answerable = np.isin(data.kind, ("answerable", "coqa"))
@@ -248,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         v = np.array([r.parts[0].get(part, 0.0) if r.parts else 0.0 for r in replies])[mix]
         ok = data.right[mix] == 1
         baselines[part] = round(auroc(v[ok], v[~ok]), 4)
+    at = precision_at_coverage(conf, data, 0.6)
+    print(f"on the mix, at coverage 0.60: precision {at[0]:.3f} (threshold {at[1]:.3f})")
     print("baselines, the best sentence's part as the confidence, AUROC on the mix: "
           + ", ".join(f"{k} {v:.3f}" for k, v in baselines.items()))
     if not args.write:
@@ -261,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         "threshold": round(threshold, 3),
         "cross_fitted": figures,
         "baselines_auroc_on_mix": baselines,
+        "mix_precision_at_coverage_0.6": round(at[0], 4),
         "fitted_by": "python scripts/fit_confidence.py --write",
         "fitted_on": f"{datetime.date.today()}: " + "; ".join(
             f"{k} {int(np.sum(data.kind == k))}" for k in np.unique(data.kind)),

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from bot import confidence as conf_module
 from bot.cli import cli
-from bot.confidence import ConfidenceModel, ConfidenceModelError, confidence, threshold, verdict
+from bot.confidence import (ConfidenceModel, ConfidenceModelError, confidence, threshold,
+                            verdict)
 
 from . import verdict_fixture as fx
 from .conftest import ROOT

@@ -55,7 +55,7 @@ def test_eval_reports_the_verdict_on_all_kinds_of_question(v2_file, other_file, 
     assert verdict["unanswerable"]["questions"] == 8 and verdict["ooc"]["questions"] == 12
     mix = verdict["all"]
     assert mix["replies"] == 24 + 8 + 12
-    assert 0.0 <= mix["coverage"] <= mix["answered"] * mix["replies"] / 24
+    assert 0.0 <= mix["coverage"] <= mix["answered"] * mix["replies"] / 24 + 1e-3  # rounded
     assert 0.0 <= mix["ece"] <= 1.0 and 0.0 <= mix["auroc"] <= 1.0
     assert sum(n for _, _, n in verdict["reliability"]) == mix["replies"]
     thresholds = [t for t, _, _ in verdict["precision_coverage"]]

@@ -1,5 +1,5 @@
 """Each ranking component: term matching, answer-type cues, candidate parts, rankers,
-near-duplicate merging and the calibrated confidence."""
+near-duplicate merging."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.answering import Answerer
-from bot.confidence import confidence, is_answered, threshold
 from index.search.answer_types import has_kind, question_kind
 from index.search.features import FEATURES
 from index.indexer import update_index
@@ -128,15 +127,6 @@ def test_same_sentence_in_two_articles_is_one_answer_with_both_sources(context_i
     assert {"text", "source", "start", "end", "score", "title", "date",
             "scores"} <= set(first)
     json.dumps(answer.to_json())
-
-
-def test_confidence_is_calibrated_and_monotone_in_support():
-    weak = {"dense": 0.1, "passage": 0.1, "lexical_log": 0.0, "coverage": 0.0,
-            "context_coverage": 0.0, "title": 0.0, "article_dense": 0.1, "margin": 0.0}
-    strong = {"dense": 0.8, "passage": 0.7, "lexical_log": 3.0, "coverage": 1.0,
-              "context_coverage": 1.0, "title": 0.5, "article_dense": 0.8, "margin": 1.0}
-    assert 0.0 <= confidence(weak) < threshold() <= confidence(strong) <= 1.0
-    assert not is_answered(confidence(weak)) and is_answered(confidence(strong))
 
 
 @settings(max_examples=300, deadline=None)

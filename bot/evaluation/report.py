@@ -36,8 +36,9 @@ def render_verdict(verdict: dict[str, Any]) -> list[str]:
     """The verdict's figures, its reliability diagram and its precision–coverage curve."""
     mix = verdict["all"]
     lines = [f"verdict (answered = confidence >= {verdict['threshold']:.3f}), "
-             f"{mix['replies']} replies: precision {mix['precision']:.3f}, "
-             f"coverage {mix['coverage']:.3f}, AUROC {mix['auroc']:.3f}, ECE {mix['ece']:.3f}"]
+             f"{mix['replies']} replies: precision {_figure(mix['precision'])}, "
+             f"coverage {_figure(mix['coverage'])}, AUROC {_figure(mix['auroc'])}, "
+             f"ECE {_figure(mix['ece'])}"]
     rates = [f"{name.replace('ooc', 'out-of-corpus')} answered {verdict[name]['answered']:.3f} "
              f"of {verdict[name]['questions']}" for name in ("unanswerable", "ooc")
              if name in verdict]
@@ -57,3 +58,8 @@ def render_verdict(verdict: dict[str, Any]) -> list[str]:
             mark = "  <- shipped threshold" if abs(cut - verdict["threshold"]) < 0.05 else ""
             lines.append(f"  >= {cut:.1f}  {point[1]:.3f}  {point[2]:.3f}{mark}")
     return lines
+
+
+def _figure(value: float | None) -> str:
+    """A figure to three decimals, or "-" where there was nothing to measure."""
+    return "-" if value is None else f"{value:.3f}"
