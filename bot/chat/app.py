@@ -464,7 +464,7 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
         ("enter", "Ask the question"),
         ("up / down", "Earlier / later questions (in the question box)"),
         ("tab / shift+tab", "Move between the question box and the evidence"),
-        ("ctrl+p", "Command palette: k, re-index, switch corpus, save, clear"),
+        ("ctrl+p", "Command palette: k, filter, re-index, switch corpus, save, clear"),
     ]
     return [("Chat", chat),
             ("Evidence (focused)", binding_rows(EvidenceCard.BINDINGS)),
