@@ -15,6 +15,7 @@ import click
 
 from index.choices import BACKENDS
 from index.errors import BadInput, EngineError
+from index.safe_text import printable
 
 from .questions import DEFAULT_K, MAX_K, question_problem
 from .stream_lines import LineProblem, StreamLine, parse_line
@@ -69,11 +70,18 @@ class BotGroup(click.Group):
         except OSError as exc:  # disk full, a folder where a file should be, ...
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: one line, the traceback saved for a report
+            from .crash_report import internal_error_line
+
+            click.echo(internal_error_line(exc, sys.argv), err=True)
+            ctx.exit(1)
 
 
 def _show_error(self: click.ClickException, file=None) -> None:  # noqa: ANN001
-    """Every CLI error is one ``error: ...`` line on stderr."""
-    click.echo(f"error: {' '.join(self.format_message().split())}", err=True)
+    """Every CLI error is one ``error: ...`` line on stderr, paths and names in it escaped."""
+    click.echo(printable(f"error: {' '.join(self.format_message().split())}"), err=True)
 
 
 def _show_usage_error(self: click.UsageError, file=None) -> None:  # noqa: ANN001
@@ -83,7 +91,7 @@ def _show_usage_error(self: click.UsageError, file=None) -> None:  # noqa: ANN00
         click.echo(self.format_message(), err=True)
         return
     hint = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
-    click.echo(f"error: {' '.join(self.format_message().split())}{hint}", err=True)
+    click.echo(printable(f"error: {' '.join(self.format_message().split())}{hint}"), err=True)
 
 
 click.ClickException.show = _show_error

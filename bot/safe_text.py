@@ -1,6 +1,6 @@
-"""Article and question text is data: :func:`printable` makes it safe to print to a terminal
-(it lives in the engine, whose notices print text from files and the web too)."""
+"""Article and question text is data: the engine's one escaping function, for the application
+(see :mod:`index.safe_text`)."""
 
-from index.safe_text import printable
+from index.safe_text import printable, valid_unicode
 
-__all__ = ["printable"]
+__all__ = ["printable", "valid_unicode"]
