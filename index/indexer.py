@@ -182,6 +182,11 @@ def _classify(sources: ArticleSources, live: Path | None, old: Manifest | None,
         except UnreadableFile as exc:
             _unreadable(key, exc.reason, previous is not None, report, reuse)
             continue
+        except Exception as exc:  # noqa: BLE001 - a parser's surprise (lxml, YAML, ...) or
+            # a reader's bug: this one file is skipped with its reason named, the run goes on
+            reason = " ".join(f"cannot be read ({type(exc).__name__}: {exc}".split())[:200]
+            _unreadable(key, reason + ")", previous is not None, report, reuse)
+            continue
         count = sum(len(a.sentences) for a in articles)
         if not count:
             _unreadable(key, "no article text", previous is not None, report, reuse)

@@ -8,6 +8,7 @@ from typing import Iterable
 
 from index.errors import BadInput
 from index.ingest.readers import SUFFIXES, file_format
+from index.safe_text import has_surrogates
 
 _KNOWN = ", ".join(sorted(SUFFIXES))
 
@@ -32,6 +33,8 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
             problems.append(f"{raw}: unsupported file type (use {_KNOWN})")
         elif not path.is_file():
             problems.append(f"{raw}: not a regular file; skipped")
+        elif has_surrogates(str(path)):
+            problems.append(f"{raw}: file name is not UTF-8 (rename the file); skipped")
         else:
             found.setdefault(str(path), path)
     return [found[k] for k in sorted(found)], problems
@@ -49,7 +52,9 @@ def _walk(root: Path, problems: list[str]) -> Iterable[Path]:
             path = Path(folder) / name
             if name.startswith(".") or file_format(path) is None:
                 continue
-            if path.is_file():  # a FIFO or device named *.txt would block the reader
+            if has_surrogates(str(path)):  # citations and the index need a name as text
+                problems.append(f"{path}: file name is not UTF-8 (rename the file); skipped")
+            elif path.is_file():  # a FIFO or device named *.txt would block the reader
                 yield path
             else:
                 problems.append(f"{path}: not a regular file; skipped")

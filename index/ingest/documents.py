@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from index.safe_text import valid_unicode
+
 OffsetKind = Literal["file", "extracted"]
 
 
@@ -28,6 +30,27 @@ class Article:
     meta: dict[str, Any] = field(default_factory=dict)
     offsets: OffsetKind = "file"
     record: int | None = None  # 1-based line of a .jsonl file
+
+    def __post_init__(self) -> None:
+        """Every text field is valid Unicode before it reaches the tokenizer or SQLite: a lone
+        surrogate (a JSON ``"\\ud800"``, a YAML escape, a feed) becomes U+FFFD, one character
+        for one, so offsets stay right."""
+        for name in ("source", "text", "title", "date", "url"):
+            value = getattr(self, name)
+            if isinstance(value, str) and (fixed := valid_unicode(value)) is not value:
+                object.__setattr__(self, name, fixed)
+        object.__setattr__(self, "meta", _valid_data(self.meta))
+
+
+def _valid_data(value: Any) -> Any:
+    """``value`` (JSON-like metadata, nesting bounded by its reader) with valid Unicode."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, dict):
+        return {valid_unicode(str(k)): _valid_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_valid_data(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,9 @@ _FRONT_MATTER = re.compile(r"---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\
 _MD_HEADING = re.compile(r"#{1,6}[ \t]+(.+)")
 _SENTENCE_END = tuple('.!?;:,"\u201d\'')
 _MAX_TITLE_CHARS = 200
+MAX_ARTICLE_FILE_BYTES = 128 * 1024 * 1024  # a bigger file is skipped with a warning
+MAX_FRONT_MATTER_BYTES = 64 * 1024  # YAML front matter is metadata, not a document
+MAX_NESTING = 32  # levels of lists/mappings in front matter or a JSONL record
 
 
 def file_format(path: Path) -> str | None:
@@ -118,6 +121,12 @@ def read_jsonl(source: str, text: str) -> list[Article]:
         except json.JSONDecodeError as exc:
             problems.append(f"line {number}: invalid JSON ({exc.msg})")
             continue
+        except (RecursionError, ValueError) as exc:  # [[[[… thousands deep, huge numbers
+            problems.append(f"line {number}: unusable JSON ({type(exc).__name__})")
+            continue
+        if _depth(record) > MAX_NESTING:
+            problems.append(f"line {number}: JSON nested over {MAX_NESTING} levels")
+            continue
         body = record.get("text") or record.get("content") or record.get("body") \
             if isinstance(record, dict) else None
         if not isinstance(body, str) or not body.strip():
@@ -155,19 +164,38 @@ def extracted_article(source: str, body: str, title: Any, date: Any, url: Any,
 def _front_matter(source: str, text: str, pos: int, block: str) -> dict[str, Any]:
     import yaml
 
+    from index.ingest.front_matter_yaml import load_front_matter
+
+    if len(block.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
+        raise UnreadableFile(source, f"YAML front matter over {MAX_FRONT_MATTER_BYTES:,} bytes")
     try:
-        data = yaml.safe_load(block)
+        data = load_front_matter(block, MAX_NESTING)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = text.count("\n", 0, pos) + 2 + (mark.line if mark else 0)
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise UnreadableFile(source, f"malformed YAML front matter at line {line}: {problem}") \
             from None
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. an int of 5,000 digits
+        raise UnreadableFile(source, f"unusable YAML front matter ({exc})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise UnreadableFile(source, "YAML front matter is not a mapping of keys to values")
     return {str(k): _jsonable(v) for k, v in data.items()}
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON value (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_NESTING:
+                stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict)
+                                                      else item))
+    return deepest
 
 
 def _title_line(text: str, pos: int) -> tuple[str, int] | None:

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union
 
 from index.ingest.discovery import discover
 from index.ingest.documents import Article
-from index.ingest.readers import file_format, read_articles
+from index.errors import UnreadableFile
+from index.files import read_regular_file
+from index.ingest.readers import MAX_ARTICLE_FILE_BYTES, file_format, read_articles
 from index.progress import ProgressCallback, progress_bar
 
 if TYPE_CHECKING:
@@ -108,9 +110,12 @@ def file_outcomes(files: list[Path],
             key = str(path)
             try:
                 stat = path.stat()
-                data = path.read_bytes()
+                data = read_regular_file(path, MAX_ARTICLE_FILE_BYTES)
             except OSError as exc:
                 yield Failed(key, exc.strerror or str(exc))
+                continue
+            except UnreadableFile as exc:  # a FIFO or device, too large, vanished, ...
+                yield Failed(key, exc.reason)
                 continue
             yield Read(key, hashlib.sha256(data).hexdigest(), stat.st_size, stat.st_mtime_ns,
                        file_format(path) or "", lambda path=path, data=data:
