@@ -19,7 +19,9 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,7 +30,8 @@ from typing import Any, Iterator
 
 from index.embed.encoders import EncoderSpec
 from index.errors import (BadInput, IndexCorrupt, IndexMismatch, IndexNotFound,
-                     IndexWriteFailed)
+                          IndexWriteFailed, UnreadableFile)
+from index.files import file_kind, read_regular_file
 
 FORMAT = "bot-index"
 # 2: sentence table, sentence texts and title terms beside docs.sqlite; 3: a vector index of
@@ -44,6 +47,9 @@ PASSAGE_VECTORS = "passage_vectors.npy"
 SENTENCE_ANN = "sentences.faiss"
 REBUILD = "rebuild it with: bot index --rebuild PATH..."
 VERIFY_HASH_LIMIT = 64 * 1024 * 1024  # files above this are checked by size on load
+MAX_CURRENT_BYTES = 4096  # CURRENT holds one generation name
+MAX_MANIFEST_BYTES = 512 * 1024 * 1024  # about two million indexed files
+_GENERATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}")
 
 
 def format_version_for(ann_kind: str) -> int:
@@ -109,13 +115,49 @@ class Manifest:
                 f"index format version {version} is not one this bot reads "
                 f"({', '.join(map(str, READABLE))}); {REBUILD}")
         try:
+            _check_fields(data)
             files = {p: FileEntry(**e) for p, e in data.get("files", {}).items()}
             return cls(encoder=data["encoder"], splitter=data["splitter"], files=files,
                        counts=data.get("counts", {}), ann=data.get("ann", {}),
                        checksums=data.get("checksums", {}), created=data.get("created", 0.0),
                        format_version=version)
-        except (KeyError, TypeError) as exc:
-            raise IndexCorrupt(f"manifest is malformed ({exc})") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexCorrupt(f"manifest is malformed ({exc}); {REBUILD}") from None
+
+
+_ENTRY_TYPES = {"sha256": str, "size": int, "mtime_ns": int, "format": str, "articles": int,
+                "sentences": int}
+
+
+def _check_fields(data: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first manifest field whose type or value is not one a
+    writer produces (a forged or damaged manifest must not crash the reader later)."""
+    def require(ok: bool, what: str) -> None:
+        if not ok:
+            raise ValueError(f"bad {what}")
+
+    def count(value: Any) -> bool:
+        return type(value) is int and value >= 0
+
+    encoder = data.get("encoder")
+    require(isinstance(encoder, dict) and isinstance(encoder.get("model"), str)
+            and isinstance(encoder.get("backend"), str), "encoder")
+    require(count(encoder.get("dim", 0)), "encoder dim")
+    require(isinstance(data.get("splitter"), str), "splitter")
+    for name in ("files", "counts", "ann", "checksums"):
+        require(isinstance(data.get(name, {}), dict), name)
+    for path, entry in data.get("files", {}).items():
+        require(isinstance(entry, dict) and set(entry) == set(_ENTRY_TYPES) and all(
+            type(entry[k]) is t and (t is not int or entry[k] >= 0)
+            for k, t in _ENTRY_TYPES.items()), f"entry for file {path!r}"[:200])
+    require(all(count(v) for v in data.get("counts", {}).values()), "counts")
+    for name, expected in data.get("checksums", {}).items():
+        parts = name.split("/")
+        require(bool(name) and not name.startswith("/") and ".." not in parts and
+                "" not in parts and isinstance(expected, dict) and
+                count(expected.get("size")) and isinstance(expected.get("sha256"), str),
+                f"checksum entry {name!r}"[:200])
+    require(type(data.get("created", 0.0)) in (int, float), "created")
 
 
 class IndexDir:
@@ -134,14 +176,20 @@ class IndexDir:
 
     def current(self) -> Path | None:
         """The live generation's folder, or None when nothing was ever committed."""
-        try:
-            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
+        pointer = self.root / "CURRENT"
+        if not os.path.lexists(pointer):
             return None
-        except OSError as exc:
-            raise IndexCorrupt(f"cannot read {self.root / 'CURRENT'}: {exc.strerror}") from None
-        if not name or "/" in name or name.startswith("."):
-            raise IndexCorrupt(f"{self.root / 'CURRENT'} is damaged; {REBUILD}")
+        try:
+            data = read_regular_file(pointer, MAX_CURRENT_BYTES)
+        except UnreadableFile as exc:
+            raise IndexCorrupt(f"{pointer} is damaged ({_shorter(exc.reason)}); {REBUILD}") \
+                from None
+        try:
+            name = data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise IndexCorrupt(f"{pointer} is damaged (not UTF-8 text); {REBUILD}") from None
+        if not _GENERATION_NAME.fullmatch(name):
+            raise IndexCorrupt(f"{pointer} is damaged; {REBUILD}")
         path = self.generations / name
         if not path.is_dir():
             raise IndexCorrupt(f"live generation {name} is missing; {REBUILD}")
@@ -160,14 +208,17 @@ class IndexDir:
         generation of an older format is refused unless ``upgrading`` (the indexer, which
         reuses its articles and vectors in a new generation)."""
         generation = generation or self.require_current()
+        path = generation / MANIFEST
+        if not os.path.lexists(path):
+            raise IndexCorrupt(f"{path} is missing; {REBUILD}")
         try:
-            data = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IndexCorrupt(f"{generation / MANIFEST} is missing; {REBUILD}") \
+            data = json.loads(read_regular_file(path, MAX_MANIFEST_BYTES).decode("utf-8"))
+        except UnreadableFile as exc:
+            raise IndexCorrupt(f"{path} is unreadable ({_shorter(exc.reason)}); {REBUILD}") \
                 from None
-        except (OSError, ValueError) as exc:
-            raise IndexCorrupt(f"{generation / MANIFEST} is unreadable ({exc}); "
-                               f"{REBUILD}") from None
+        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
+            raise IndexCorrupt(f"{path} is unreadable ({_shorter(str(exc))}); {REBUILD}") \
+                from None
         if not isinstance(data, dict):
             raise IndexCorrupt(f"{generation / MANIFEST} is not a JSON object")
         manifest = Manifest.from_json(data)
@@ -188,12 +239,20 @@ class IndexDir:
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
         """Hold the single-writer lock; waits (saying so) while another writer runs."""
+        lock = self.root / "lock"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            handle = open(self.root / "lock", "a+")
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC |
+                         os.O_NOFOLLOW | os.O_NOCTTY, 0o644)
         except OSError as exc:
-            raise BadInput(f"cannot create the index in {self.root}: {exc.strerror}") from None
-        with handle:
+            raise BadInput(f"cannot create the index in {self.root}: "
+                           f"{exc.strerror or exc}") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise BadInput(f"{lock} is not a regular file ({file_kind(mode)}); remove it "
+                           "and run again")
+        with os.fdopen(fd, "r+b") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -255,10 +314,13 @@ class IndexDir:
         return final
 
     def current_name(self) -> str | None:
+        """The live generation's name, or None when there is none or CURRENT is damaged (a
+        rebuild replaces it)."""
         try:
-            return (self.root / "CURRENT").read_text(encoding="utf-8").strip() or None
-        except OSError:
+            live = self.current()
+        except IndexCorrupt:
             return None
+        return live.name if live else None
 
     def _drop_old(self, keep: set[str | None]) -> None:
         """Remove generations other than the live one and the one before it (a reader may
@@ -284,9 +346,13 @@ def verify_checksums(generation: Path, checksums: dict[str, dict[str, Any]]) -> 
     for name, expected in checksums.items():
         path = generation / name
         try:
-            size = path.stat().st_size
+            info = path.lstat()
         except OSError:
             raise IndexCorrupt(f"index file {name} is missing; {REBUILD}") from None
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the hashing below
+            raise IndexCorrupt(f"index file {name} is not a regular file "
+                               f"({file_kind(info.st_mode)}); {REBUILD}")
+        size = info.st_size
         if size != expected.get("size"):
             raise IndexCorrupt(f"index file {name} is truncated or altered "
                                f"({size} bytes, expected {expected.get('size')}); "
@@ -294,6 +360,12 @@ def verify_checksums(generation: Path, checksums: dict[str, dict[str, Any]]) -> 
         if size <= VERIFY_HASH_LIMIT and _sha256(path) != expected.get("sha256"):
             raise IndexCorrupt(f"index file {name} was altered (checksum mismatch); "
                                f"{REBUILD}")
+
+
+def _shorter(text: str, limit: int = 200) -> str:
+    """One line of at most ``limit`` characters (a message must not carry a whole file)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _files_under(folder: Path) -> list[str]:
