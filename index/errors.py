@@ -49,3 +49,8 @@ class BadInput(EngineError):
 
 class ModelUnavailable(EngineError):
     """The embedding model cannot be loaded offline."""
+
+
+class BrokenInstall(EngineError):
+    """A file shipped with the bot (learned weights, ...) is missing or unreadable: a packaging
+    error, reported instead of silently using other figures."""

@@ -118,9 +118,13 @@ def test_eval_out_of_corpus(squad_file: Path, outside_file: Path, tmp_path: Path
     code, out, err = run_eval(str(squad_file), "--ooc", str(outside_file), "--json",
                               "--work-dir", str(tmp_path / "w"))
     assert code == 0, err
-    ooc = json.loads(out)["ooc"]
+    report = json.loads(out)
+    ooc = report["ooc"]
     assert ooc["questions"] == 1
-    assert 0.0 <= ooc["answered"] <= 1.0 and 0.0 <= ooc["auroc"] <= 1.0
+    # the chess question shares no word with the indexed articles: every in-corpus question
+    # is more confident than it (AUROC 1), it is not answered while some in-corpus ones are
+    assert ooc["auroc"] == 1.0
+    assert ooc["answered"] == 0.0 < report["methods"]["bot"]["answered"]
 
 
 def test_eval_human_table(squad_file: Path, tmp_path: Path):
@@ -183,3 +187,51 @@ def test_eval_on_squad_subset_beats_baselines(tmp_path: Path, real_encoder, monk
     assert methods["bot"]["mrr@10"] > max(methods["bm25"]["mrr@10"], methods["dense"]["mrr@10"])
     assert methods["bot"]["p@1"] >= 0.7
     assert report["ooc"]["auroc"] > 0.8
+
+
+@pytest.mark.parametrize("start", ["x", None, [3], 1.5, "1e999", True, {"a": 1}])
+def test_eval_answer_start_that_is_not_an_integer_is_one_error(tmp_path: Path, start):
+    data = squad_json(ARTICLES, QUESTIONS)
+    data["data"][1]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] = start
+    (tmp_path / "bad.json").write_text(json.dumps(data), encoding="utf-8")
+    code, out, err = run_eval(str(tmp_path / "bad.json"), "--work-dir", str(tmp_path / "w"))
+    assert (code, out) == (1, "") and len(err.splitlines()) == 1, err
+    assert err.startswith("error: ") and "malformed SQuAD article 2" in err
+    assert "is not an integer" in err or "answer_start" in err
+
+
+def test_eval_text_with_lone_surrogates_is_measured(tmp_path: Path):
+    data = squad_json(ARTICLES, QUESTIONS)
+    data["data"][2]["paragraphs"][0]["context"] += " Odd \ud800 text."
+    (tmp_path / "odd.json").write_text(json.dumps(data), encoding="utf-8")
+    code, out, err = run_eval(str(tmp_path / "odd.json"), "--json", "--work-dir",
+                              str(tmp_path / "w"))
+    assert code == 0, err
+    assert json.loads(out)["methods"]["bot"]["p@1"] == 1.0
+
+
+@pytest.mark.timeout(60)
+def test_eval_file_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo.json")
+    code, _, err = run_eval(str(tmp_path / "fifo.json"), "--work-dir", str(tmp_path / "w"))
+    assert code == 1 and "not a regular file (a FIFO)" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["work-dir", "BOT_CACHE_DIR", "XDG_CACHE_HOME"])
+def test_eval_with_relative_directories_measures_the_same(squad_file: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          where: str):
+    monkeypatch.chdir(tmp_path)
+    args = [str(squad_file), "--json"]
+    if where == "work-dir":
+        args += ["--work-dir", "w"]
+    else:
+        monkeypatch.delenv("BOT_CACHE_DIR", raising=False)
+        monkeypatch.setenv(where, "relative-cache")
+    code, out, err = run_eval(*args)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["methods"]["bot"]["p@1"] == 1.0 and report["methods"]["bm25"]["r@10"] == 1.0
+    assert Path(report["work_dir"]).is_absolute()

@@ -152,3 +152,35 @@ def test_recorded_kinds_are_what_the_patterns_find(text: str):
     expected = (HELD_BITS["date"] if _DATE.search(text) else 0) | \
         (HELD_BITS["number"] if _NUMBER.search(text) else 0)
     assert held_kinds(text) == expected
+
+
+@pytest.mark.parametrize("content", [None, "not json", '{"weights": []}', '{"weights": {}}',
+                                     '{"weights": {"dense": "high"}}', "[1, 2]"])
+def test_missing_or_damaged_ranker_weights_fail_loudly(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       content: str | None):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from index.errors import BrokenInstall
+    from index.search import ranking
+
+    weights = tmp_path / "ranker_weights.json"
+    if content is not None:
+        weights.write_text(content)
+    monkeypatch.setattr(ranking, "WEIGHTS_FILE", weights)
+    ranking.learned_weights.cache_clear()
+    try:
+        with pytest.raises(BrokenInstall, match="ranker weights .* reinstall sentence-bot"):
+            ranking.learned_weights()
+        (tmp_path / "news").mkdir()
+        (tmp_path / "news" / "a.txt").write_text("Otters hold hands while they sleep.\n")
+        runner = CliRunner()
+        runner.invoke(cli, ["index", str(tmp_path / "news"), "--index-dir",
+                            str(tmp_path / "idx"), "--backend", "hashing", "--model", "hashing"])
+        result = runner.invoke(cli, ["ask", "otters", "--index-dir", str(tmp_path / "idx")])
+        assert result.exit_code == 1 and result.stdout == ""
+        assert result.stderr.startswith("error: the shipped ranker weights")
+        assert len(result.stderr.splitlines()) == 1
+    finally:
+        ranking.learned_weights.cache_clear()

@@ -68,6 +68,7 @@ def prepare(squad: SquadSet, work_dir: Path, encoder: Encoder,
             ranker: Ranker | None = None) -> Prepared:
     """Write the articles into ``work_dir``, bring its index up to date (unchanged files embed
     nothing), and map every question's answer starts to gold sentence ids."""
+    work_dir = work_dir.absolute()  # the index keeps absolute paths; look them up so
     paths = write_articles(squad, work_dir / "articles")
     store = IndexDir(work_dir / "index")
     try:
@@ -80,7 +81,10 @@ def prepare(squad: SquadSet, work_dir: Path, encoder: Encoder,
     spans: list[list[tuple[int, int, int]]] = []
     for path in paths:
         ids = searcher.docs.article_ids_of(str(path))
-        rows = searcher.docs.article_rows(ids[0])[1] if ids else []
+        if not ids:  # scoring on would report zeros for a bot that works: fail loudly
+            raise IndexCorrupt(f"the evaluation index in {store.root} holds no article "
+                               f"{path}; cannot score")
+        rows = searcher.docs.article_rows(ids[0])[1]
         spans.append([(r.start, r.end, r.id) for r in rows])
     gold = [_gold(spans[q.article], q.answer_starts) for q in squad.questions]
     return Prepared(searcher, squad.questions, gold, report.seconds, report.sentences_embedded)
@@ -139,7 +143,7 @@ def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | N
     """The full report (see :func:`bot.evaluation.report.render`) as a JSON-able dict."""
     spec = spec or (encoder.spec if encoder else EncoderSpec.from_env())
     encoder = encoder or load_encoder(spec)
-    work_dir = work_dir or work_dir_for(squad, spec)
+    work_dir = (work_dir or work_dir_for(squad, spec)).absolute()
     prepared = prepare(squad, work_dir, encoder, Ranker.named(ranker))
     asked = ask_all(prepared.searcher, prepared.questions, gold=prepared.gold)
     n = len(prepared.questions)

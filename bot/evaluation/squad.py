@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.errors import BadInput
+from index.errors import BadInput, UnreadableFile
+from index.files import MiB, read_regular_file
+from index.safe_text import valid_unicode
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_SQUAD_BYTES = 512 * MiB  # SQuAD v1.1 train is 30 MB
 
 
 @dataclass
@@ -66,12 +69,13 @@ def load_squad(path: str | Path) -> SquadSet:
     article does not answer, are kept apart in ``unanswerable``)."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_SQUAD_BYTES)
         data = json.loads(raw.decode("utf-8"))
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadInput(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
+    except UnreadableFile as exc:
+        raise BadInput(f"cannot read {path}: {exc.reason}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        first = (str(exc).splitlines() or ["nested too deeply"])[0]
+        raise BadInput(f"{path} is not JSON ({first})") from None
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise BadInput(f"{path} is not a SQuAD-format file (no 'data' list of articles)")
     articles: list[SquadArticle] = []
@@ -80,8 +84,9 @@ def load_squad(path: str | Path) -> SquadSet:
     try:
         for number, item in enumerate(data["data"]):
             articles.append(_article(number, item, questions, unanswerable))
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise BadInput(f"{path}: malformed SQuAD article {len(articles) + 1} ({exc!r})") \
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
+        reason = " ".join(repr(exc).split())[:200]
+        raise BadInput(f"{path}: malformed SQuAD article {len(articles) + 1} ({reason})") \
             from None
     if not questions:
         raise BadInput(f"{path} holds no answerable questions")
@@ -90,26 +95,37 @@ def load_squad(path: str | Path) -> SquadSet:
 
 def _article(number: int, item: dict[str, Any], questions: list[Question],
              unanswerable: list[Question]) -> SquadArticle:
-    title = " ".join(str(item.get("title") or f"Article {number + 1}").replace("_", " ").split())
+    title = " ".join(valid_unicode(str(item.get("title") or f"Article {number + 1}"))
+                     .replace("_", " ").split())
     parts = [title]
     offset = len(title) + 2  # the title line and a blank line
     for paragraph in item["paragraphs"]:
-        context = str(paragraph["context"]).replace("\r", " ").replace("\n", " ")
+        context = valid_unicode(str(paragraph["context"])).replace("\r", " ").replace("\n", " ")
         for qa in paragraph["qas"]:
-            starts = [offset + int(a["answer_start"]) for a in qa.get("answers", [])
-                      if 0 <= int(a["answer_start"]) < len(context)]
-            if not str(qa["question"]).strip():
+            answers = [_answer_start(a) for a in qa.get("answers", [])]
+            starts = [offset + start for start in answers if 0 <= start < len(context)]
+            question = valid_unicode(str(qa["question"]))
+            if not question.strip():
                 continue
             if qa.get("is_impossible", False) is True:
                 unanswerable.append(Question(str(qa.get("id", f"u{len(unanswerable)}")),
-                                             str(qa["question"]), number))
+                                             question, number))
             elif starts:
-                questions.append(Question(str(qa.get("id", len(questions))), str(qa["question"]),
+                questions.append(Question(str(qa.get("id", len(questions))), question,
                                           number, sorted(set(starts))))
         parts.append(context)
         offset += len(context) + 2
     name = f"{number:03d}-{_UNSAFE.sub('_', title)[:60].strip('_') or 'article'}.txt"
     return SquadArticle(title, "\n\n".join(parts) + "\n", name)
+
+
+def _answer_start(answer: dict[str, Any]) -> int:
+    """An answer's ``answer_start``, which must be a whole number (``"12"`` and ``12.0`` are)."""
+    value = answer["answer_start"]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or \
+            float(value) != int(float(value)):
+        raise ValueError(f"answer_start {str(value)[:40]!r} is not an integer")
+    return int(float(value))
 
 
 def write_articles(squad: SquadSet, folder: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from index.choices import RANKERS
-from index.errors import BadInput
+from index.errors import BadInput, BrokenInstall
 from index.search.features import ranks
 
 WEIGHTS_FILE = Path(__file__).with_name("ranker_weights.json")
@@ -26,12 +26,22 @@ RRF_K = 60.0
 
 @lru_cache(maxsize=1)
 def learned_weights() -> dict[str, float]:
-    """The committed learned weights (the hand weights when the file is missing)."""
+    """The committed learned weights; raises :class:`BrokenInstall` when the shipped file is
+    missing or unreadable (measured figures that cannot load are a packaging error, never a
+    silent switch to other weights)."""
     try:
         data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
-        return {str(k): float(v) for k, v in data["weights"].items()}
-    except (OSError, ValueError, KeyError, TypeError):
-        return dict(HAND_WEIGHTS)
+        weights = {str(k): float(v) for k, v in data["weights"].items()}
+    except OSError as exc:
+        raise BrokenInstall(f"the shipped ranker weights {WEIGHTS_FILE} cannot be read "
+                            f"({exc.strerror or exc}); reinstall sentence-bot") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BrokenInstall(f"the shipped ranker weights {WEIGHTS_FILE} are damaged "
+                            f"({type(exc).__name__}: {exc}); reinstall sentence-bot") from None
+    if not weights:
+        raise BrokenInstall(f"the shipped ranker weights {WEIGHTS_FILE} hold no weights; "
+                            "reinstall sentence-bot")
+    return weights
 
 
 class Ranker:
