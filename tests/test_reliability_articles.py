@@ -204,14 +204,14 @@ def test_unreadable_permissions_for_real(tmp_path: Path):
 def test_permission_denied_is_skipped_with_its_reason(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch):
     corpus = write_corpus(tmp_path / "news", {**GOOD, "secret.txt": "Hidden text here.\n"})
-    real_read = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "secret.txt":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_read(self)
+    def open_file(path, *args, **kwargs):  # noqa: ANN001 - as os.open
+        if str(path).endswith("secret.txt"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", open_file)
     result = run_index(corpus, tmp_path / "idx")
     assert result.exit_code == 0
     assert "secret.txt: Permission denied; skipped" in result.stderr
