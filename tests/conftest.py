@@ -13,6 +13,17 @@ SEEDS = ROOT / "seeds"
 SEED_ARTICLE = SEEDS / "2022-05-23-xiaomi-leica-camera-partnership.txt"
 SHARED = ROOT.parent / "shared"
 SQUAD = SHARED / "eval" / "squad-v1.1-dev-half-a.json"
+FUZZ_LONG = False  # set from --fuzz-long before the test modules are collected
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-long", action="store_true", default=False,
+                     help="run the fuzz suite (tests/test_fuzz.py) with 20x the examples")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global FUZZ_LONG
+    FUZZ_LONG = bool(config.getoption("--fuzz-long", default=False))
 
 
 @pytest.fixture(scope="session")
