@@ -94,6 +94,26 @@ async def wait_for(pilot, condition, seconds: float = 20.0) -> None:  # noqa: AN
     raise AssertionError("timed out waiting for the app")
 
 
+def palette_offers(app: ChatApp, text: str) -> bool:
+    """Whether the command palette is open with a highlighted command containing ``text``."""
+    from textual.command import CommandList, CommandPalette
+
+    if not isinstance(app.screen, CommandPalette):
+        return False
+    found = app.screen.query(CommandList)
+    if not found or found.first().highlighted is None:
+        return False
+    options = found.first()
+    return text.lower() in str(options.get_option_at_index(options.highlighted).prompt).lower()
+
+
+def scrolled_to_focus(screen) -> bool:  # noqa: ANN001
+    """Whether an article screen shows its focused paragraph (laid out and scrolled to)."""
+    body, focus = screen.query(".article-body"), screen.query(".paragraph.-focus")
+    return bool(body and focus) and body.first().scroll_y > 0 and \
+        body.first().region.contains_region(focus.first().region)
+
+
 async def ask(pilot, question: str) -> TurnView:  # noqa: ANN001
     """Type ``question``, press enter and wait for its answer."""
     app: ChatApp = pilot.app
@@ -199,12 +219,10 @@ async def test_long_article_opens_scrolled_to_the_sentence(app: ChatApp) -> None
         view = await ask(pilot, "Which comet did the observatory record?")
         assert "comet Zanzibar" in cards(view)[0].evidence.text
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen)
+                       and scrolled_to_focus(app.screen))
         body = app.screen.query_one(".article-body")
-        focus = app.screen.query_one(".paragraph.-focus")
         assert body.scroll_y > 50
-        assert body.region.contains_region(focus.region)
 
 
 @pilot_test
@@ -296,10 +314,10 @@ async def test_question_asked_before_the_model_is_ready_is_queued(
         await wait_for(pilot, lambda: "loading the model" in plain(app.status_line))
         app.question_input.value = "Who supplies Acme?"
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.turns and "queued" in plain(
+            list(app.turns.values())[-1].query_one(".verdict")))
         view = list(app.turns.values())[-1]
         assert view.turn is None and not app.ready
-        assert "queued" in plain(view.query_one(".verdict"))
         gate.set()
         await wait_for(pilot, lambda: view.turn is not None)
         assert app.ready and cards(view)
@@ -328,10 +346,9 @@ async def test_command_palette_changes_k(app: ChatApp) -> None:
         await wait_for(pilot, lambda: app.ready)
         await pilot.press("ctrl+p")
         await pilot.press(*"Set k = 5")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: palette_offers(app, "k = 5"))
         await pilot.press("enter")
-        await pilot.pause()
-        assert app.k == 5
+        await wait_for(pilot, lambda: app.k == 5)
         view = await ask(pilot, "Who supplies Acme?")
         assert len(cards(view)) == 5
 
@@ -342,7 +359,7 @@ async def test_switch_corpus_and_reindex(app: ChatApp, tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.ready)
         await pilot.press("ctrl+p", *"Switch corpus")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: palette_offers(app, "Switch corpus"))
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CorpusScreen))
         app.screen.query_one(Input).value = str(other)
@@ -436,7 +453,8 @@ async def test_huge_article_opens_at_the_sentence_with_few_widgets(app: ChatApp)
     article = Article(source="big.txt", text=text, body_start=0, body_end=len(text))
     async with app.run_test(size=(80, 24)) as pilot:
         app.push_screen(ArticleScreen(article, evidence))
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen)
+                       and bool(app.screen.query(".paragraph.-focus")))
         statics = list(app.screen.query(".paragraph"))
         assert len(statics) < 40
         shown = "\n".join(plain(s) for s in statics)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -72,11 +73,14 @@ elif point == "before-current-swap":
     os.replace = replace
 elif point == "after-current-swap":
     store.IndexDir._drop_old = die
-elif point == "announce-embedding":  # only says when embedding starts; the test kills
+elif point == "hold-mid-embedding":  # embeds half, says so, and holds there: the test kills
     real_encode = HashingEncoder.encode
     def encode(self, texts, progress=None):
         if len(texts) > 1000:
+            real_encode(self, texts[:len(texts) // 2])
             open(os.environ["BOT_TEST_READY"], "w").close()
+            while True:
+                __import__("time").sleep(0.05)
         return real_encode(self, texts, progress)
     HashingEncoder.encode = encode
 elif point == "pause-in-lock":  # wait inside the writer lock until told to go on
@@ -106,6 +110,28 @@ def bot_index(corpus: Path, index_dir: Path, *extra: str, point: str | None = No
 def finish(process: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
     _, err = process.communicate(timeout=timeout)
     return process.returncode, err.decode()
+
+
+def wait_for(condition, what: str, timeout: float = 120, every: float = 0.01) -> None:
+    """Poll ``condition`` every ``every`` s until it holds (fails after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+
+
+def read_stderr_until(process: subprocess.Popen, fragment: str, timeout: float = 120) -> str:
+    """``process``'s stderr read until it holds ``fragment`` (what was read, for later)."""
+    seen, fd = b"", process.stderr.fileno()
+    deadline = time.monotonic() + timeout
+    while fragment.encode() not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"timed out waiting for {fragment!r}; stderr so far: {seen!r}"
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 4096)
+            assert chunk, f"stderr closed before {fragment!r}: {seen!r}"
+            seen += chunk
+    return seen.decode()
 
 
 def ask(index_dir: Path, question: str, k: int = 5) -> list[str]:
@@ -172,16 +198,14 @@ def _bulk(corpus: Path, files: int = 60, sentences: int = 60) -> None:
 
 
 def test_external_kill_9_while_embedding_a_big_corpus(old_index, tmp_path: Path):
-    """Killed from outside half a second into embedding ~17,000 texts (~5 s)."""
+    """Killed from outside halfway through embedding ~15,000 texts (the process holds there
+    until killed, so the kill lands mid-embedding however busy the machine is)."""
     corpus, index_dir = old_index
     _bulk(corpus, files=150, sentences=100)
     ready = tmp_path / "embedding"
-    process = bot_index(corpus, index_dir, point="announce-embedding",
+    process = bot_index(corpus, index_dir, point="hold-mid-embedding",
                         env={"BOT_TEST_READY": str(ready)})
-    deadline = time.monotonic() + 120
-    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.5)
+    wait_for(lambda: ready.exists() or process.poll() is not None, "embedding to start")
     assert process.poll() is None, "indexing ended before embedding could be interrupted"
     process.send_signal(signal.SIGKILL)
     assert finish(process)[0] == -signal.SIGKILL
@@ -197,10 +221,8 @@ def test_external_kill_9_as_soon_as_the_staging_folder_appears(old_index):
     _bulk(corpus, files=20)
     generations = IndexDir(index_dir).generations
     process = bot_index(corpus, index_dir)
-    deadline = time.monotonic() + 120
-    while not list(generations.glob(".staging-*")) and process.poll() is None \
-            and time.monotonic() < deadline:
-        time.sleep(0.002)
+    wait_for(lambda: list(generations.glob(".staging-*")) or process.poll() is not None,
+             "the staging folder", every=0.002)
     assert process.poll() is None, "indexing ended before the staging folder was seen"
     process.kill()
     process.wait(timeout=30)
@@ -217,19 +239,18 @@ def test_two_writers_never_interleave_and_readers_see_the_last_complete_index(tm
     ready, go = tmp_path / "ready", tmp_path / "go"
     writer_a = bot_index(base, tmp_path / "idx", point="pause-in-lock",
                          env={"BOT_TEST_READY": str(ready), "BOT_TEST_GO": str(go)})
-    deadline = time.monotonic() + 60
-    while not ready.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: ready.exists() or writer_a.poll() is not None, "the first writer's lock")
     assert ready.exists(), "the first writer never reached its lock"
     write_corpus(base, {"s.txt": "The snow closed the pass.\n"})  # seen by the second only
     writer_b = bot_index(base, tmp_path / "idx")
-    time.sleep(2.0)
-    assert writer_b.poll() is None  # still waiting for the lock
+    said = read_stderr_until(writer_b, "waiting for it to finish")
+    assert writer_b.poll() is None  # blocked on the lock the first writer holds
     # a reader during the write answers from the last complete index
     assert known_sentences(tmp_path / "idx") == OLD_SENTENCES
     go.touch()
     code_a, err_a = finish(writer_a)
     code_b, err_b = finish(writer_b)
+    err_b = said + err_b
     assert (code_a, code_b) == (0, 0), (err_a, err_b)
     assert "another 'bot index' is writing" in err_b and "waiting" in err_b
     everything = set(ask(tmp_path / "idx", "ferry snow lighthouse keeper painted", 20))
