@@ -279,3 +279,42 @@ def test_forged_manifest_fields_are_refused(index_dir: Path, field: str, value):
                      "manifest is malformed")
     corpus = str(index_dir.parent / "news")
     assert_indexed(bot("index", "--rebuild", corpus, "--index-dir", str(index_dir), *HASHING), 1)
+
+
+# --- memory bounded by design: the whole machine is not a corpus --------------------------
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("root", ["/", "/proc", "/sys", "/dev"])
+def test_a_system_folder_as_corpus_is_refused_at_once(tmp_path: Path, root: str):
+    result = bot("index", root, "--index-dir", str(tmp_path / "idx"), *HASHING)
+    assert_one_error(result, 1, f"refusing to index the system folder {root}")
+    assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_golden_file_whose_corpus_is_the_root_is_an_error_not_a_scan(tmp_path: Path):
+    golden = tmp_path / "g.qa.yaml"
+    golden.write_text("corpus: /\nmodel: hashing\nbackend: hashing\ncases:\n"
+                      "  - question: Who holds hands?\n    expect:\n      contains: Otters\n")
+    result = bot("check", str(golden), "--index-dir", str(tmp_path / "idx"))
+    assert result.exit_code == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "refusing to index the system folder /" in result.stdout + result.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("text, fragment", [
+    ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "cases: [{question: q, expect: {contains: [*b, *b, *b, *b, *b, *b, *b, *b, *b]}}]\n",
+     "aliases"),
+    ("cases: " + "[" * 50 + "]" * 50 + "\n", "nested deeper than 32"),
+    (None, "not a regular file"),
+])
+def test_golden_files_are_loaded_with_limits(tmp_path: Path, text: str | None, fragment: str):
+    golden = tmp_path / "g.qa.yaml"
+    if text is None:
+        os.mkfifo(golden)
+    else:
+        golden.write_text(text)
+    result = bot("check", str(golden), "--index-dir", str(tmp_path / "idx"))
+    assert result.exit_code == 2 and "Traceback" not in result.stdout + result.stderr
+    assert fragment in result.stderr, result.stderr

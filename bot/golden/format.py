@@ -32,7 +32,9 @@ from typing import Any, Iterable
 import yaml
 
 from index.embed.encoders import BACKENDS, EncoderSpec
-from index.errors import BadInput
+from index.errors import BadInput, UnreadableFile
+from index.files import MiB, read_regular_file
+from index.ingest.limited_yaml import LimitedLoader
 from index.ingest.sources import is_url
 from index.search.filters import NO_FILTER, ArticleFilter, BadFilter
 
@@ -42,6 +44,7 @@ from ..questions import MAX_K
 from .names import is_golden_file  # noqa: F401 - part of this module's API
 DEFAULT_CORPUS = SEEDS_DIR
 DEFAULT_K = 5  # a golden file's own default: sentences fetched and recorded per case
+MAX_GOLDEN_BYTES = 16 * MiB  # thousands of cases; YAML is loaded without aliases, 32 levels
 
 FILE_KEYS = ("cases", "corpus", "k", "model", "backend", "description", "filters")
 CASE_KEYS = ("name", "question", "expect", "corpus", "k", "model", "backend", "filters")
@@ -118,6 +121,8 @@ def find_golden_files(paths: Iterable[str | Path]) -> list[Path]:
             found.extend(below)
         elif path.is_file():
             found.append(path)
+        elif path.exists():  # a FIFO or device: named, never opened
+            raise BadInput(f"{raw}: not a regular file")
         else:
             raise BadInput(f"no such file or directory: {raw}")
     unique: dict[str, Path] = {}
@@ -130,11 +135,11 @@ def load_golden(path: str | Path) -> GoldenFile:
     """Read and validate one golden file (raises :class:`GoldenFormatError`)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_GOLDEN_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise GoldenFormatError(path, None, "not UTF-8 text") from None
-    except OSError as exc:
-        raise GoldenFormatError(path, None, exc.strerror or str(exc)) from None
+    except UnreadableFile as exc:  # missing, a FIFO, too large, ...
+        raise GoldenFormatError(path, None, exc.reason) from None
     return parse_golden(text, path)
 
 
@@ -153,7 +158,7 @@ class _Parser:
 
     def parse(self, text: str) -> GoldenFile:
         try:
-            documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+            documents = list(yaml.compose_all(text, Loader=LimitedLoader))
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
@@ -269,7 +274,7 @@ class _Parser:
         return keys
 
     def value(self, node: yaml.Node) -> Any:
-        loader = yaml.SafeLoader("")
+        loader = LimitedLoader("")
         try:
             return loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:

@@ -11,6 +11,11 @@ from index.ingest.readers import SUFFIXES, file_format
 from index.safe_text import has_surrogates
 
 _KNOWN = ", ".join(sorted(SUFFIXES))
+# Folders that hold a system, not articles: refused as corpus roots (a golden file's
+# ``corpus: /`` would otherwise walk the whole machine), never entered below another root.
+SYSTEM_FOLDERS = tuple(Path(p) for p in ("/", "/proc", "/sys", "/dev", "/run", "/boot",
+                                         "/usr", "/etc", "/var/lib", "/bin", "/sbin", "/lib"))
+_PSEUDO = {"/proc", "/sys", "/dev", "/run"}  # file systems whose files are not files
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
@@ -27,6 +32,9 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
                 continue
             raise BadInput(f"no such file or directory: {raw}")
         if path.is_dir():
+            if Path(os.path.realpath(path)) in SYSTEM_FOLDERS:
+                raise BadInput(f"refusing to index the system folder {path} as articles: name "
+                               "the folders that hold your articles")
             for file in _walk(path, problems):
                 found.setdefault(str(file), file)
         elif file_format(path) is None:
@@ -47,7 +55,8 @@ def _walk(root: Path, problems: list[str]) -> Iterable[Path]:
         problems.append(f"{exc.filename}: {exc.strerror or exc}; folder skipped")
 
     for folder, dirs, files in os.walk(root, followlinks=False, onerror=unlistable):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and
+                         os.path.join(folder, d) not in _PSEUDO)
         for name in sorted(files):
             path = Path(folder) / name
             if name.startswith(".") or file_format(path) is None:

@@ -164,12 +164,12 @@ def extracted_article(source: str, body: str, title: Any, date: Any, url: Any,
 def _front_matter(source: str, text: str, pos: int, block: str) -> dict[str, Any]:
     import yaml
 
-    from index.ingest.front_matter_yaml import load_front_matter
+    from index.ingest.limited_yaml import load_limited
 
     if len(block.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
         raise UnreadableFile(source, f"YAML front matter over {MAX_FRONT_MATTER_BYTES:,} bytes")
     try:
-        data = load_front_matter(block, MAX_NESTING)
+        data = load_limited(block, MAX_NESTING)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = text.count("\n", 0, pos) + 2 + (mark.line if mark else 0)

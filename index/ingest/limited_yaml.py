@@ -1,6 +1,7 @@
-"""YAML for Markdown front matter, loaded with limits: safe types only, no aliases (a
-"billion laughs" of nested ``*refs`` expands a 400-byte header to gigabytes), bounded nesting,
-and impossible dates (``2020-13-45``) kept as the text they are instead of failing."""
+"""YAML from files the bot did not write (Markdown front matter, golden files), loaded with
+limits: safe types only, no aliases (a "billion laughs" of nested ``*refs`` expands a 400-byte
+header to gigabytes), bounded nesting, and impossible dates (``2020-13-45``) kept as the text
+they are instead of failing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import yaml
 from yaml.composer import ComposerError
 
 
-class FrontMatterLoader(yaml.SafeLoader):
+class LimitedLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses aliases and nesting deeper than ``max_depth``."""
 
     max_depth = 32
@@ -22,7 +23,7 @@ class FrontMatterLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise ComposerError(None, None, "aliases (*name) are not allowed in front matter",
+            raise ComposerError(None, None, "aliases (*name) are not allowed here",
                                 event.start_mark)
         self._depth += 1
         try:
@@ -40,13 +41,13 @@ class FrontMatterLoader(yaml.SafeLoader):
             return self.construct_scalar(node)
 
 
-FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp",
-                                  FrontMatterLoader.construct_yaml_timestamp)
+LimitedLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                  LimitedLoader.construct_yaml_timestamp)
 
 
-def load_front_matter(block: str, max_depth: int = 32) -> Any:
+def load_limited(block: str, max_depth: int = 32) -> Any:
     """The YAML value of ``block`` (raises ``yaml.YAMLError`` for bad or refused YAML)."""
-    loader = FrontMatterLoader(block)
+    loader = LimitedLoader(block)
     loader.max_depth = max_depth
     try:
         return loader.get_single_data()
