@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from index.search.filters import ArticleFilter, BadFilter
 
 from .questions import MAX_K, question_problem
+from .safe_text import valid_unicode
 
 KEYS = ("question", "conversation", "k", "filters")
 MAX_CONVERSATION_CHARS = 200  # a conversation name is a label, not a document
@@ -59,14 +60,15 @@ def parse_line(text: str) -> StreamLine:
         return plain
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        reason = str(exc).splitlines()[0]
+    except (ValueError, RecursionError) as exc:  # [[[[… nested thousands deep
+        reason = (str(exc).splitlines() or ["nested too deeply"])[0]
         raise LineProblem(f"not a JSON object ({reason})", StreamLine(text, is_object=True)) \
             from None
     if not isinstance(data, dict):
         raise LineProblem("not a JSON object", StreamLine(text, is_object=True))
-    question = data.get("question")
-    conversation = data.get("conversation")
+    # a "\ud800" escape is valid JSON but not text: U+FFFD before it goes anywhere
+    question, conversation = (valid_unicode(v) if isinstance(v, str) else v
+                              for v in (data.get("question"), data.get("conversation")))
     echo = StreamLine(question if isinstance(question, str) else text,
                       conversation if isinstance(conversation, str) else None, is_object=True)
     if unknown := sorted(set(data) - set(KEYS)):

@@ -212,9 +212,14 @@ def test_any_question_argument(shared_index: Path, question: str, as_json: bool)
         json.loads(result.stdout)
 
 
+object_lines = st.fixed_dictionaries(
+    {"question": json_text}, optional={"conversation": json_text, "k": json_values,
+                                       "extra": json_values}).map(json.dumps)
+
+
 @fuzz(40)
 @given(stdin=st.one_of(st.binary(max_size=400),
-                       st.lists(argv_text, max_size=6).map(
+                       st.lists(st.one_of(argv_text, object_lines, lines), max_size=6).map(
                            lambda qs: "\n".join(qs).encode("utf-8", "surrogatepass"))),
        as_json=st.booleans())
 def test_any_questions_on_stdin(shared_index: Path, monkeypatch: pytest.MonkeyPatch,

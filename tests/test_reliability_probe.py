@@ -318,3 +318,22 @@ def test_golden_files_are_loaded_with_limits(tmp_path: Path, text: str | None, f
     result = bot("check", str(golden), "--index-dir", str(tmp_path / "idx"))
     assert result.exit_code == 2 and "Traceback" not in result.stdout + result.stderr
     assert fragment in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("line", ['{"question": "Who \\ud800 holds hands?"}',
+                                  '{"question": "Who holds hands?", "conversation": "\\udcff"}',
+                                  '{"question": ' + "[" * 100_000])
+def test_json_stream_lines_with_surrogates_or_deep_nesting(index_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           line: str):
+    import json
+
+    monkeypatch.setenv("BOT_WORKERS", "1")
+    for as_json in ([], ["--json"]):
+        result = bot("ask", *as_json, "--index-dir", str(index_dir), stdin=line.encode() + b"\n")
+        assert result.exit_code in (0, 1) and "Traceback" not in result.stderr
+        assert "internal error" not in result.stderr, result.stderr
+        if as_json:
+            json.loads(result.stdout)
+    if "[[[" not in line:
+        assert result.exit_code == 0 and "Otters hold hands" in result.stdout
