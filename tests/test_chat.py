@@ -586,7 +586,7 @@ async def test_filter_from_the_palette_is_shown_and_cleared_with_the_conversatio
         await wait_for(pilot, lambda: app.ready)
         await pilot.press("ctrl+p")
         await pilot.press(*"Filter articles")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: palette_offers(app, "Filter articles"))
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen)
                        and bool(app.screen.query(Input)))
@@ -617,3 +617,17 @@ def test_filter_text_reads_as_bot_ask_options() -> None:
     for bad in ("since", "from 2022", "until 2022-13", "since 2023 until 2022"):
         with pytest.raises(BadFilter):
             parse_filter_text(bad)
+
+
+@pilot_test
+async def test_an_error_naming_a_hostile_path_is_escaped(tmp_path: Path) -> None:
+    broken = tmp_path / "broken\x1b]0;owned\x07"
+    broken.mkdir()
+    (broken / "CURRENT").write_text("../elsewhere\n")  # damaged: the error names the path
+    app = make_app(None, broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.error is not None)
+        view = await ask(pilot, "Anything?")
+        for shown in (plain(app.status_line), plain(view.query_one(".verdict"))):
+            assert "CURRENT is damaged" in shown and "\\x1b]0;owned\\x07" in shown, shown
+            assert "\x1b" not in shown and "\x07" not in shown

@@ -165,7 +165,7 @@ class TurnView(Vertical):
         line = self.query_one(".verdict", Static)
         line.remove_class("-waiting")
         line.add_class("-error")
-        line.update(Text(f"error: {error}"))
+        line.update(Text(printable(f"error: {error}")))  # paths in it are data too
 
 
 def verdict_text(turn: "Turn") -> Text:
