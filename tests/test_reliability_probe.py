@@ -337,3 +337,16 @@ def test_json_stream_lines_with_surrogates_or_deep_nesting(index_dir: Path,
             json.loads(result.stdout)
     if "[[[" not in line:
         assert result.exit_code == 0 and "Otters hold hands" in result.stdout
+
+
+@pytest.mark.timeout(60)
+def test_a_golden_baseline_that_is_a_fifo_is_named(tmp_path: Path):
+    corpus = write_corpus(tmp_path / "news", GOOD)
+    golden = tmp_path / "g.qa.yaml"
+    golden.write_text(f"corpus: {corpus}\nmodel: hashing\nbackend: hashing\ncases:\n"
+                      "  - question: Who holds hands?\n    expect:\n      contains: Otters\n")
+    os.mkfifo(tmp_path / "g.qa.baseline.json")
+    result = bot("check", str(golden), "--index-dir", str(tmp_path / "idx"))
+    output = result.stdout + result.stderr
+    assert result.exit_code == 0 and "Traceback" not in output  # warned, the cases still run
+    assert "warning:" in output and "unreadable baseline (not a regular file (a FIFO))" in output

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from index.errors import BadInput
+from index.errors import BadInput, UnreadableFile
+from index.files import MiB, read_regular_file
 
 from ..atomic_file import write_atomically
 from ..answering import Answer
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .runner import CaseResult
 
 BASELINE_VERSION = 1
+MAX_BASELINE_BYTES = 64 * MiB
 
 
 def baseline_path(golden: Path) -> Path:
@@ -52,12 +54,16 @@ def snapshot(answer: Answer, golden: Path) -> dict[str, Any]:
 def load_baseline(golden: Path) -> dict[str, dict[str, Any]] | None:
     """The recorded cases of ``golden`` by name, or ``None`` when none was recorded."""
     path = baseline_path(golden)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"{path}: unreadable baseline ({' '.join(str(exc).split())}); "
+    try:
+        data = json.loads(read_regular_file(path, MAX_BASELINE_BYTES).decode("utf-8"))
+    except UnreadableFile as exc:  # a FIFO, too large, unreadable, ...
+        raise BadInput(f"{path}: unreadable baseline ({exc.reason}); record it again with "
+                       "--update") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise BadInput(f"{path}: unreadable baseline ({reason}); "
                        "record it again with --update") from None
     if not isinstance(data, dict) or data.get("version") != BASELINE_VERSION or \
             not isinstance(data.get("cases"), dict):
