@@ -49,7 +49,7 @@ def render_verdict(verdict: dict[str, Any]) -> list[str]:
     for conf, right, n in verdict["reliability"]:
         bar = ["#" if i < round(BAR * right) else " " for i in range(BAR + 1)]
         bar[min(round(BAR * conf), BAR)] = "+"
-        lines.append(f"  {conf:>5.2f} {right:>6.3f} {n:>6} |{''.join(bar)}|")
+        lines.append(f"  {conf:>5.2f} {right:>6.3f} {n:>6.0f} |{''.join(bar)}|")
     lines.append("  precision-coverage: threshold, precision, coverage")
     curve = verdict["precision_coverage"]
     for cut in CURVE_THRESHOLDS:

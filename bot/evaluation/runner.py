@@ -196,7 +196,7 @@ def verdict_report(answerable: Asked, unanswerable: Asked | None,
         "threshold": cut,
         "all": verdict_scores(conf, right, cut, is_answerable),
         "answerable": verdict_scores(answerable.confidence, answerable.right, cut),
-        "reliability": [[round(c, 4), round(r, 4), n] for c, r, n in reliability(conf, right)],
+        "reliability": [[round(c, 4), round(r, 4), int(n)] for c, r, n in reliability(conf, right)],
         "precision_coverage": [[round(float(t), 4), round(float(p), 4), round(float(c), 4)]
                                for t, p, c in zip(thresholds[keep], precision[keep],
                                                   coverage[keep])],
