@@ -16,7 +16,9 @@ from index.embed.encoders import Encoder
 from index.search.date_expressions import DateMention, find_dates
 from index.search.filters import NO_FILTER, ArticleFilter
 from index.search.searcher import Hit, Searcher
+from index.search.sharded import ShardedSearcher
 from index.store.generations import IndexDir
+from index.store.sharded import is_sharded
 
 from .confidence import VERDICT_DEPTH, model, verdict
 from .questions import DEFAULT_K, clean_question
@@ -142,9 +144,15 @@ class Answerer:
     @classmethod
     def open(cls, index_dir: str | Path, encoder: Encoder | None = None,
              verified: str | None = None) -> "Answerer":
-        """Load an index (see :meth:`Searcher.open` for ``verified``); raises
+        """Load an index (see :meth:`Searcher.open` for ``verified``); a sharded one is
+        searched in this process, or on the Ray cluster :mod:`bot.cluster` was told of. Raises
         :class:`~bot.confidence.ConfidenceModelError` if the confidence model is unreadable."""
         model()  # a broken installation fails here, before any question is asked
+        if is_sharded(index_dir):
+            from .cluster import active_cluster
+
+            return cls(ShardedSearcher.open(index_dir, encoder=encoder,
+                                            cluster=active_cluster()))
         return cls(Searcher.open(IndexDir(index_dir), encoder=encoder, verified=verified))
 
     def ask(self, question: str, k: int = DEFAULT_K, *, since: str | None = None,

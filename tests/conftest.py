@@ -96,3 +96,45 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, real_encoder) -> Path:
     folder = tmp_path_factory.mktemp("seed-index")
     update_index([SEEDS], folder / "index", encoder=real_encoder)
     return folder / "index"
+
+
+def synthetic_news(folder: Path, files: int, sentences: int, seed: int = 0) -> Path:
+    """``files`` articles (titled ``.txt`` files in a few sub-folders) of ``sentences``
+    sentences each, drawn from a made-up vocabulary with Zipf-like word frequencies, so that
+    BM25's statistics differ from file to file as a real corpus's do."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    syllables = ["ka", "lo", "mi", "ran", "te", "vos", "du", "pe", "shi", "nor", "al", "bri"]
+    words = sorted({"".join(rng.choice(syllables, size=int(rng.integers(2, 4))))
+                    for _ in range(600)})
+    weights = 1.0 / np.arange(1, len(words) + 1)
+    weights /= weights.sum()
+    for number in range(files):
+        title = " ".join(rng.choice(words, size=3, p=weights)).title()
+        lines = [title, ""]
+        for s in range(sentences):
+            chunk = rng.choice(words, size=int(rng.integers(5, 16)), p=weights)
+            lines.append(" ".join(chunk).capitalize() + f" in {1990 + s % 30}.")
+            if s % 4 == 3:
+                lines.append("")
+        path = folder / f"part{number % 3}" / f"article-{number:03d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def synthetic_questions(folder: Path, count: int, seed: int = 1) -> list[str]:
+    """Questions made of words of the articles under ``folder`` (a few from one sentence)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    texts = sorted(folder.rglob("*.txt"))
+    out = []
+    for _ in range(count):
+        lines = [ln for ln in texts[int(rng.integers(len(texts)))].read_text().splitlines()
+                 if ln.strip()][1:]
+        words = lines[int(rng.integers(len(lines)))].rstrip(".").split()
+        picked = rng.choice(words, size=min(4, len(words)), replace=False)
+        out.append("What " + " ".join(picked).lower() + "?")
+    return out

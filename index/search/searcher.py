@@ -64,6 +64,7 @@ class Pool:
 
     ids: np.ndarray
     parts: dict[str, np.ndarray]
+    table: SentenceTable  # what ``ids`` index: the searcher's table, or a merged pool's
 
 
 class Searcher:
@@ -157,7 +158,8 @@ class Searcher:
             return []
         scores = self.ranker.score(pool.parts)
         head = np.argsort(-scores, kind="stable")[:DUPLICATE_SCAN + 4 * k]
-        texts = dict(zip(head.tolist(), self.table.texts(pool.ids[head])))
+        table = pool.table
+        texts = dict(zip(head.tolist(), table.texts(pool.ids[head])))
         groups: dict[str, list[int]] = {}
         for i in head.tolist():
             key = " ".join(texts[i].split()).casefold()
@@ -169,16 +171,16 @@ class Searcher:
         margins = leaders - _best_other(leaders)
         shown = list(zip(groups.values(), margins))[:k]
         infos = self._article_infos(
-            self.table.article[pool.ids[[i for g, _ in shown for i in g]]].tolist())
+            table.article[pool.ids[[i for g, _ in shown for i in g]]].tolist())
         hits = []
         for (first, *rest), margin in shown:
-            row = self._row(int(pool.ids[first]), texts[first])
+            row = _row(table, int(pool.ids[first]), texts[first])
             values = {name: float(v[first]) for name, v in pool.parts.items()}
             values["margin"] = float(margin)
             hits.append(Hit(row, infos[row.article], float(scores[first]), values,
                             [(other, infos[other.article]) for other in
-                             (self._row(int(pool.ids[j]), texts[j]) for j in rest)],
-                            int(self.table.line[row.id]), int(self.table.column[row.id])))
+                             (_row(table, int(pool.ids[j]), texts[j]) for j in rest)],
+                            int(table.line[row.id]), int(table.column[row.id])))
         return hits
 
     def candidates(self, question: str, query: np.ndarray,
@@ -202,7 +204,7 @@ class Searcher:
             anchored = self.catalog().anchored if question_kind(question) == "date" else None
             parts = candidate_features(question, query, ids, self.table, self.sentence_vectors,
                                        self.passage_vectors, match, self.titles, anchored)
-        return Pool(ids, parts)
+        return Pool(ids, parts, self.table)
 
     @contextlib.contextmanager
     def _term_match(self, question: str,
@@ -231,12 +233,6 @@ class Searcher:
         finally:
             self._scores_lock.release()
 
-    def _row(self, sid: int, text: str) -> SentenceRow:
-        """Sentence ``sid`` (whose text is ``text``) as a row."""
-        t = self.table
-        return SentenceRow(sid, int(t.article[sid]), int(t.passage[sid]), int(t.start[sid]),
-                           int(t.end[sid]), text)
-
     def _article_infos(self, ids: list[int]) -> dict[int, ArticleInfo]:
         """Citation data of articles ``ids`` (the missing ones fetched in one query; cached,
         least recently used dropped first)."""
@@ -256,6 +252,12 @@ class Searcher:
             return _recall(self._articles, article_id)
         return _remember(self._articles, article_id, self.docs.article(article_id),
                          ARTICLE_CACHE)
+
+
+def _row(t: SentenceTable, sid: int, text: str) -> SentenceRow:
+    """Sentence ``sid`` of table ``t`` (whose text is ``text``) as a row."""
+    return SentenceRow(sid, int(t.article[sid]), int(t.passage[sid]), int(t.start[sid]),
+                       int(t.end[sid]), text)
 
 
 def _recall(cache: OrderedDict[K, V], key: K) -> V:
