@@ -17,6 +17,7 @@ from index.choices import BACKENDS
 from index.errors import BadInput, EngineError
 from index.safe_text import printable
 
+from .cluster import active_cluster, ray_option
 from .questions import DEFAULT_K, MAX_K, question_problem
 from .stream_lines import LineProblem, StreamLine, parse_line
 
@@ -115,20 +116,26 @@ def cli() -> None:
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Encoder backend (default onnx int8, or $BOT_BACKEND).")
 @click.option("--rebuild", is_flag=True, help="Build from scratch (also after a model change).")
+@click.option("--shards", type=click.IntRange(min=1, max=4096), default=None,
+              help="Split the index into N shards (docs/scaling.md).")
+@ray_option
 def index_command(paths: tuple[str, ...], index_dir: str, model: str | None,
-                  backend: str | None, rebuild: bool) -> None:
+                  backend: str | None, rebuild: bool, shards: int | None) -> None:
     """Index (incrementally) the article files under PATHS, and the feeds (RSS, Atom, JSON
     Feed) or article pages at the http(s) URLs among them."""
     from .indexing import index_folder
 
-    report = index_folder(paths, index_dir, model=model, backend=backend, rebuild=rebuild)
+    report = index_folder(paths, index_dir, model=model, backend=backend, rebuild=rebuild,
+                          shards=shards)
     verb = "updated" if report.committed else "up to date"
+    sharded = getattr(report, "shard_count", 0)
+    where = f"; {sharded} shards, {len(report.rebuilt)} rebuilt" if sharded else ""
     click.echo(
         f"index {verb}: {report.articles} articles, {report.sentences} sentences "
         f"({len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.removed)} removed, {report.unchanged} unchanged files; "
-        f"{report.sentences_embedded} sentences embedded; {len(report.skipped)} skipped) "
-        f"in {report.seconds:.1f}s", err=True)
+        f"{report.sentences_embedded} sentences embedded; {len(report.skipped)} skipped"
+        f"{where}) in {report.seconds:.1f}s", err=True)
 
 
 def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -155,6 +162,7 @@ def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--source", "sources", metavar="PATTERN", multiple=True,
               help="Only articles whose path, URL or source matches PATTERN (shell-style, "
                    "case-insensitive, e.g. '*reuters*'); repeatable: any may match.")
+@ray_option
 def ask_command(question: str | None, index_dir: str, k: int, as_json: bool,
                 since: str | None, until: str | None, sources: tuple[str, ...]) -> None:
     """Answer QUESTION, or each line of stdin when QUESTION is omitted."""
@@ -171,7 +179,8 @@ def ask_command(question: str | None, index_dir: str, k: int, as_json: bool,
     single = question is not None
     failures = 0
     for reply in replies(index_dir, _questions(question, sys.stdin), k, as_json, single,
-                         workers=1 if single else workers_for_stream(), filters=filters):
+                         workers=1 if single or active_cluster() else workers_for_stream(),
+                         filters=filters):
         for line in reply.stderr:
             click.echo(line, err=True)
         if reply.stdout is not None:

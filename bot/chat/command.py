@@ -11,6 +11,7 @@ import click
 from index.ingest.sources import is_url
 
 from ..cli import SEEDS_DIR, index_dir_option
+from ..cluster import ray_option
 from ..questions import DEFAULT_K, MAX_K
 
 
@@ -19,6 +20,7 @@ from ..questions import DEFAULT_K, MAX_K
 @index_dir_option
 @click.option("-k", "k", type=click.IntRange(min=1, max=MAX_K), default=DEFAULT_K,
               show_default=True, help="How many sentences to show per answer.")
+@ray_option
 def chat_command(paths: tuple[str, ...], index_dir: str, k: int) -> None:
     """Chat about the articles under PATHS (files, folders, or feed and page URLs).
 
