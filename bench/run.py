@@ -1,4 +1,5 @@
-"""Benchmarks: ``python -m bench.run {encoder,quality,ann,search,filters,ask,reindex,all}
+"""Benchmarks: ``python -m bench.run {encoder,quality,ann,search,filters,ask,reindex,shards,
+ray,all}
 [--quick]``.
 
 Each subcommand prints its figures (medians over repeats) and, with ``--json FILE``, writes
@@ -296,6 +297,92 @@ def _child_rows(args: argparse.Namespace, argv: list[str]) -> list[Row]:
                         "--json", out.name, *extra], check=True)
         return json.loads(Path(out.name).read_text())
 
+def cmd_shards(args: argparse.Namespace) -> list[Row]:
+    """Sharded builds of synthetic corpora (one process, shard after shard) and latency."""
+    from .searching import real_embeddings
+    from .sharding import dump
+
+    encoder = _encoder()
+    real_embeddings(encoder, args.work)  # cached for the child processes
+    rows = []
+    for size in args.sizes or [1_000_000]:
+        shards = args.shards or 10
+        build = _child(args, ["_shardbuild", str(size), "--shards", str(shards)])
+        dump(build)
+        index_dir = args.work / f"sharded-{size}-{shards}" / "index"
+        latency = _child(args, ["_shardlatency", str(index_dir)])
+        dump(latency)
+        rows.append({"benchmark": f"sharded index, {build['sentences']:,} synthetic sentences "
+                                  f"in {shards} shards: build",
+                     "result": f"{build['build_s']:.0f} s without the model (shard after "
+                               f"shard, one process)",
+                     "target": "peak RSS <= 6 GB at 10M in 10 shards",
+                     "peak_mb": build["build_peak_mb"],
+                     "command": _command(args, "--sizes", str(size), "--shards", str(shards))})
+        rows.append({"benchmark": f"sharded index, {latency['sentences']:,} sentences in "
+                                  f"{shards} shards: warm answer latency (in-process)",
+                     "result": f"p50 {latency['p50_ms']:.1f} ms (passes "
+                               + ", ".join(f"{v:.1f}" for v in latency["p50_passes_ms"])
+                               + f"), p95 {latency['p95_ms']:.1f} ms; all shards' "
+                               f"candidates {latency['gather_p50_ms']:.1f} ms p50; open "
+                               f"{latency['open_s']:.1f} s",
+                     "target": "p50 <= 30 ms at 10M in 10 shards",
+                     "peak_mb": latency["peak_mb"],
+                     "command": _command(args, "--sizes", str(size), "--shards", str(shards))})
+    return rows
+
+
+def cmd_shardbuild(args: argparse.Namespace) -> list[Row]:
+    """(internal) build one sharded synthetic index in a fresh process."""
+    from .corpora import Seeds
+    from .searching import real_embeddings
+    from .sharding import build_sharded, synthetic_corpus_blocks
+
+    size, shards = int(args.index), args.shards or 10
+    folder = args.work / f"sharded-{size}-{shards}"
+    corpus = synthetic_corpus_blocks(args.work / f"synthetic-blocks-{size}", size)
+    encoder = _encoder()
+    sentences, _ = real_embeddings(encoder, args.work)
+    return [build_sharded(corpus, folder / "index", shards, encoder, Seeds(sentences))]
+
+
+def cmd_shardlatency(args: argparse.Namespace) -> list[Row]:
+    """(internal) latency of a sharded index in a fresh process."""
+    from .sharding import sharded_latency, squad_questions
+
+    return [sharded_latency(Path(args.index),
+                            squad_questions(args.questions or (100 if args.quick else 300)))]
+
+
+def cmd_ray(args: argparse.Namespace) -> list[Row]:
+    """Indexing throughput (real model) on a local Ray cluster of 1 and of 2 workers."""
+    from .corpora import squad_corpus
+    from .sharding import dump
+
+    size = args.sentences or (2000 if args.quick else 8000)
+    corpus = squad_corpus(args.work / f"squad-{size}", size)
+    rows = []
+    for workers in (1, 2):
+        r = _child(args, ["_raybuild", str(corpus), "--shards", str(args.shards or 4),
+                          "--workers", str(workers)])
+        dump(r)
+        rows.append({"benchmark": f"indexing {r['sentences']:,} sentences with the model on "
+                                  f"a local Ray cluster, {workers} worker(s), "
+                                  f"{r['shards']} shards",
+                     "result": f"{r['per_s']:,.0f} sentences/s ({r['seconds']:.0f} s)",
+                     "target": "", "peak_mb": r["peak_mb"],
+                     "command": _command(args, "--sentences", str(size))})
+    return rows
+
+
+def cmd_raybuild(args: argparse.Namespace) -> list[Row]:
+    """(internal) one Ray build in a fresh process."""
+    from .sharding import ray_throughput
+
+    corpus = Path(args.index)
+    return [ray_throughput(corpus, args.work / f"ray-{corpus.name}-{args.workers}",
+                           args.shards or 4, args.workers)]
+
 
 def cmd_all(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
@@ -322,6 +409,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "encoder": cmd_encoder, "quality": cmd_quality, "ann": cmd_ann, "search": cmd_search,
     "ask": cmd_ask, "reindex": cmd_reindex, "all": cmd_all, "_latency": cmd_latency,
     "filters": cmd_filters, "_filtered": cmd_filtered,
+    "shards": cmd_shards, "ray": cmd_ray, "_shardbuild": cmd_shardbuild,
+    "_shardlatency": cmd_shardlatency, "_raybuild": cmd_raybuild,
 }
 
 
@@ -340,6 +429,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, help="questions for quality (0: all)")
     parser.add_argument("--sweep", action="store_true", help="encoder: token budget sweep")
     parser.add_argument("--torch", action="store_true", help="quality: also the torch backend")
+    parser.add_argument("--shards", type=int, help="shards: how many (default 10)")
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ.setdefault("BOT_PROGRESS", "0")
     args.work.mkdir(parents=True, exist_ok=True)
