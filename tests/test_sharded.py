@@ -281,3 +281,21 @@ class MemoEncoder:
 
 def test_hashing_encoder_is_what_these_tests_use():
     assert load_encoder(HASHING).spec == HASHING
+
+
+def test_chat_engine_opens_and_updates_a_sharded_index(news: Path, tmp_path: Path):
+    from bot.chat.engine import ChatEngine
+
+    update_sharded_index([news], tmp_path / "idx", shards=3, spec=HASHING)
+    statuses: list[str] = []
+    engine = ChatEngine(None, tmp_path / "idx")
+    loaded = engine.load(statuses.append)
+    assert loaded.sentences == ShardedSearcher.open(tmp_path / "idx").size
+    question = synthetic_questions(news, 1, seed=8)[0]
+    turn = engine.ask(question, 3)
+    assert turn.reply.answer.evidence and turn.shown[0].passage.text
+    changed = sorted(news.rglob("*.txt"))[0]
+    changed.write_text(changed.read_text() + "\nOne more sentence here.\n")
+    updated = ChatEngine([news], tmp_path / "idx").load(statuses.append)
+    assert "index updated" in updated.summary
+    assert ShardedDir(tmp_path / "idx").read_manifest().shard_count == 3

@@ -86,22 +86,22 @@ class ChatEngine:
 
     def _load(self, status: StatusFn, rebuild: bool) -> Loaded:
         from index.embed.encoders import load_encoder
-        from index.store.generations import IndexDir
+        from index.sharded_indexer import open_store
 
         from ..answering import Answerer
         from ..conversation import Conversation
 
-        store = IndexDir(self.index_dir)
+        store = open_store(self.index_dir)
         spec = self.spec or _built_with(store)
         if self.encoder is None or self.encoder.spec != spec:
             status(f"loading the model {spec.model}…")
             self.encoder = load_encoder(spec)
         summary = "index opened"
         if self.paths:
-            from index.indexer import update_index
+            from ..indexing import index_folder
 
             status(f"checking the index against {_describe(self.paths)}…")
-            report = update_index(self.paths, store, rebuild=rebuild,
+            report = index_folder(self.paths, self.index_dir, rebuild=rebuild,
                                   encoder=_Reporting(self.encoder, status))
             changes = ", ".join(f"{n} {what}" for n, what in (
                 (len(report.added), "added"), (len(report.changed), "changed"),

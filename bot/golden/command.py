@@ -16,7 +16,6 @@ import click
 
 from index.errors import BadInput
 
-from ..cluster import ray_option
 from ..safe_text import printable
 from .baseline import record
 from .format import GoldenFile, GoldenFormatError, find_golden_files, load_golden
@@ -36,7 +35,6 @@ from .runner import CaseResult, GoldenRunner, default_index_root
               help="Also write a JUnit XML report to this file (for CI).")
 @click.option("--update", is_flag=True,
               help="Record the current ranked evidence as each file's baseline.")
-@ray_option
 def check_command(paths: tuple[str, ...], index_dir: str | None, as_json_flag: bool,
                   junit_path: str | None, update: bool) -> None:
     """Run the golden question files PATHS (folders: every *.qa.yaml below them)."""

@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from index.embed.encoders import EncoderSpec
 from index.errors import IndexCorrupt, IndexMismatch
-from index.store.generations import (MANIFEST, IndexDir, manifest_digest, verify_checksums)
+from index.store.generations import (MANIFEST, IndexDir, Manifest, manifest_digest,
+                                     verify_checksums)
 
 FORMAT = "bot-sharded-index"
 FORMAT_VERSION = 1
@@ -80,6 +82,10 @@ class ShardedManifest:
     created: float = field(default_factory=time.time)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
+
+    def encoder_spec(self, expected: EncoderSpec | None = None) -> EncoderSpec:
+        """The model every shard was embedded with (see :meth:`Manifest.encoder_spec`)."""
+        return Manifest(encoder=self.encoder, splitter=self.splitter).encoder_spec(expected)
 
     @property
     def counts(self) -> dict[str, int]:
