@@ -21,6 +21,7 @@ from index.embed.encoders import Encoder, EncoderSpec, load_encoder
 from index.errors import BadInput, EngineError
 from index.indexer import TEXT_VERSION, IndexReport, update_index
 from index.ingest.discovery import discover
+from index.ingest.sources import is_url
 from index.notices import warn
 from index.progress import ProgressCallback, progress_bar
 from index.store.corpus_stats import (CorpusStats, sentence_lengths,
@@ -123,6 +124,10 @@ def update_sharded_index(paths: Iterable[str | Path], index_dir: str | Path,
                        "--index-dir for a sharded one")
     if shards is not None and not 1 <= shards <= MAX_SHARDS:
         raise BadInput(f"--shards must be between 1 and {MAX_SHARDS}, not {shards}")
+    paths = list(paths)
+    if any(is_url(p) for p in paths):
+        raise BadInput("a sharded index is built from files and folders; URLs (feeds, pages) "
+                       "go to an unsharded one for now")
     files, problems = discover(paths)
     report = ShardedReport(root.root, skipped=list(problems))
     for problem in problems:
