@@ -108,6 +108,7 @@ def ray_throughput(corpus: Path, target: Path, shards: int, workers: int) -> dic
     from index.sharded_indexer import update_sharded_index
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local cluster
     ray.init(num_cpus=workers, include_dashboard=False, logging_level="ERROR",
              log_to_driver=False, object_store_memory=200 * 2**20)
     try:

@@ -82,7 +82,30 @@ def build_shard(job: ShardJob, encoder: Encoder | None = None,
         if str(exc).startswith(NOTHING):
             return ShardOutcome(job.shard, None, node)
         raise
+    _save_lengths(IndexDir(job.index_dir))
     return ShardOutcome(job.shard, report, node)
+
+
+def _lengths_path(store: IndexDir, generation: str) -> Path:
+    return store.root / f"lengths-{generation}.npy"
+
+
+def _save_lengths(store: IndexDir) -> None:
+    """The BM25 lengths of the live generation's sentences, beside the shard (computed where
+    the shard was built, so the publishing process does not tokenise the whole corpus)."""
+    name = store.current_name()
+    if name is None:
+        return
+    for stale in store.root.glob("lengths-*.npy"):
+        if stale.name != _lengths_path(store, name).name:
+            stale.unlink(missing_ok=True)
+    target = _lengths_path(store, name)
+    if not target.exists():
+        table = SentenceTable(store.generations / name)
+        staged = target.with_suffix(".tmp.npy")
+        np.save(staged, sentence_lengths(table.texts(np.arange(len(table)))),
+                allow_pickle=False)
+        staged.replace(target)
 
 
 class LazyEncoder:
@@ -219,8 +242,12 @@ def _publish(root: ShardedDir, old: ShardedManifest | None, live: Path | None,
         if previous is not None and previous.generation == name and live is not None:
             lengths = np.load(live / lengths_file(outcome.shard))
         else:
-            table = SentenceTable(generation)
-            lengths = sentence_lengths(table.texts(np.arange(len(table))))
+            if not _lengths_path(store, name).exists():
+                _save_lengths(store)
+            lengths = np.load(_lengths_path(store, name))
+        if len(lengths) != manifest.counts.get("sentences"):
+            raise EngineError(f"shard {outcome.shard}'s sentence lengths do not match its "
+                              "sentences; build again with --rebuild")
         np.save(staging / lengths_file(outcome.shard), lengths, allow_pickle=False)
         np.save(staging / order_file(outcome.shard), _article_order(generation, file_rank),
                 allow_pickle=False)

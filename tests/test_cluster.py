@@ -29,6 +29,10 @@ from .conftest import ROOT, synthetic_news, synthetic_questions  # noqa: E402
 
 HASHING = EncoderSpec("hashing", "hashing")
 STORE_BYTES = 100 * 2**20
+# Ray (2.5x+) turns on token authentication for new clusters, with one token file per user
+# (~/.ray/auth_token): another cluster started meanwhile on this machine would replace it.
+# These private clusters listen on 127.0.0.1 only, so they go without.
+ISOLATED = {"RAY_AUTH_MODE": "disabled"}
 
 
 def _free_port() -> int:
@@ -42,7 +46,7 @@ def _wait_for(condition, timeout: float = 120.0, what: str = "condition"):
     while time.monotonic() < deadline:
         if (value := condition()):
             return value
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -80,7 +84,7 @@ class TwoNodes:
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0",
-                    "BOT_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+                    "BOT_PROGRESS": "0", "OMP_NUM_THREADS": "1", **ISOLATED}
         common = ["--num-cpus", "1", "--object-store-memory", str(STORE_BYTES),
                   "--node-ip-address", "127.0.0.1", "--disable-usage-stats", "--block"]
         self.head = self._start(["--head", "--port", str(self.port), "--include-dashboard",
@@ -124,6 +128,8 @@ class TwoNodes:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
+    saved = {name: os.environ.get(name) for name in ISOLATED}
+    os.environ.update(ISOLATED)
     nodes = TwoNodes(tmp_path_factory.mktemp("ray"))
     try:
         nodes.add_worker()
@@ -133,6 +139,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
     finally:
         ray.shutdown()
         nodes.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +238,7 @@ def test_worker_node_lost_mid_build_still_publishes_a_complete_index(
     the lost build again on the head node; the index is published whole and answers as one
     built in this process."""
     folder = tmp_path_factory.mktemp("fault")
-    corpus = synthetic_news(folder / "news", files=12, sentences=300, seed=3)
+    corpus = synthetic_news(folder / "news", files=12, sentences=900, seed=3)
     worker_node = next(n for n in cluster.alive_nodes()
                        if n != ray.get_runtime_context().get_node_id())
     store = ShardedDir(folder / "ray")
