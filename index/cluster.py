@@ -84,12 +84,17 @@ class Cluster:
             nodes = [n["NodeID"] for n in ray.nodes()
                      if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1]
             pending = {}
-            for number, job in enumerate(jobs):
+            for job in jobs:
                 (Path(job.index_dir) / ATTEMPTS).unlink(missing_ok=True)
+            busy = [job for job in jobs if job.files]  # an empty shard needs no task
+            for number, job in enumerate(busy):
                 # shards dealt round the nodes; soft: a lost or full node's go elsewhere
                 where = NodeAffinitySchedulingStrategy(nodes[number % len(nodes)], soft=True) \
                     if nodes else "DEFAULT"
                 pending[task.options(scheduling_strategy=where).remote(job)] = job
+            for job in jobs:
+                if not job.files:
+                    yield build_shard(job)
             try:
                 while pending:
                     done, _ = ray.wait(list(pending), num_returns=1)

@@ -138,3 +138,10 @@ def synthetic_questions(folder: Path, count: int, seed: int = 1) -> list[str]:
         picked = rng.choice(words, size=min(4, len(words)), replace=False)
         out.append("What " + " ".join(picked).lower() + "?")
     return out
+
+
+def holding(corpus: Path, shards: int) -> list[int]:
+    """The shards of a sharded index that hold some file of ``corpus``."""
+    from index.store.sharded import shard_of
+
+    return sorted({shard_of(str(p), shards) for p in corpus.rglob("*.txt")})

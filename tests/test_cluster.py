@@ -25,7 +25,7 @@ from index.search.sharded import ShardedSearcher  # noqa: E402
 from index.sharded_indexer import update_sharded_index  # noqa: E402
 from index.store.sharded import ShardedDir  # noqa: E402
 
-from .conftest import ROOT, synthetic_news, synthetic_questions  # noqa: E402
+from .conftest import ROOT, holding, synthetic_news, synthetic_questions  # noqa: E402
 
 HASHING = EncoderSpec("hashing", "hashing")
 STORE_BYTES = 100 * 2**20
@@ -169,10 +169,11 @@ def _answers(searcher: ShardedSearcher, questions: list[str]) -> list[list[tuple
             for q in questions]
 
 
-def test_shard_builds_ran_on_both_nodes(cluster: TwoNodes, built):
+def test_shard_builds_ran_on_both_nodes(cluster: TwoNodes, built, news):
     folder, report = built
-    assert report.committed and len(report.rebuilt) == 4
-    assert {o.node for o in report.outcomes} == set(cluster.alive_nodes())
+    assert report.committed and report.rebuilt == holding(news, 4)
+    assert len(report.rebuilt) >= 2  # (16 files: all four shards but for 4% of the runs)
+    assert {o.node for o in report.outcomes if o.report} == set(cluster.alive_nodes())
 
 
 def test_queries_through_actors_equal_in_process_queries(cluster: TwoNodes, built, news):
@@ -238,7 +239,7 @@ def test_worker_node_lost_mid_build_still_publishes_a_complete_index(
     the lost build again on the head node; the index is published whole and answers as one
     built in this process."""
     folder = tmp_path_factory.mktemp("fault")
-    corpus = synthetic_news(folder / "news", files=12, sentences=900, seed=3)
+    corpus = synthetic_news(folder / "news", files=24, sentences=450, seed=3)
     worker_node = next(n for n in cluster.alive_nodes()
                        if n != ray.get_runtime_context().get_node_id())
     store = ShardedDir(folder / "ray")
@@ -255,7 +256,7 @@ def test_worker_node_lost_mid_build_still_publishes_a_complete_index(
         cluster.kill_raylet(cluster.workers[-1])
         report = running.result(timeout=600)
     del victim
-    assert report.committed and len(report.rebuilt) == 4
+    assert report.committed and report.rebuilt == holding(corpus, 4)
     retried = [o for o in report.outcomes
                if worker_node in build_attempts(store.shard(o.shard).root)
                and o.node != worker_node]
