@@ -1,6 +1,5 @@
 """Benchmarks: ``python -m bench.run {encoder,quality,ann,search,filters,ask,reindex,shards,
-ray,all}
-[--quick]``.
+ray,all} [--quick]``.
 
 Each subcommand prints its figures (medians over repeats) and, with ``--json FILE``, writes
 them; ``all`` runs every subcommand in its own process (so peak memory is each one's own) and
@@ -296,6 +295,7 @@ def _child_rows(args: argparse.Namespace, argv: list[str]) -> list[Row]:
         subprocess.run([sys.executable, "-m", "bench.run", *argv, "--work", str(args.work),
                         "--json", out.name, *extra], check=True)
         return json.loads(Path(out.name).read_text())
+
 
 def cmd_shards(args: argparse.Namespace) -> list[Row]:
     """Sharded builds of synthetic corpora (one process, shard after shard) and latency."""

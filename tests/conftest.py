@@ -112,10 +112,12 @@ def synthetic_news(folder: Path, files: int, sentences: int, seed: int = 0) -> P
     weights /= weights.sum()
     for number in range(files):
         title = " ".join(rng.choice(words, size=3, p=weights)).title()
-        lines = [title, ""]
+        lines = [title, f"date 20{10 + number % 12}-0{1 + number % 9}-1{number % 10}", ""] \
+            if number % 2 else [title, ""]
         for s in range(sentences):
             chunk = rng.choice(words, size=int(rng.integers(5, 16)), p=weights)
-            lines.append(" ".join(chunk).capitalize() + f" in {1990 + s % 30}.")
+            when = f"in {1990 + s % 30}" if s % 3 else "last week"
+            lines.append(" ".join(chunk).capitalize() + f" {when}.")
             if s % 4 == 3:
                 lines.append("")
         path = folder / f"part{number % 3}" / f"article-{number:03d}.txt"

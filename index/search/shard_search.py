@@ -36,6 +36,7 @@ class ShardQuery:
     idf: np.ndarray  # their corpus IDF
     avgdl: float  # the corpus's mean sentence length
     candidates: int = CANDIDATES
+    anchored: bool = False  # a "when" question: say which articles have a whole-day date
 
 
 @dataclass
@@ -54,6 +55,7 @@ class ShardPool:
     lexical: np.ndarray  # bool: among the shard's best by BM25
     best_bm25: float  # the shard's best BM25 over all its sentences
     order: np.ndarray  # int64: its article's file's rank in the corpus (ties break by it)
+    anchored: np.ndarray  # bool: its article has a whole-day date (asked for "when" only)
 
 
 class ShardSearcher:
@@ -111,7 +113,9 @@ class ShardSearcher:
             bm25=bm25, table=table, holds=present,
             title_holds=self._title_holds(ask.terms, article),
             dense=np.isin(rows, dense_ids), lexical=np.isin(rows, lexical_ids),
-            best_bm25=best, order=self.order[article])
+            best_bm25=best, order=self.order[article],
+            anchored=self.searcher.catalog().anchored[article] if ask.anchored
+            else np.zeros(len(rows), dtype=bool))
 
     def _match(self, ask: ShardQuery, buffer: np.ndarray) -> TermMatch:
         """The corpus's query terms matched in this shard, BM25 re-scored into ``buffer``."""

@@ -26,6 +26,7 @@ import numpy as np
 from index.embed.encoders import Encoder, EncoderSpec, load_encoder
 from index.errors import BadInput, IndexMismatch
 from index.ingest.documents import Article
+from index.search.answer_types import question_kind
 from index.search.features import candidate_features
 from index.search.ranking import Ranker
 from index.search.searcher import CANDIDATES, Hit, Pool, Searcher
@@ -144,6 +145,18 @@ class PassageCosines:
         return self.cosines[np.searchsorted(self.ids, passages)]
 
 
+class ArticleFlags:
+    """A per-article flag of the merged rows (each row's copy of its article's), looked up by
+    global article id, as features index a per-article array."""
+
+    def __init__(self, articles: np.ndarray, flags: np.ndarray) -> None:
+        self.ids, first = np.unique(articles, return_index=True)
+        self.flags = flags[first]
+
+    def __getitem__(self, articles: np.ndarray) -> np.ndarray:
+        return self.flags[np.searchsorted(self.ids, articles)]
+
+
 class TitleHolders:
     """Which merged articles' titles hold each query term (term ids: positions in the query)."""
 
@@ -239,8 +252,11 @@ class ShardedSearcher(Searcher):
     def restriction(self, wanted: Any) -> Any:
         raise BadInput("filters do not work on a sharded index yet")
 
-    def rank(self, question: str, query: np.ndarray, k: int = 5) -> list[Hit]:
+    def rank(self, question: str, query: np.ndarray, k: int = 5,
+             within: Any = None) -> list[Hit]:
         """As :meth:`Searcher.rank`, over the merged pool; rows get their global ids."""
+        if within is not None:
+            raise BadInput("filters do not work on a sharded index yet")
         hits = super().rank(question, query, k)
         return [dataclasses.replace(
             h, sentence=self._global_id(h.sentence),
@@ -250,9 +266,10 @@ class ShardedSearcher(Searcher):
         if within is not None:
             raise BadInput("filters do not work on a sharded index yet")
         terms, idf, known = self.stats.query_terms(question)
+        dated = question_kind(question) == "date"
         pools = [p for p in self.group.gather(
-            ShardQuery(np.asarray(query, dtype=np.float32), terms, idf, self.stats.avgdl))
-            if len(p.rows)]
+            ShardQuery(np.asarray(query, dtype=np.float32), terms, idf, self.stats.avgdl,
+                       anchored=dated)) if len(p.rows)]
         if not pools:
             return None
         self._merged.table = table = MergedTable(pools, self.offsets, self.group)
@@ -267,8 +284,11 @@ class ShardedSearcher(Searcher):
         titles = TitleHolders(table.article, table.merged(pools, "title_holds")
                               .reshape(len(table), len(terms)))
         passages = PassageCosines(table.passage, table.merged(pools, "passage_cosine"))
+        anchored = ArticleFlags(table.article, table.merged(pools, "anchored")) \
+            if dated else None
         parts = candidate_features(question, np.ones(1, dtype=np.float32), ids, table,  # type: ignore[arg-type]
-                                   cosine.reshape(-1, 1), passages, match, titles)  # type: ignore[arg-type]
+                                   cosine.reshape(-1, 1), passages, match, titles,  # type: ignore[arg-type]
+                                   anchored)  # type: ignore[arg-type]
         return Pool(ids, parts, table)  # type: ignore[arg-type]
 
     def _global_id(self, row: SentenceRow) -> SentenceRow:
