@@ -416,3 +416,41 @@ def test_escape_sequences_from_the_web_never_reach_the_terminal(site, tmp_path: 
     [line] = warnings
     assert not re.search(r"[\x00-\x1f\x7f-\x9f\u202e]", line)
     assert line.startswith(r"warning: http://127.0.0.1:1/\x1b[2J\x1b]0;pwned\x07\u202e: ")
+
+
+def test_an_interrupted_fetch_stops_promptly_and_keeps_the_index(site, tmp_path: Path):
+    """Ctrl-C while item pages are fetched: requests waiting for their turn give up at once
+    (only those in flight are waited for), and the index indexed before stays as it was."""
+    base, hold = site.base, 1.5
+    index([f"{base}/rss"], tmp_path / "idx")
+    before = IndexDir(tmp_path / "idx").current()
+    page = page_html(*[ARTICLES["/news/chips.html"][i] for i in (0, 2)]).encode()
+
+    def slow(handler):
+        site.stop.wait(hold)
+        cached(page, "text/html")(handler)
+
+    links = [f"/w{i}.html" for i in range(12)]
+    for link in links:
+        site.routes[link] = slow
+    items = "".join(f"<item><title>W{i}</title><link>{base}{link}</link></item>"
+                    for i, link in enumerate(links))
+    site.routes["/waiting"] = cached(f'<rss version="2.0"><channel><title>W</title>{items}'
+                                     "</channel></rss>".encode(), "application/rss+xml")
+    interrupted: list[float] = []
+
+    def ctrl_c(stage: str, done: int, total: int) -> None:
+        if stage == "fetching articles" and done == 1:
+            interrupted.append(time.monotonic())
+            raise KeyboardInterrupt
+
+    patient = FetchSettings(connect_timeout=1.0, read_timeout=5.0, host_delay=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        update_index([f"{base}/rss", f"{base}/waiting"], tmp_path / "idx",
+                     encoder=CountingEncoder(), fetch=patient, progress=ctrl_c)
+    # the requests in flight finish (hold seconds); the workers waiting for a turn give up
+    # (without stopping, all eight workers' requests were made, one pair after another)
+    assert time.monotonic() - interrupted[0] < 2 * hold
+    assert len([p for p, _ in site.requests if p.startswith("/w")]) <= 6
+    assert IndexDir(tmp_path / "idx").current() == before
+    assert indexed(tmp_path / "idx") == {f"{base}/news/leica.html", f"{base}/news/rain.html"}

@@ -141,15 +141,27 @@ class _Host:
         self.next_start = 0.0
 
     @contextlib.contextmanager
-    def turn(self, delay: float) -> Iterator[None]:
-        with self.slots:
+    def turn(self, delay: float, stopped: threading.Event) -> Iterator[None]:
+        """Wait for a slot and for the pause; raises :class:`_Stopped` once ``stopped`` is set."""
+        while not self.slots.acquire(timeout=0.05):
+            if stopped.is_set():
+                raise _Stopped
+        try:
             with self.lock:
                 now = time.monotonic()
                 start = max(now, self.next_start)
                 self.next_start = start + delay
             if start > now:
-                time.sleep(start - now)  # politeness: a pause between requests to one host
+                stopped.wait(start - now)  # politeness: a pause between requests to one host
+            if stopped.is_set():
+                raise _Stopped
             yield
+        finally:
+            self.slots.release()
+
+
+class _Stopped(Exception):
+    """The fetcher was stopped (the run was interrupted): give up this request."""
 
 
 class Fetcher:
@@ -166,6 +178,12 @@ class Fetcher:
                                 max_keepalive_connections=s.per_host * 4))
         self._hosts: dict[tuple[str, str, int | None], _Host] = {}
         self._hosts_lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Make every request still waiting for its turn, and every body streaming in, give up
+        (with :class:`FetchFailed`): the run was interrupted and should end promptly."""
+        self._stopped.set()
 
     def close(self) -> None:
         self._client.close()
@@ -202,7 +220,7 @@ class Fetcher:
         s = self.settings
         parts = urlsplit(current)
         try:
-            with self._host(parts).turn(s.host_delay), \
+            with self._host(parts).turn(s.host_delay, self._stopped), \
                     self._client.stream("GET", current, headers=headers) as response:
                 if response.status_code in _REDIRECTS:
                     location = response.headers.get("location")
@@ -222,6 +240,8 @@ class Fetcher:
                                response.headers.get("content-type", ""), validators)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchFailed(url, _reason(exc, s, parts.hostname or "")) from None
+        except _Stopped:
+            raise FetchFailed(url, "interrupted") from None
 
     def _read_limited(self, url: str, response: httpx.Response) -> bytes:
         s = self.settings
@@ -234,6 +254,8 @@ class Fetcher:
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
+            if self._stopped.is_set():
+                raise _Stopped
             size += len(chunk)
             if size > s.max_bytes:
                 raise FetchFailed(url, f"response over the {limit} limit; download aborted")

@@ -66,7 +66,8 @@ class WebSource:
                 for (key, item, feed), result in self._fetched_in_order(pool, fetcher, pages):
                     bar.update(1)
                     yield self._item_page(key, item, feed, result)
-        finally:
+        finally:  # done, or interrupted: what waits gives up, what is in flight ends
+            fetcher.stop()
             pool.shutdown(wait=True, cancel_futures=True)
             fetcher.close()
 
