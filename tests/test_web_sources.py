@@ -454,3 +454,38 @@ def test_an_interrupted_fetch_stops_promptly_and_keeps_the_index(site, tmp_path:
     assert len([p for p, _ in site.requests if p.startswith("/w")]) <= 6
     assert IndexDir(tmp_path / "idx").current() == before
     assert indexed(tmp_path / "idx") == {f"{base}/news/leica.html", f"{base}/news/rain.html"}
+
+
+def test_named_urls_are_fetched_through_a_bounded_window(site, tmp_path: Path, warnings):
+    """Many named URLs behind a slow first one: only a window of them (twice the workers) is
+    fetched ahead of the one being read, so the bodies held do not grow with their number."""
+    from .local_site import send
+
+    base, settings = site.base, FetchSettings(connect_timeout=1.0, read_timeout=5.0,
+                                              host_delay=0.0, workers=4)
+    others = [f"/gone{i}" for i in range(30)]
+    asked: list[str] = []
+    all_asked = threading.Event()
+
+    def gone(handler):
+        asked.append(handler.path)
+        if len(asked) == len(others):
+            all_asked.set()
+        send(handler, 404, b"gone", "text/plain")
+
+    def first(handler):
+        all_asked.wait(2)  # unbounded fetching asks for all the others meanwhile
+        site.routes["/latin1.html"](handler)
+
+    site.routes.update({path: gone for path in others})
+    site.routes["/first"] = first
+    ahead: list[int] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "fetching" and done == 1:
+            ahead.append(len(asked))
+
+    update_index([f"{base}/first", *(base + path for path in others)], tmp_path / "idx",
+                 encoder=CountingEncoder(), fetch=settings, progress=progress)
+    assert ahead[0] < 2 * settings.workers
+    assert indexed(tmp_path / "idx") == {f"{base}/first"} and len(warnings) == len(others)

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, TypeVar
 
 from index.errors import UnreadableFile
 from index.ingest.charsets import decode_body
@@ -31,6 +31,7 @@ from index.ingest.sources import Failed, Outcome, Read, Unchanged, text_digest
 from index.progress import ProgressCallback, progress_bar
 
 STATE_FILE = "web_sources.json"
+Tag = TypeVar("Tag")
 
 
 class WebSource:
@@ -52,18 +53,20 @@ class WebSource:
         order the URLs were named and items listed."""
         pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="fetch")
         fetcher = Fetcher(self.settings)
+        window = 2 * self.settings.workers
         try:
-            named = [pool.submit(_fetch, fetcher, url, self._named_validators(url))
-                     for url in self.urls]
+            named = ((url, url, self._named_validators(url)) for url in self.urls)
             pages: list[tuple[str, FeedItem, str]] = []
-            with progress_bar(len(named), "fetching", unit="url", callback=progress) as bar:
-                for url, future in zip(self.urls, named):
-                    result = future.result()
+            with progress_bar(len(self.urls), "fetching", unit="url", callback=progress) as bar:
+                for url, result in _fetched_in_order(pool, fetcher, named, window):
                     bar.update(1)
                     yield from self._named(url, result, pages)
+            linked = ((page, page[1].link or page[0], self._page_validators(page[0]))
+                      for page in pages)
             with progress_bar(len(pages), "fetching articles", unit="page",
                               callback=progress) as bar:
-                for (key, item, feed), result in self._fetched_in_order(pool, fetcher, pages):
+                for (key, item, feed), result in _fetched_in_order(pool, fetcher, linked,
+                                                                   window):
                     bar.update(1)
                     yield self._item_page(key, item, feed, result)
         finally:  # done, or interrupted: what waits gives up, what is in flight ends
@@ -168,24 +171,6 @@ class WebSource:
 
     # -- pages --------------------------------------------------------------------------------
 
-    def _fetched_in_order(self, pool: ThreadPoolExecutor, fetcher: Fetcher,
-                          pages: list[tuple[str, FeedItem, str]]
-                          ) -> Iterator[tuple[tuple[str, FeedItem, str], Fetched | FetchFailed]]:
-        """The item pages fetched in parallel and yielded in order, with at most a window of
-        bodies held at once (a slow first page keeps no thousands of others in memory)."""
-        window = 2 * self.settings.workers
-        queued: deque[tuple[tuple[str, FeedItem, str], Future]] = deque()
-        for page in pages:
-            key, item, _ = page
-            queued.append((page, pool.submit(_fetch, fetcher, item.link or key,
-                                             self._page_validators(key))))
-            if len(queued) >= window:
-                done, future = queued.popleft()
-                yield done, future.result()
-        while queued:
-            done, future = queued.popleft()
-            yield done, future.result()
-
     def _item_page(self, key: str, item: FeedItem, feed: str,
                    result: Fetched | FetchFailed) -> Outcome:
         outcome = self._fetched_page(key, result, {"feed": feed}, item)
@@ -239,6 +224,23 @@ def load_state(generation: Path | None) -> dict[str, dict[str, Any]]:
              for url, state in (data.get("feeds") or {}).items() if isinstance(state, dict)}
     pages = {k: v for k, v in (data.get("pages") or {}).items() if isinstance(v, dict)}
     return {"feeds": feeds, "pages": pages}
+
+
+def _fetched_in_order(pool: ThreadPoolExecutor, fetcher: Fetcher,
+                      jobs: Iterable[tuple[Tag, str, Validators | None]], window: int
+                      ) -> Iterator[tuple[Tag, Fetched | FetchFailed]]:
+    """``(tag, result)`` for each ``(tag, url, validators)`` job, in order: fetched in parallel,
+    at most ``window`` ahead of the one yielded, so a slow URL keeps no thousands of bodies
+    in memory."""
+    queued: deque[tuple[Tag, Future]] = deque()
+    for tag, url, validators in jobs:
+        queued.append((tag, pool.submit(_fetch, fetcher, url, validators)))
+        if len(queued) >= window:
+            done, future = queued.popleft()
+            yield done, future.result()
+    while queued:
+        done, future = queued.popleft()
+        yield done, future.result()
 
 
 def _fetch(fetcher: Fetcher, url: str, validators: Validators | None) -> Fetched | FetchFailed:
