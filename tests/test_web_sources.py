@@ -489,3 +489,39 @@ def test_named_urls_are_fetched_through_a_bounded_window(site, tmp_path: Path, w
                  encoder=CountingEncoder(), fetch=settings, progress=progress)
     assert ahead[0] < 2 * settings.workers
     assert indexed(tmp_path / "idx") == {f"{base}/first"} and len(warnings) == len(others)
+
+
+def test_compressed_responses_are_read_and_a_compression_bomb_stays_small(site):
+    """gzip and deflate (zlib or bare) bodies are decoded; a small gzip body that inflates far past the size
+    limit is aborted without ever holding much more than the limit in memory."""
+    import gzip
+    import tracemalloc
+    import zlib
+
+    from index.ingest.fetching import FetchFailed, Fetcher
+
+    from .local_site import send
+
+    page = page_html(*[ARTICLES["/news/rain.html"][i] for i in (0, 2)]).encode()
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    bomb = b"".join(packer.compress(bytes(1 << 20)) for _ in range(64)) + packer.flush()
+    bare = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    for path, body, encoding in [("/page.gz", gzip.compress(page), "gzip"),
+                                 ("/page.zz", zlib.compress(page), "deflate"),
+                                 ("/page.raw", bare.compress(page) + bare.flush(), "deflate"),
+                                 ("/bomb.gz", bomb, "gzip")]:
+        site.routes[path] = lambda h, body=body, encoding=encoding: send(
+            h, 200, body, "text/html", {"Content-Encoding": encoding})
+    limit = 1 << 20
+    with Fetcher(FetchSettings(host_delay=0.0, max_bytes=limit)) as fetcher:
+        assert fetcher.get(f"{site.base}/page.gz").body == page
+        assert fetcher.get(f"{site.base}/page.zz").body == page
+        assert fetcher.get(f"{site.base}/page.raw").body == page
+        tracemalloc.start()
+        try:
+            with pytest.raises(FetchFailed, match="over the 1 MB limit"):
+                fetcher.get(f"{site.base}/bomb.gz")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert len(bomb) < limit and peak < 3 * limit  # 64 MB inflated: never all at once
