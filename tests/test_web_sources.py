@@ -23,25 +23,11 @@ from index.store.docstore import DocReader
 from index.store.generations import IndexDir
 
 from .local_site import ARTICLES, cached, page_html, rss, start_site
+from .test_indexer import CountingEncoder
 from .test_chat import pilot_test
 
 FAST = FetchSettings(connect_timeout=1.0, read_timeout=0.5, total_timeout=3.0, host_delay=0.0)
 WARNING = re.compile(r"^warning: (\S+): (.+); skipped")
-
-
-class CountingEncoder:
-    """The hashing encoder, counting the texts it embeds."""
-
-    def __init__(self) -> None:
-        self.inner = load_encoder(EncoderSpec("hashing", "hashing"))
-        self.spec, self.dim, self.count = self.inner.spec, self.inner.dim, 0
-
-    def encode(self, texts, progress=None):
-        self.count += len(texts)
-        return self.inner.encode(texts, progress)
-
-    def encode_query(self, text):
-        return self.inner.encode_query(text)
 
 
 @pytest.fixture
