@@ -360,8 +360,8 @@ def test_cli_chat_takes_urls_beside_paths(tmp_path: Path, monkeypatch):
 
 
 def test_malformed_urls_are_one_warning_each(site, tmp_path: Path, warnings):
-    """A bracket never closed, a port out of range: named, in a feed or in a redirect, each
-    is one warning line (never a traceback) and the rest is indexed."""
+    """A bracket never closed, a port out of range, a host name that is no IDNA: named, in a
+    feed or in a redirect, each is one warning line (never a traceback) and the rest is indexed."""
     import json
 
     from .local_site import send
@@ -378,7 +378,8 @@ def test_malformed_urls_are_one_warning_each(site, tmp_path: Path, warnings):
          "<link>http://127.0.0.1:70000/p</link></item></channel></rss>").encode(),
         "application/rss+xml")
     site.routes["/to-nowhere"] = lambda h: send(h, 302, headers={"Location": "http://[::1"})
-    named = ["https://[::1", "http://127.0.0.1:99999/", "http://", f"{base}/to-nowhere"]
+    named = ["https://[::1", "http://127.0.0.1:99999/", "http://", f"{base}/to-nowhere",
+             "http://xn--/", "http://xn--zz-xxx.example/"]  # host names IDNA refuses
     index([*named, f"{base}/odd.json", f"{base}/odd-rss"], tmp_path / "idx")
     assert indexed(tmp_path / "idx") == {f"{base}/news/leica.html"}
     assert all(WARNING.match(line) for line in warnings), warnings

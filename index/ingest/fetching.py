@@ -244,6 +244,8 @@ class Fetcher:
                                response.headers.get("content-type", ""), validators)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchFailed(url, _reason(exc, s, parts.hostname or "")) from None
+        except UnicodeError as exc:  # a host name IDNA refuses (``xn--`` and no Punycode)
+            raise FetchFailed(url, f"invalid URL ({' '.join(str(exc).split())})") from None
         except _Stopped:
             raise FetchFailed(url, "interrupted") from None
 
