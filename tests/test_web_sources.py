@@ -512,3 +512,26 @@ def test_compressed_responses_are_read_and_a_compression_bomb_stays_small(site):
         finally:
             tracemalloc.stop()
     assert len(bomb) < limit and peak < 3 * limit  # 64 MB inflated: never all at once
+
+
+def test_a_moved_feeds_relative_links_resolve_where_it_moved(site, tmp_path: Path, warnings):
+    """A feed that redirects (301) to /deep/...: its relative item links are read against
+    where the feed really is, as a browser would, for RSS and JSON Feed alike."""
+    import json
+
+    from .local_site import send
+
+    base = site.base
+    site.routes["/moved"] = lambda h: send(h, 301, headers={"Location": "/deep/feed.xml"})
+    site.routes["/moved.json"] = lambda h: send(h, 302, headers={"Location": "/deep/feed.json"})
+    site.routes["/deep/feed.xml"] = cached(
+        b'<rss version="2.0"><channel><title>D</title><item><title>Rain</title>'
+        b"<link>rain.html</link></item></channel></rss>", "application/rss+xml")
+    site.routes["/deep/feed.json"] = cached(json.dumps({
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"url": "chips.html", "title": "Chips"}]}).encode(), "application/feed+json")
+    site.routes["/deep/rain.html"] = site.routes["/news/rain.html"]
+    site.routes["/deep/chips.html"] = site.routes["/news/chips.html"]
+    index([f"{base}/moved", f"{base}/moved.json"], tmp_path / "idx")
+    assert warnings == []
+    assert indexed(tmp_path / "idx") == {f"{base}/deep/rain.html", f"{base}/deep/chips.html"}

@@ -74,7 +74,8 @@ def sniff(url: str, body: bytes, content_type: str = "") -> Kind:
 
 
 def parse_feed(url: str, body: bytes, content_type: str = "") -> list[FeedItem]:
-    """The items of an RSS/Atom feed; raises :class:`UnreadableFile` for a malformed one."""
+    """The items of an RSS/Atom feed at ``url`` (relative links are read against it); raises
+    :class:`UnreadableFile` for a malformed one."""
     import feedparser
 
     charset = declared_charset(body, content_type)
@@ -92,7 +93,8 @@ def parse_feed(url: str, body: bytes, content_type: str = "") -> list[FeedItem]:
 
 
 def parse_json_feed(url: str, body: bytes, content_type: str = "") -> list[FeedItem]:
-    """The items of a JSON Feed (https://jsonfeed.org)."""
+    """The items of a JSON Feed (https://jsonfeed.org) at ``url`` (relative links are read
+    against it)."""
     data = _json(body, url, content_type)
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list):

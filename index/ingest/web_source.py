@@ -114,7 +114,8 @@ class WebSource:
                 yield self._page(url, result, meta={})
                 return
             parse = parse_json_feed if kind == "json-feed" else parse_feed
-            items = parse(url, result.body, result.content_type)
+            # relative links are read against where the feed is, after any redirect
+            items = parse(result.url, result.body, result.content_type)
         except UnreadableFile as exc:
             yield Failed(url, exc.reason)
             yield from self._keep_feed(url)
