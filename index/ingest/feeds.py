@@ -21,8 +21,10 @@ from index.ingest.readers import extracted_article
 
 Kind = Literal["feed", "json-feed", "html"]
 
-_PROLOG = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?![ \t\r\n]+html)[^>]*>)", re.DOTALL
-                     | re.IGNORECASE)
+# what may precede the root element: processing instructions, comments, and a doctype (not
+# HTML's), with its internal subset of entity declarations when it has one
+_PROLOG = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?![ \t\r\n]+html)[^>\[]*"
+                     r"(?:\[.*?\]\s*)?>)", re.DOTALL | re.IGNORECASE)
 _ROOT = re.compile(r"\s*<(!DOCTYPE[ \t\r\n]+html|[A-Za-z_][\w:.-]*)", re.IGNORECASE)
 _FEED_ROOTS = {"rss", "feed", "rdf"}
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
