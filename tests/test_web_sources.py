@@ -535,3 +535,29 @@ def test_a_moved_feeds_relative_links_resolve_where_it_moved(site, tmp_path: Pat
     index([f"{base}/moved", f"{base}/moved.json"], tmp_path / "idx")
     assert warnings == []
     assert indexed(tmp_path / "idx") == {f"{base}/deep/rain.html", f"{base}/deep/chips.html"}
+
+
+def test_a_feed_with_an_internal_doctype_subset_is_a_feed():
+    """``<!DOCTYPE rss [<!ENTITY ...>]>`` (feeds that define &nbsp; and friends) does not hide
+    the root element from the sniffing."""
+    from index.ingest.feeds import sniff
+
+    body = (b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n  <!ENTITY nbsp "&#160;">\n'
+            b'  <!ENTITY mdash "&#8212;">\n]>\n<rss version="2.0"><channel><title>T&mdash;'
+            b"</title></channel></rss>")
+    assert sniff("http://127.0.0.1/feed", body, "text/xml") == "feed"
+
+
+def test_a_page_served_again_without_validators_embeds_nothing(site, tmp_path: Path):
+    """A server without ETag or Last-Modified: the page is downloaded again, and its
+    unchanged text (the content hash) embeds nothing."""
+    from .local_site import send
+
+    body = page_html(*[ARTICLES["/news/chips.html"][i] for i in (0, 2)]).encode()
+    site.routes["/plain.html"] = lambda h: send(h, 200, body, "text/html")
+    encoder = CountingEncoder()
+    index([f"{site.base}/plain.html"], tmp_path / "idx", encoder)
+    first = encoder.count
+    again = index([f"{site.base}/plain.html"], tmp_path / "idx", encoder)
+    assert len(site.got("/plain.html")) == 2 and first > 0
+    assert (again.committed, again.sentences_embedded, encoder.count) == (False, 0, first)
