@@ -8,7 +8,9 @@ asked for, the question's form), followed by an isotonic calibration map, both f
 on-topic SQuAD v2.0 questions their article does not answer, questions about articles not
 indexed and CoQA conversations with their follow-ups. The figures live in
 ``confidence_weights.json``; ``answered`` is ``confidence >= threshold``, the threshold chosen
-there for precision.
+there for precision. The file may hold a second model under ``reranked``, fitted on replies
+whose sentences a reranker scored; it is used for those (a ``rerank`` part), the first for the
+rest (no reranker, or the fast mode).
 
 The weights file is part of the program: if it is missing or unreadable the bot refuses to
 give verdicts (:class:`ConfidenceModelError`) rather than guess.
@@ -46,6 +48,12 @@ class ConfidenceModel:
     calibration_x: tuple[float, ...]  # increasing logistic outputs ...
     calibration_y: tuple[float, ...]  # ... and the calibrated probabilities there
     threshold: float
+    reranked: "ConfidenceModel | None" = None  # for replies whose sentences were reranked
+
+    def for_parts(self, parts: dict[str, float]) -> "ConfidenceModel":
+        """The model for a reply whose best sentence has ``parts``: the one fitted on
+        reranked replies when the reranker scored it (``rerank`` part) and there is one."""
+        return self.reranked if self.reranked is not None and "rerank" in parts else self
 
     def raw(self, row: Sequence[float]) -> float:
         """The logistic model's probability for a feature row."""
@@ -71,8 +79,9 @@ class ConfidenceModel:
         threshold = float(data["threshold"])
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold {threshold} is not a probability")
+        reranked = cls.from_json(data["reranked"]) if data.get("reranked") else None
         return cls(tuple(coefficients), tuple(coefficients.values()), float(data["intercept"]),
-                   xs, ys, threshold)
+                   xs, ys, threshold, reranked)
 
 
 class _Empty:
@@ -108,19 +117,15 @@ def confidence(question: str, ranked: Sequence[Scored], follow_up: bool = False)
     """The chance that ``ranked[0]`` supports the answer to ``question`` (0 with no sentence)."""
     if not ranked:
         return 0.0
-    fitted = model()
+    fitted = model().for_parts(ranked[0].parts)
     return fitted.probability(feature_row(verdict_features(question, ranked, follow_up),
                                           fitted.features))
 
 
-def threshold() -> float:
-    """The confidence from which a reply counts as answered."""
-    return model().threshold
-
-
-def is_answered(conf: float) -> bool:
-    """Whether a reply with confidence ``conf`` is given as an answer."""
-    return conf >= threshold()
+def threshold(reranked: bool = False) -> float:
+    """The confidence from which a reply counts as answered (of the model for reranked
+    replies, when asked for and there is one)."""
+    return model().for_parts({"rerank": 0.0} if reranked else {}).threshold
 
 
 def verdict(question: str, ranked: Sequence[Scored],
@@ -128,4 +133,4 @@ def verdict(question: str, ranked: Sequence[Scored],
     """``(confidence, answered)`` for a reply whose sentences are ``ranked``, best first (the
     two best are read; pass at least two when there are)."""
     conf = confidence(question, ranked, follow_up)
-    return conf, bool(ranked) and is_answered(conf)
+    return conf, bool(ranked) and conf >= threshold("rerank" in ranked[0].parts)

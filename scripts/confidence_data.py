@@ -23,6 +23,7 @@ import contextlib
 import gzip
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,7 +85,7 @@ def _code_key(version: int, *extra: Path) -> str:
     ``extra`` files, plus ``version`` for this script's own logic."""
     files = sorted((ROOT / "index" / "search").glob("*.py")) + sorted(
         (ROOT / "index" / "search").glob("*.json")) + list(extra)
-    digest = hashlib.sha256(str(version).encode())
+    digest = hashlib.sha256(f"{version} {os.environ.get('BOT_RERANK_DEPTH', '')}".encode())
     for path in files:
         if path.exists():
             digest.update(path.read_bytes())

@@ -2,6 +2,7 @@
 
     python scripts/fit_confidence.py            # cross-fitted figures
     python scripts/fit_confidence.py --write    # ... and write the model
+    python scripts/fit_confidence.py --reranked --write   # the model for reranked replies
 
 Replies labelled right or wrong (``scripts/confidence_data.py``: answerable SQuAD questions,
 questions about articles not indexed, SQuAD v2.0 questions their article does not answer,
@@ -236,6 +237,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", default=None, help="encoder backend (default: bot's)")
     parser.add_argument("--write", action="store_true", help="write the model")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where --write writes")
+    parser.add_argument("--reranked", action="store_true",
+                        help="fit the model for reranked replies (a 'rerank' part; run with the "
+                        "reranker on) and write it as the file's 'reranked' section; without "
+                        "it the main model is fitted on replies without one (BOT_RERANK_DEPTH=0)")
     args = parser.parse_args(argv)
     for path in (args.squad, args.squad_v2, args.coqa):
         if not path.exists():
@@ -244,6 +249,12 @@ def main(argv: list[str] | None = None) -> None:
     replies = collect(load_encoder(spec), spec, args.squad, args.squad_v2, args.coqa,
                       args.articles, args.stories)
     print(summary(replies))
+    reranked = sum(1 for r in replies if r.parts and "rerank" in r.parts[0])
+    if args.reranked != (reranked > len(replies) / 2):
+        raise SystemExit(f"error: {reranked} of {len(replies)} replies were reranked; "
+                         + ("run with the reranker on for --reranked" if args.reranked else
+                            "fit the main model without the reranker (BOT_RERANK_DEPTH=0), "
+                            "and the reranked one with --reranked"))
     data = Data.of(replies, args.impossible_weight)
     conf = cross_fit(data, args.folds)
     threshold = choose_threshold(conf, data, args.precision, args.ooc)
@@ -264,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.write:
         return
     coefficients, intercept, xs, ys = fit_model(data, args.folds)
-    args.out.write_text(json.dumps({
+    fitted = {
         "model": "logistic regression, then an isotonic calibration map",
         "intercept": round(intercept, 5),
         "coefficients": {n: round(float(w), 5) for n, w in zip(data.names, coefficients)},
@@ -278,8 +289,18 @@ def main(argv: list[str] | None = None) -> None:
             f"{k} {int(np.sum(data.kind == k))}" for k in np.unique(data.kind)),
         "threshold_rule": f"lowest cross-fitted confidence with precision >= {args.precision} "
                           f"on the SQuAD mix and other-article questions answered <= {args.ooc}",
-    }, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    }
+    old = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
+    if args.reranked:
+        if "coefficients" not in old:
+            raise SystemExit(f"error: fit the main model into {args.out} first")
+        written = {**old, "reranked": fitted}
+    else:
+        written = fitted | ({"reranked": old["reranked"]} if old.get("reranked") else {})
+        if "reranked" in written:
+            print("kept the file's 'reranked' model: refit it (--reranked) if the ranking changed")
+    args.out.write_text(json.dumps(written, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}" + (" (section 'reranked')" if args.reranked else ""))
 
 
 if __name__ == "__main__":

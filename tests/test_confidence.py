@@ -4,6 +4,7 @@ that fits it (on a small made-up fixture, with the hashing encoder)."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,15 @@ def test_fitting_script_on_a_small_fixture(tmp_path: Path):
     assert figures["ooc"]["answered"] < 0.2
     assert 0.0 < fitted.threshold < 1.0
     assert "follow-up" in run.stdout and "cross-fitted by article" in run.stdout
+
+
+def test_reranked_replies_get_the_model_fitted_on_them(weights_at):
+    plain = json.loads(conf_module.WEIGHTS_FILE.read_text(encoding="utf-8"))
+    reranked = {"intercept": 3.0, "coefficients": {"rerank": 1.0, "dense": 1.0},
+                "calibration": {"x": [0.0, 1.0], "y": [0.0, 1.0]}, "threshold": 0.9}
+    weights_at(json.dumps({**plain, "reranked": reranked}))
+    with_logit = Ranked(**STRONG.parts, rerank=2.0)
+    assert confidence("Who?", [with_logit]) == pytest.approx(1 / (1 + math.exp(-(3 + 2 + 0.8))))
+    assert confidence("Who?", [STRONG]) != confidence("Who?", [with_logit])  # the main model
+    assert threshold() == plain["threshold"] and threshold(reranked=True) == 0.9
+    assert verdict("Who?", [Ranked(rerank=-9.0)])[1] is False  # its own threshold

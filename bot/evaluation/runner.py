@@ -54,6 +54,7 @@ class Asked:
     confidence: list[float] = field(default_factory=list)
     answered: list[bool] = field(default_factory=list)
     right: list[bool] = field(default_factory=list)  # the best sentence is a gold one
+    reranked: bool = False  # some best sentence was scored by a reranker
     encode_seconds: float = 0.0
     rank_seconds: float = 0.0
 
@@ -121,6 +122,7 @@ def ask_all(searcher: Searcher, questions: list[Question], baselines: bool = Tru
             asked.bot.append([{h.sentence.id, *(row.id for row, _ in h.also)} for h in hits])
             asked.confidence.append(conf)
             asked.answered.append(answered)
+            asked.reranked = asked.reranked or bool(hits) and "rerank" in hits[0].parts
             asked.right.append(bool(hits) and gold is not None and bool(asked.bot[-1][0] & gold[n]))
             if baselines:
                 asked.bm25.append(_top(searcher.bm25.scores(text)))
@@ -189,7 +191,7 @@ def verdict_report(answerable: Asked, unanswerable: Asked | None,
     right = np.concatenate([np.asarray(s.right, dtype=bool) for s in sets])
     is_answerable = np.zeros(len(conf), dtype=bool)
     is_answerable[:len(answerable.confidence)] = True
-    cut = threshold()
+    cut = threshold(any(s.reranked for s in sets))
     thresholds, precision, coverage = precision_coverage(conf, right, is_answerable)
     keep = np.unique(np.linspace(0, len(thresholds) - 1, min(len(thresholds), 101)).astype(int))
     out: dict[str, Any] = {
