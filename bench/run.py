@@ -1,5 +1,5 @@
-"""Benchmarks: ``python -m bench.run {encoder,quality,ann,search,filters,ask,reindex,shards,
-ray,all} [--quick]``.
+"""Benchmarks: ``python -m bench.run {encoder,quality,ann,search,filters,ask,conversations,
+reindex,shards,ray,all} [--quick]``.
 
 Each subcommand prints its figures (medians over repeats) and, with ``--json FILE``, writes
 them; ``all`` runs every subcommand in its own process (so peak memory is each one's own) and
@@ -267,6 +267,26 @@ def cmd_ask(args: argparse.Namespace) -> list[Row]:
     ]
 
 
+def cmd_conversations(args: argparse.Namespace) -> list[Row]:
+    """``bot ask --json`` on a stream of conversation turns: 100 conversations of 10 turns
+    (consecutive SQuAD questions, mostly about one paragraph), interleaved round-robin."""
+    from .cli_runs import batch_ask
+    from .corpora import load_squad
+
+    _, index_dir = _squad_index(args)
+    questions = [q for q, _, _ in load_squad().questions]
+    talks, turns = (20, 10) if args.quick else (100, 10)
+    lines = [json.dumps({"question": questions[c * turns + t], "conversation": f"talk-{c}"})
+             for t in range(turns) for c in range(talks)]
+    batch = batch_ask(index_dir, lines, args.repeats or (1 if args.quick else 3))
+    print(json.dumps(batch))
+    return [{"benchmark": f"`bot ask --json`, {len(lines):,} turns in {talks} interleaved "
+                          "conversations",
+             "result": f"{batch['warm_per_s']:,.0f} turns/s warm ({batch['per_s']:,.0f}/s "
+                       "with start-up)",
+             "target": ">= 50/s", "peak_mb": batch["peak_mb"], "command": _command(args)}]
+
+
 def cmd_reindex(args: argparse.Namespace) -> list[Row]:
     from .cli_runs import reindex_unchanged
 
@@ -386,7 +406,8 @@ def cmd_raybuild(args: argparse.Namespace) -> list[Row]:
 
 def cmd_all(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
-    for name in ("encoder", "quality", "ann", "search", "filters", "ask", "reindex"):
+    for name in ("encoder", "quality", "ann", "search", "filters", "ask", "conversations",
+                 "reindex"):
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             subprocess.run([sys.executable, "-m", "bench.run", name, "--work", str(args.work),
                             "--json", out.name, *(["--quick"] if args.quick else [])],
@@ -407,7 +428,8 @@ def table(rows: list[Row]) -> str:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {
     "encoder": cmd_encoder, "quality": cmd_quality, "ann": cmd_ann, "search": cmd_search,
-    "ask": cmd_ask, "reindex": cmd_reindex, "all": cmd_all, "_latency": cmd_latency,
+    "ask": cmd_ask, "conversations": cmd_conversations, "reindex": cmd_reindex,
+    "all": cmd_all, "_latency": cmd_latency,
     "filters": cmd_filters, "_filtered": cmd_filtered,
     "shards": cmd_shards, "ray": cmd_ray, "_shardbuild": cmd_shardbuild,
     "_shardlatency": cmd_shardlatency, "_raybuild": cmd_raybuild,

@@ -181,7 +181,7 @@ class _Workers:
         done = False
         waiting = None  # a turn whose conversation's worker has its fill
         while not done or order or waiting is not None:
-            while not done or waiting is not None:  # hand out what has come, without waiting when due
+            while not done or waiting is not None:  # hand out what has come, if any
                 if waiting is not None:
                     item, waiting = waiting, None
                 else:

@@ -1,44 +1,66 @@
-"""Follow-up questions: "When did it end?" after "Who did Leica partner with before Xiaomi?".
+"""Conversations: each question read with the earlier turns of its dialogue.
 
-A question that leans on the previous turn (a pronoun such as *it*, *they* or *its*, or an
-opening such as *and* or *what about*) is answered on the retrieval side, in two steps:
+"Which phone will be the first with Leica branding?" then "When will it debut?": the second
+question means little alone. Every turn after the first is read with the dialogue so far, on
+the retrieval side, in two searches:
 
-1. **Two searches.** The question as typed (it says *what* is asked) and the question joined to
-   the previous turn's key terms (the content words of its question and the names in its best
-   sentence: *what about*). Their candidates are pooled, so sentences of the previous topic
-   are considered even in a large index where the bare question would not reach them.
-2. **Topic continuity.** Candidates are ordered by their rank for the question as typed, each
-   place worth ``RANK_STEP``; standing in the same paragraph as the previous best sentence is
-   worth ten places, in the same article four: answers to a follow-up usually stand next to
-   the previous answer. Ranks, not scores, so this holds whatever scale the ranker uses.
+1. **The context search**: the question joined to the earlier turns' key terms (content words
+   of the last two questions, names in the previous best sentence: the turn's ``read_with``),
+   its vector blended with the earlier questions'. Its best candidates vote for their articles
+   in the dialogue's topic (:mod:`bot.topic`), and join the candidates of the second search.
+2. **The bare question**, with those candidates and every sentence of the topic's leading
+   articles added, so the article being talked about is ranked whole even in a large index.
+   Each candidate's ranker score (a listwise-softmax log-odds scale) gets the topic's
+   log-prior for its article (``TOPIC_WEIGHT``) and the walk's log-prior for where it stands
+   from the previous best sentence (:data:`STEPS`: a dialogue tends to stay on a sentence or
+   walk on through its article). The question's own words decide *what* is asked; the
+   dialogue decides *where*. A question that clearly belongs elsewhere still wins there.
 
-Plain Python: the chat UI and any other client use it through :class:`Conversation`.
+The first turn is asked exactly as a standalone question. Constants were tuned on the CoQA
+dev dialogues by ``scripts/tune_conversation.py``. Plain Python: the chat, ``bot ask`` (JSON
+lines with ``"conversation"``), ``bot check`` (golden ``turns:``) and ``bot eval`` on
+dialogues all use :class:`Conversation`, made by :meth:`bot.answering.Answerer.conversation`.
 """
 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .confidence import VERDICT_DEPTH, verdict
+from .questions import clean_question
+from .topic import Topic
 
-if TYPE_CHECKING:  # the answering API pulls in numpy and FAISS: import it only when used
+if TYPE_CHECKING:  # the answering API pulls in FAISS: import it only when used
     from index.search.filters import ArticleFilter
 
-    from .answering import Answer, Evidence
+    from .answering import Answer, Answerer, Evidence
 
-RANK_STEP = 0.05  # what one place in the ranking for the question as typed is worth
-SAME_PASSAGE_BONUS = 0.5  # = 10 places
-SAME_ARTICLE_BONUS = 0.2  # = 4 places
-POOL = 30  # candidates fetched per search for a follow-up
+POOL = 30  # candidates ranked per turn before the topic prior reorders them
+CONTEXT_WEIGHTS = (0.6, 0.3)  # weights of the previous question's vector, the one before
+TOPIC_WEIGHT = 3.0  # how strongly the topic's log-prior (bot/topic.py) counts
+CONTEXT_SHARE = 1.0  # weight of the context search's candidates in the topic
+PLAIN_SHARE = 0.0  # weight of a follow-up's bare-question candidates in the topic
+TOPIC_ARTICLES = 2  # the articles whose sentences all join a turn's candidates
+TOPIC_SENTENCES = 400  # at most this many sentences of one article join them
+# Where the next turn's evidence stands from the previous turn's, in sentences: log of its
+# share over a far sentence's (CoQA dev dialogues, 3,017 consecutive turn pairs: the same
+# sentence 47%, the next 20%, two on 7%, the one before 4%; any other one about 0.5% each).
+# Counted by ``python scripts/tune_conversation.py FILE --steps``.
+STEPS = {0: 3.85, 1: 3.02, 2: 2.0, 3: 1.13, 4: 0.96, 5: 0.53, -1: 1.31, -2: 0.92, -3: 0.53}
+WALK_WEIGHT = 1.0  # how much of it counts (the previous best sentence may be wrong)
 MAX_CONTEXT_TERMS = 8
+KEPT_TURNS = 20  # turns a conversation keeps (its memory stays bounded)
 MAX_FOLLOW_UP_WORDS = 12
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _PRONOUNS = frozenset(
     "it its it's itself they them their theirs themselves he him his she her hers".split())
-_DEMONSTRATIVES = frozenset("this that these those there then".split())  # short questions only
+_DEMONSTRATIVES = frozenset("this that these those there then".split())  # in short questions
 _ANAPHORS = _PRONOUNS | _DEMONSTRATIVES
 MAX_DEMONSTRATIVE_WORDS = 6
 _OPENERS = ("and ", "but ", "also ", "what about ", "how about ", "and what ", "so ")
@@ -54,19 +76,13 @@ would you your yours also did does done get got make made many much new say said
 _NAME = re.compile(r"\b[A-Z][A-Za-z0-9\-]+\b")
 
 
-class Asker(Protocol):
-    """What a conversation needs from :class:`bot.answering.Answerer`."""
-
-    def ask(self, question: str, k: int = ..., **filters: Any) -> Answer: ...
-
-
 @dataclass(frozen=True)
 class Reply:
-    """One answered turn: the answer and, for a follow-up, the context it was read in."""
+    """One answered turn: the answer and what it was read with besides its own words."""
 
     answer: Answer
-    follow_up: bool = False
-    context: tuple[str, ...] = ()  # the previous turn's key terms used for a follow-up
+    follow_up: bool = False  # read with earlier turns (False: asked as a standalone question)
+    context: tuple[str, ...] = ()  # the earlier turns' key terms added to its search
 
     @property
     def read_with(self) -> tuple[str, ...]:
@@ -76,55 +92,142 @@ class Reply:
 
 @dataclass
 class Conversation:
-    """Questions asked one after the other; follow-ups are read in the previous turn's context."""
+    """Questions asked one after the other, each read with the earlier turns."""
 
-    answerer: Asker
-    turns: list[Reply] = field(default_factory=list)
+    answerer: Answerer
+    turns: deque[Reply] = field(default_factory=lambda: deque(maxlen=KEPT_TURNS))
+    _vectors: deque[tuple[str, np.ndarray | None]] = field(  # the last questions, embedded
+        default_factory=lambda: deque(maxlen=2))
+    _topic: Topic = field(default_factory=Topic)
+    _members: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
     filters: ArticleFilter | None = None  # kept for every turn (the chat's filter)
 
     def ask(self, question: str, k: int = 3, filters: ArticleFilter | None = None) -> Reply:
-        """Answer ``question``, as a follow-up when it leans on the previous turn, from the
-        articles ``filters`` (else the conversation's ``filters``) keeps."""
+        """Answer ``question`` in the context of the earlier turns (the first turn: alone),
+        from the articles ``filters`` (else the conversation's ``filters``) keeps."""
+        from .answering import Evidence
+
         scope = filters if filters is not None else self.filters
-        within = {"filters": scope} if scope is not None else {}
-        previous = self.turns[-1] if self.turns else None
-        if previous is None or not previous.answer.evidence or not is_follow_up(question):
-            reply = Reply(self.answerer.ask(question, k=k, **within))
+        previous = next((t for t in reversed(self.turns) if t.answer.evidence), None)
+        if previous is None:  # exactly a standalone question (its top POOL kept for the topic)
+            first = self.answerer.ask(question, k=max(k, POOL), filters=scope)
+            evidence = plain = first.evidence
+            self._vectors.append((question, None))  # embedded if a next turn needs it
+            terms: list[str] = []
         else:
-            reply = self._follow_up(question, k, previous, within)
+            first = self._answer_frame(question, scope)
+            terms = context_terms(self.turns)
+            plain, read = self._read(question, terms, first.filters)
+            evidence = self._reorder(plain, previous.answer.evidence[0])
+            # the verdict reads the question as understood (with its context) and the
+            # sentences' parts for that reading, where the context search found them
+            conf, answered = verdict(f"{question} {' '.join(terms)}",
+                                     [read.get(e.sentence_id, e)
+                                      for e in evidence[:VERDICT_DEPTH]], follow_up=True)
+            first = replace(first, answered=answered, confidence=conf)
+        self._topic.fade()
+        self._topic.add(plain, 1.0 if previous is None else PLAIN_SHARE)
+        answer = replace(first, question=question, evidence=evidence[:k])
+        reply = Reply(answer, follow_up=previous is not None, context=tuple(terms))
         self.turns.append(reply)
         return reply
+
+    def _answer_frame(self, question: str, scope: ArticleFilter | None) -> Answer:
+        """An empty answer to ``question`` under ``scope``, as :meth:`Answerer.ask` frames
+        one (the filter checked, how many articles it keeps)."""
+        from index.search.filters import NO_FILTER
+
+        from .answering import Answer
+
+        clean_question(question)  # an empty question is refused, as alone
+        wanted = scope or NO_FILTER
+        if not wanted.active:
+            return Answer(question, False, 0.0, [], filters=wanted)
+        within = self.answerer.searcher.restriction(wanted)
+        return Answer(question, False, 0.0, [], filters=wanted,
+                      kept_articles=within.kept_articles, total_articles=len(within.articles))
+
+    def _read(self, question: str, terms: list[str],
+              scope: ArticleFilter) -> tuple[list[Evidence], dict[int, Evidence]]:
+        """A later turn's candidates, ranked for the bare question: the context search's
+        best ones and the topic's sentences among them (see the module's docstring); and the
+        context search's best by sentence id."""
+        from .answering import Evidence
+
+        searcher = self.answerer.searcher
+        within = searcher.restriction(scope) if scope.active else None
+        text = clean_question(question)
+        vector = searcher.encoder.encode_query(text)
+        topic = self._topic_sentences()
+        for n, (asked, embedded) in enumerate(self._vectors):
+            if embedded is None:
+                self._vectors[n] = (asked, searcher.encoder.encode_query(clean_question(asked)))
+        earlier = [embedded for _, embedded in self._vectors]
+        context = searcher.rank(f"{text} {' '.join(terms)}" if terms else text,
+                                _blend(vector, earlier), POOL, within, also=topic)
+        self._vectors.append((question, vector))
+        read = {h.sentence.id: Evidence.from_hit(h) for h in context}
+        self._topic.add(read.values(), CONTEXT_SHARE)
+        pool = np.array(list(read), dtype=np.int64)
+        also = np.concatenate([pool, self._topic_sentences()])
+        hits = searcher.rank(text, vector, _every(also), within, also=also)
+        return [Evidence.from_hit(h) for h in hits], read
 
     def clear(self) -> None:
         """Forget every turn (the next question starts a new topic); the filter stays."""
         self.turns.clear()
+        self._vectors.clear()
+        self._topic.clear()
 
-    def _follow_up(self, question: str, k: int, previous: Reply,
-                   within: dict[str, Any]) -> Reply:
-        terms = context_terms(previous)
-        first = self.answerer.ask(question, k=max(k, POOL), **within)
-        plain = first.evidence
-        expanded = self.answerer.ask(f"{question} {' '.join(terms)}", k=max(k, POOL),
-                                     **within).evidence
-        anchor = previous.answer.evidence[0]
-        rank = {e.sentence_id: i for i, e in enumerate(plain)}
-        for i, e in enumerate(expanded):  # reached only through the context: after the rest
-            rank.setdefault(e.sentence_id, len(plain) + i)
-        pool = {e.sentence_id: e for e in (*expanded, *plain)}
-        ranked = sorted(
-            (replace(e, score=round(1.0 - RANK_STEP * rank[e.sentence_id]
-                                    + continuity_bonus(e, anchor), 6))
-             for e in pool.values()),
-            key=lambda e: (-e.score, rank[e.sentence_id]))
-        # the verdict reads the question as understood (with its context) and the sentences'
-        # parts for that reading, where the search with the context found them
-        seen = {e.sentence_id: e for e in expanded}
-        conf, answered = verdict(f"{question} {' '.join(terms)}",
-                                 [seen.get(e.sentence_id, e) for e in ranked[:VERDICT_DEPTH]],
-                                 follow_up=True)
-        answer = replace(first, question=question, answered=answered, confidence=conf,
-                         evidence=ranked[:k])
-        return Reply(answer, follow_up=True, context=tuple(terms))
+    def _reorder(self, evidence: list[Evidence], anchor: Evidence) -> list[Evidence]:
+        """``evidence`` by the bare question's ranker score plus the topic's log-prior for its
+        article and the walk's from the previous best sentence."""
+        scored = [e.score + TOPIC_WEIGHT * self._topic.prior(e.article_id) + _walk(e, anchor)
+                  for e in evidence]
+        order = sorted(range(len(evidence)), key=lambda i: -scored[i])
+        ranked = [replace(evidence[i], score=round(scored[i], 6)) for i in order]
+        if len(ranked) > 1:  # the lead over the next answer, as the ranker's margin part
+            lead = scored[order[0]] - scored[order[1]]
+            ranked[0] = replace(ranked[0], parts={**ranked[0].parts, "margin": lead})
+        return ranked
+
+    def _topic_sentences(self) -> np.ndarray:
+        """The sentence ids of the :data:`TOPIC_ARTICLES` heaviest articles of the topic."""
+        top = self._topic.best(TOPIC_ARTICLES)
+        return np.concatenate([self._sentences_of(a) for a in top]) if top else \
+            np.zeros(0, dtype=np.int64)
+
+    def _sentences_of(self, article: int) -> np.ndarray:
+        if article not in self._members:
+            ids = np.flatnonzero(self.answerer.searcher.table.article == article)
+            self._members[article] = ids[:TOPIC_SENTENCES]
+            while len(self._members) > 2 * TOPIC_ARTICLES:
+                self._members.popitem(last=False)
+        return self._members[article]
+
+
+def _every(also: np.ndarray) -> int:
+    """A ``k`` that ranks every candidate: the dense and BM25 lists plus ``also``."""
+    from index.search.searcher import CANDIDATES
+
+    return 2 * CANDIDATES + len(also)
+
+
+def _blend(vector: np.ndarray, earlier: list[np.ndarray]) -> np.ndarray:
+    """The question's vector plus the earlier questions' (latest first), unit length again."""
+    blended = vector.astype(np.float32).copy()
+    for weight, other in zip(CONTEXT_WEIGHTS, reversed(earlier)):
+        blended += weight * other
+    norm = float(np.linalg.norm(blended))
+    return blended / norm if norm else vector
+
+
+def _walk(evidence: Evidence, anchor: Evidence) -> float:
+    """Log-prior of where a dialogue's next answer stands, from the previous best sentence:
+    the same sentence again, or a few sentences on (:data:`STEPS`)."""
+    if evidence.article_id != anchor.article_id:
+        return 0.0
+    return WALK_WEIGHT * STEPS.get(evidence.sentence_id - anchor.sentence_id, 0.0)
 
 
 def words(text: str) -> list[str]:
@@ -133,8 +236,10 @@ def words(text: str) -> list[str]:
 
 
 def is_follow_up(question: str) -> bool:
-    """True for a question that refers back: a pronoun (*it*, *they*, *its*...), in a very
-    short question a demonstrative (*that*, *then*...), or an opening such as *what about*."""
+    """True for a question that plainly refers back: a pronoun (*it*, *they*, *its*...), in a
+    very short question a demonstrative (*that*, *then*...), or an opening such as *what
+    about*. (Every turn of a conversation is read with the earlier ones; this only says
+    whether the question needs them to make sense.)"""
     lowered = " ".join(question.lower().split())
     tokens = [w.lower().replace("’", "'") for w in words(question)]
     if not tokens or len(tokens) > MAX_FOLLOW_UP_WORDS:
@@ -157,23 +262,16 @@ def key_terms(text: str) -> list[str]:
     return out
 
 
-def context_terms(previous: Reply) -> list[str]:
-    """The previous turn's key terms: its question's content words, then the names in its best
-    sentence, then (for a chain of follow-ups) the context that turn was read in."""
-    terms = key_terms(previous.answer.question)
-    if previous.answer.evidence:
-        terms += [n for n in _NAME.findall(previous.answer.evidence[0].text)
-                  if n.lower() not in _STOPWORDS and n.lower() not in _ANAPHORS]
-    terms += list(previous.context)
+def context_terms(turns: "deque[Reply] | list[Reply]") -> list[str]:
+    """The earlier turns' key terms, latest turn first: its question's content words and the
+    names in its best sentence, then the turn before's question."""
+    recent = list(turns)[-2:][::-1]
+    terms: list[str] = []
+    for n, turn in enumerate(recent):
+        terms += key_terms(turn.answer.question)
+        if n == 0 and turn.answer.evidence:
+            terms += [w for w in _NAME.findall(turn.answer.evidence[0].text)
+                      if w.lower() not in _STOPWORDS and w.lower() not in _ANAPHORS]
     seen: set[str] = set()
     unique = [t for t in terms if not (t.lower() in seen or seen.add(t.lower()))]
     return unique[:MAX_CONTEXT_TERMS]
-
-
-def continuity_bonus(evidence: Evidence, anchor: Evidence) -> float:
-    """Bonus for standing in the same paragraph (or article) as the previous best sentence."""
-    if evidence.source == anchor.source and evidence.article_id == anchor.article_id:
-        if evidence.passage_id == anchor.passage_id:
-            return SAME_PASSAGE_BONUS
-        return SAME_ARTICLE_BONUS
-    return 0.0

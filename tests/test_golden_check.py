@@ -93,7 +93,7 @@ def test_malformed_file_exits_2_naming_file_and_line_and_runs_nothing(project: P
     assert code == 2
     assert out == ""
     assert err == (f"error: {bad}:9: unknown key 'expcet' in case 2 (did you mean 'expect'? "
-                   "allowed: name, question, expect, corpus, k, model, backend, filters)\n")
+                   "allowed: name, question, expect, turns, corpus, k, model, backend, filters)\n")
     assert not (project / "idx").exists()
 
 

@@ -40,10 +40,15 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
     hit is a returned sentence holding an annotator's answer start. Plain BM25 and plain dense
     retrieval are measured on the same sentences in the same run. SQuAD v2.0 questions marked
     is_impossible are asked too, as on-topic questions the articles do not answer.
+
+    A CoQA-format FILE (stories with dialogues) is asked dialogue by dialogue, each turn in
+    its conversation and alone, and also reports how often the top sentence is from the
+    dialogue's story (story@1).
     """
     from index.embed.encoders import EncoderSpec
 
-    from .report import render
+    from .coqa import is_coqa, load_coqa, read_json
+    from .report import render, render_dialogues
     from .runner import evaluate
     from .squad import load_squad
 
@@ -51,13 +56,27 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
         from .plot import check_plot_path
 
         check_plot_path(Path(plot))
+    spec = EncoderSpec.from_env(model, backend)
+    if is_coqa(read_json(file)[0]):  # dialogues
+        from index.errors import BadInput
+
+        from .dialogues import evaluate_dialogues
+
+        if ooc or plot:
+            raise BadInput("--ooc and --plot are for SQuAD-format files, not dialogues")
+        coqa = load_coqa(file)
+        if articles is not None:
+            coqa = coqa.subset(articles)
+        report = evaluate_dialogues(coqa, spec=spec, ranker=ranker,
+                                    work_dir=Path(work_dir) if work_dir else None)
+        click.echo(json.dumps(report) if as_json else render_dialogues(report))
+        return
     squad = load_squad(file)
     outside = load_squad(ooc) if ooc else None
     if articles is not None:
         squad = squad.subset(list(range(min(articles, len(squad.articles)))))
         if outside is not None:
             outside = outside.subset(list(range(min(articles, len(outside.articles)))))
-    spec = EncoderSpec.from_env(model, backend)
     report = evaluate(squad, outside, spec=spec, ranker=ranker,
                       work_dir=Path(work_dir) if work_dir else None)
     if plot is not None:

@@ -63,3 +63,20 @@ def render_verdict(verdict: dict[str, Any]) -> list[str]:
 def _figure(value: float | None) -> str:
     """A figure to three decimals, or "-" where there was nothing to measure."""
     return "-" if value is None else f"{value:.3f}"
+
+
+def render_dialogues(report: dict[str, Any]) -> str:
+    """The dialogue report: one row per method, with the share of right-story top sentences."""
+    lines = [f"{report['turns']} scored turns of {report['dialogues']} dialogues on "
+             f"{report['stories']} stories ({report['sentences']} sentences; "
+             f"{report['unscored_turns']} turns without a rationale asked but not scored), "
+             f"model {report['model']}, ranker {report['ranker']}",
+             f"{'method':<15} {'P@1':>6} {'MRR@10':>7} {'R@5':>6} {'R@10':>6} {'story@1':>8} "
+             f"{'ms/turn':>8}"]
+    for name, row in report["methods"].items():
+        ms = f"{row['ms_per_turn']:>8.1f}" if "ms_per_turn" in row else f"{'-':>8}"
+        lines.append(f"{name:<15} {row['p@1']:>6.3f} {row['mrr@10']:>7.3f} {row['r@5']:>6.3f} "
+                     f"{row['r@10']:>6.3f} {row['story@1']:>8.3f} {ms}")
+    lines.append(f"conversation: {report['read_with_earlier_turns']} of {report['turns']} "
+                 f"turns read with earlier turns; indexing {report['index_seconds']:.1f} s")
+    return "\n".join(lines)

@@ -16,6 +16,15 @@ A golden file holds many cases; each asks one question and states what the answe
       - question: What did Leica say?
         filters: {source: "*leica*"}   # a case's own filters replace the file's
         expect: {contains: Leica}
+      - name: leica-before-xiaomi  # a dialogue: each turn read with the earlier ones
+        turns:
+          - question: Who did Leica partner with before Xiaomi?
+            expect: {contains: Huawei}
+          - question: When did it end?
+            expect: {contains: expired in 2021}
+
+A case with ``turns`` becomes one case per turn (named ``NAME · turn N``), each asked in a
+conversation after the earlier turns' questions.
 
 Every mapping is checked for unknown keys and wrong types; duplicate keys are errors too (plain
 YAML loading would keep the last one silently). Line numbers come from PyYAML's node marks.
@@ -25,7 +34,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -47,7 +56,9 @@ DEFAULT_K = 5  # a golden file's own default: sentences fetched and recorded per
 MAX_GOLDEN_BYTES = 16 * MiB  # thousands of cases; YAML is loaded without aliases, 32 levels
 
 FILE_KEYS = ("cases", "corpus", "k", "model", "backend", "description", "filters")
-CASE_KEYS = ("name", "question", "expect", "corpus", "k", "model", "backend", "filters")
+CASE_KEYS = ("name", "question", "expect", "turns", "corpus", "k", "model", "backend",
+             "filters")
+TURN_KEYS = ("question", "expect")
 EXPECT_KEYS = ("contains", "equals", "article", "within", "abstain")
 
 
@@ -91,6 +102,8 @@ class Case:
     file: Path
     line: int
     filters: ArticleFilter = NO_FILTER
+    earlier: tuple[str, ...] = ()  # a dialogue's turn: the questions asked before it, in order
+    dialogue: str | None = None  # a dialogue's turn: the name of the dialogue
 
     @property
     def fetch(self) -> int:
@@ -191,17 +204,44 @@ class _Parser:
         golden = GoldenFile(self.path, description=description)
         names: dict[str, int] = {}
         for number, node in enumerate(cases_node.value, start=1):
-            case = self.case(node, number, defaults)
-            if case.name in names:
-                raise self.error(node, f"duplicate case name '{case.name}' (first on line "
-                                       f"{names[case.name]}); give one of them a 'name:'")
-            names[case.name] = case.line
-            golden.cases.append(case)
+            for case in self.cases(node, number, defaults):
+                if case.name in names:
+                    raise self.error(node, f"duplicate case name '{case.name}' (first on line "
+                                           f"{names[case.name]}); give one of them a 'name:'")
+                names[case.name] = case.line
+                golden.cases.append(case)
         return golden
 
-    def case(self, node: yaml.Node, number: int, defaults: dict[str, Any]) -> Case:
+    def cases(self, node: yaml.Node, number: int, defaults: dict[str, Any]) -> list[Case]:
+        """The case at ``node``: one, or one per turn of a dialogue (``turns:``)."""
         what = f"case {number}"
         keys = self.mapping(node, CASE_KEYS, what)
+        if "turns" not in keys:
+            return [self.case(node, keys, what, defaults)]
+        for key in ("question", "expect"):
+            if key in keys:
+                raise self.error(keys[key][0], f"{what} has 'turns:', so its '{key}:' belongs "
+                                               "in a turn")
+        turns_node = keys["turns"][1]
+        if not isinstance(turns_node, yaml.SequenceNode) or not turns_node.value:
+            raise self.error(turns_node, "'turns' must be a non-empty list of turns "
+                                         "(question and expect)")
+        cases: list[Case] = []
+        dialogue = self.text(keys["name"], "name") if "name" in keys else None
+        for n, turn_node in enumerate(turns_node.value, start=1):
+            turn_what = f"turn {n} of {what}"
+            turn_keys = self.mapping(turn_node, TURN_KEYS, turn_what)
+            if dialogue is None and "question" in turn_keys:
+                dialogue = " ".join(self.text(turn_keys["question"], "question").split())
+            case = self.case(turn_node, {**keys, **turn_keys}, turn_what, defaults,
+                             name=f"{dialogue} · turn {n}")
+            cases.append(replace(case, earlier=tuple(c.question for c in cases),
+                                 dialogue=dialogue))
+        return cases
+
+    def case(self, node: yaml.Node, keys: dict[str, tuple[yaml.Node, yaml.Node]], what: str,
+             defaults: dict[str, Any], name: str | None = None) -> Case:
+        """One question with its expectations (``name``: given by its dialogue)."""
         if "question" not in keys:
             raise self.error(node, f"{what} has no 'question:'")
         question = self.text(keys["question"], "question")
@@ -209,7 +249,9 @@ class _Parser:
             raise self.error(node, f"{what} has no 'expect:' (e.g. contains, equals, "
                                    "article, within, abstain)")
         expect = self.expect(keys["expect"], what)
-        name = self.text(keys["name"], "name") if "name" in keys else " ".join(question.split())
+        if name is None and "name" in keys:
+            name = self.text(keys["name"], "name")
+        name = name or " ".join(question.split())
         model = self.text(keys["model"], "model") if "model" in keys else defaults["model"]
         backend = self.backend(keys["backend"]) if "backend" in keys else defaults["backend"]
         try:

@@ -76,6 +76,7 @@ class GoldenRunner:
         self._answerers: dict[str, Answerer] = {}
         self._failed: dict[str, str] = {}
         self._baselines: dict[Path, dict[str, Any] | None] = {}
+        self._dialogue: tuple[tuple, Any] | None = None  # the last dialogue's conversation
 
     def index_dir(self, corpus: tuple[Path | str, ...], spec: EncoderSpec) -> Path:
         """The index folder for one corpus and model: ``<root>/<name>-<hash>``."""
@@ -136,7 +137,7 @@ class GoldenRunner:
         result = CaseResult(case)
         started = time.perf_counter()
         try:
-            answer = self.answerer(case).ask(case.question, k=case.fetch, filters=case.filters)
+            answer = self._ask(case)
         except EngineError as exc:
             result.error = " ".join(str(exc).split())
             return result
@@ -147,6 +148,24 @@ class GoldenRunner:
         if recorded is not None:
             result.drift = compare(recorded.get(case.name), snapshot(answer, case.file))
         return result
+
+    def _ask(self, case: Case) -> Answer:
+        """The answer to ``case``; a dialogue's turn is asked in a conversation after the
+        earlier turns (the conversation of the previous turn is reused when it is that one)."""
+        answerer = self.answerer(case)
+        if case.dialogue is None:
+            return answerer.ask(case.question, k=case.fetch, filters=case.filters)
+        key = (str(case.file), case.dialogue, id(answerer), case.fetch, case.filters)
+        if self._dialogue is not None and self._dialogue[0] == (*key, case.earlier):
+            conversation = self._dialogue[1]
+        else:
+            conversation = answerer.conversation()
+            conversation.filters = case.filters
+            for question in case.earlier:
+                conversation.ask(question, k=case.fetch)
+        answer = conversation.ask(case.question, k=case.fetch).answer
+        self._dialogue = ((*key, (*case.earlier, case.question)), conversation)
+        return answer
 
     def run_file(self, golden: GoldenFile) -> list[CaseResult]:
         """Every case of ``golden``, in file order."""

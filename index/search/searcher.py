@@ -147,13 +147,14 @@ class Searcher:
         return self._catalog
 
     def rank(self, question: str, query: np.ndarray, k: int = 5,
-             within: Restriction | None = None) -> list[Hit]:
-        """Like :meth:`search` with the question already embedded as ``query``.
+             within: Restriction | None = None, also: np.ndarray | None = None) -> list[Hit]:
+        """Like :meth:`search` with the question already embedded as ``query``; the sentence
+        ids ``also`` (those ``within`` keeps) are candidates too (a conversation's topic).
 
         Sentences with the same text in several places (a wire story reprinted) become one hit;
         the other places are in its ``also``.
         """
-        pool = self.candidates(question, query, within)
+        pool = self.candidates(question, query, within, also)
         if pool is None:
             return []
         scores = self.ranker.score(pool.parts)
@@ -183,10 +184,11 @@ class Searcher:
                             int(table.line[row.id]), int(table.column[row.id])))
         return hits
 
-    def candidates(self, question: str, query: np.ndarray,
-                   within: Restriction | None = None) -> Pool | None:
-        """The candidate sentences (dense and BM25 top lists) with their score parts; None
-        when the index is empty. With ``within``, both lists come from its sentences only."""
+    def candidates(self, question: str, query: np.ndarray, within: Restriction | None = None,
+                   also: np.ndarray | None = None) -> Pool | None:
+        """The candidate sentences (dense and BM25 top lists, and the ids ``also``) with their
+        score parts; None when the index is empty. With ``within``, all come from its
+        sentences only."""
         if self.size == 0:
             return None
         if within is None:
@@ -197,7 +199,12 @@ class Searcher:
                 self.ann, self.ann_config, self.sentence_vectors, query, CANDIDATES,
                 within.ids, within.bitmap(), lambda: within.exact_index(self.sentence_vectors))
         with self._term_match(question, within) as match:
-            ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES)]).astype(np.int64))
+            extra = np.asarray(also if also is not None else [], dtype=np.int64)
+            extra = extra[(extra >= 0) & (extra < self.size)]
+            if within is not None:
+                extra = extra[within.mask[extra]]
+            ids = np.unique(np.concatenate([dense_ids, match.top(CANDIDATES), extra])
+                            .astype(np.int64))
             ids = ids[(ids >= 0) & (ids < self.size)]
             if not len(ids):
                 return None

@@ -1,0 +1,61 @@
+"""``bot eval`` on a CoQA-format file: dialogues asked turn by turn, beside each question alone.
+
+The fixture (tests/data/dialogues.coqa.json) was written for these tests: three short stories
+whose follow-ups ("Who built it?", "When did it close?") only make sense in their dialogue.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.evaluation.coqa import load_coqa
+from bot.evaluation.dialogues import METHODS
+
+FIXTURE = Path(__file__).parent / "data" / "dialogues.coqa.json"
+
+
+def test_dialogues_load_with_their_rationale_spans():
+    coqa = load_coqa(FIXTURE)
+    assert len(coqa.articles) == 3 and [len(d.turns) for d in coqa.dialogues] == [5, 5, 2]
+    story = coqa.articles[0].text
+    start, end = coqa.dialogues[0].turns[1].span
+    assert story[start:end] == "built by the shipwright"
+    assert coqa.dialogues[0].turns[4].span is None  # the story does not say
+
+
+def test_bot_eval_asks_each_dialogue_turn_by_turn_beside_the_baselines(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["eval", str(FIXTURE), "--json", "--backend", "hashing",
+                                      "--model", "hashing", "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["stories"], report["dialogues"], report["turns"],
+            report["unscored_turns"]) == (3, 3, 11, 1)
+    assert set(report["methods"]) == set(METHODS)
+    for row in report["methods"].values():
+        assert row["questions"] == 11
+        assert all(0.0 <= row[key] <= 1.0 for key in ("p@1", "mrr@10", "r@10", "story@1"))
+    talk, alone = report["methods"]["conversation"], report["methods"]["alone"]
+    assert talk["story@1"] == 1.0 > alone["story@1"]  # "When did it close?" is the theatre's
+    assert talk["p@1"] > alone["p@1"]
+    assert report["read_with_earlier_turns"] == 11 - 3 + 0  # every turn but the first ones
+
+
+def test_human_report_has_a_row_per_method(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["eval", str(FIXTURE), "--backend", "hashing", "--model",
+                                      "hashing", "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "story@1" in result.output
+    assert [line.split()[0] for line in result.output.splitlines()[2:7]] == list(METHODS)
+
+
+def test_a_malformed_dialogue_file_is_one_line_error(tmp_path: Path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"data": [{"story": "", "questions": [], "answers": []}]}))
+    result = CliRunner().invoke(cli, ["eval", str(bad), "--backend", "hashing", "--model",
+                                      "hashing", "--work-dir", str(tmp_path / "w")])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error:") and "malformed CoQA story 1" in result.output
