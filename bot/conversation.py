@@ -38,6 +38,8 @@ from .topic import Topic
 if TYPE_CHECKING:  # the answering API pulls in FAISS: import it only when used
     from index.search.filters import ArticleFilter
 
+    from index.search.searcher import Hit
+
     from .answering import Answer, Answerer, Evidence
 
 POOL = 30  # candidates ranked per turn before the topic prior reorders them
@@ -111,14 +113,16 @@ class Conversation:
         previous = next((t for t in reversed(self.turns) if t.answer.evidence), None)
         if previous is None:  # exactly a standalone question (its top POOL kept for the topic)
             first = self.answerer.ask(question, k=max(k, POOL), filters=scope)
-            evidence = plain = first.evidence
+            evidence = first.evidence
+            plain = [(e.article_id, e.score) for e in evidence]
             self._vectors.append((question, None))  # embedded if a next turn needs it
             terms: list[str] = []
         else:
             first = self._answer_frame(question, scope)
             terms = context_terms(self.turns)
-            plain, read = self._read(question, terms, first.filters)
-            evidence = self._reorder(plain, previous.answer.evidence[0])
+            hits, read = self._read(question, terms, first.filters)
+            plain = [(h.sentence.article, h.score) for h in hits]
+            evidence = self._reorder(hits, previous.answer.evidence[0], max(k, VERDICT_DEPTH))
             # the verdict reads the question as understood (with its context) and the
             # sentences' parts for that reading, where the context search found them
             conf, answered = verdict(f"{question} {' '.join(terms)}",
@@ -126,7 +130,7 @@ class Conversation:
                                       for e in evidence[:VERDICT_DEPTH]], follow_up=True)
             first = replace(first, answered=answered, confidence=conf)
         self._topic.fade()
-        self._topic.add(plain, 1.0 if previous is None else PLAIN_SHARE)
+        self._topic.add(plain, 1.0 if previous is None else PLAIN_SHARE)  # the ranker's scores
         answer = replace(first, question=question, evidence=evidence[:k])
         reply = Reply(answer, follow_up=previous is not None, context=tuple(terms))
         self.turns.append(reply)
@@ -148,12 +152,10 @@ class Conversation:
                       kept_articles=within.kept_articles, total_articles=len(within.articles))
 
     def _read(self, question: str, terms: list[str],
-              scope: ArticleFilter) -> tuple[list[Evidence], dict[int, Evidence]]:
+              scope: ArticleFilter) -> tuple[list[Hit], dict[int, Hit]]:
         """A later turn's candidates, ranked for the bare question: the context search's
         best ones and the topic's sentences among them (see the module's docstring); and the
         context search's best by sentence id."""
-        from .answering import Evidence
-
         searcher = self.answerer.searcher
         within = searcher.restriction(scope) if scope.active else None
         text = clean_question(question)
@@ -166,12 +168,11 @@ class Conversation:
         context = searcher.rank(f"{text} {' '.join(terms)}" if terms else text,
                                 _blend(vector, earlier), POOL, within, also=topic)
         self._vectors.append((question, vector))
-        read = {h.sentence.id: Evidence.from_hit(h) for h in context}
-        self._topic.add(read.values(), CONTEXT_SHARE)
+        read = {h.sentence.id: h for h in context}
+        self._topic.add(((h.sentence.article, h.score) for h in context), CONTEXT_SHARE)
         pool = np.array(list(read), dtype=np.int64)
         also = np.concatenate([pool, self._topic_sentences()])
-        hits = searcher.rank(text, vector, _every(also), within, also=also)
-        return [Evidence.from_hit(h) for h in hits], read
+        return searcher.rank(text, vector, _every(also), within, also=also), read
 
     def clear(self) -> None:
         """Forget every turn (the next question starts a new topic); the filter stays."""
@@ -179,17 +180,21 @@ class Conversation:
         self._vectors.clear()
         self._topic.clear()
 
-    def _reorder(self, evidence: list[Evidence], anchor: Evidence) -> list[Evidence]:
-        """``evidence`` by the bare question's ranker score plus the topic's log-prior for its
-        article and the walk's from the previous best sentence."""
-        scored = [e.score + TOPIC_WEIGHT * self._topic.prior(e.article_id) + _walk(e, anchor)
-                  for e in evidence]
-        order = sorted(range(len(evidence)), key=lambda i: -scored[i])
-        ranked = [replace(evidence[i], score=round(scored[i], 6)) for i in order]
+    def _reorder(self, hits: list[Hit], anchor: Evidence, keep: int) -> list[Evidence]:
+        """The ``keep`` best of ``hits`` by the bare question's ranker score plus the topic's
+        log-prior for its article and the walk's from the previous best sentence."""
+        from .answering import Evidence
+
+        prior = self._topic.priors({h.sentence.article for h in hits})
+        scored = [h.score + TOPIC_WEIGHT * prior[h.sentence.article]
+                  + _walk(h.sentence.article, h.sentence.id, anchor) for h in hits]
+        order = sorted(range(len(hits)), key=lambda i: -scored[i])[:max(keep, 2)]
+        ranked = [replace(Evidence.from_hit(hits[i]), score=round(scored[i], 6))
+                  for i in order]
         if len(ranked) > 1:  # the lead over the next answer, as the ranker's margin part
             lead = scored[order[0]] - scored[order[1]]
             ranked[0] = replace(ranked[0], parts={**ranked[0].parts, "margin": lead})
-        return ranked
+        return ranked[:keep]
 
     def _topic_sentences(self) -> np.ndarray:
         """The sentence ids of the :data:`TOPIC_ARTICLES` heaviest articles of the topic."""
@@ -222,12 +227,12 @@ def _blend(vector: np.ndarray, earlier: list[np.ndarray]) -> np.ndarray:
     return blended / norm if norm else vector
 
 
-def _walk(evidence: Evidence, anchor: Evidence) -> float:
+def _walk(article: int, sentence: int, anchor: Evidence) -> float:
     """Log-prior of where a dialogue's next answer stands, from the previous best sentence:
     the same sentence again, or a few sentences on (:data:`STEPS`)."""
-    if evidence.article_id != anchor.article_id:
+    if article != anchor.article_id:
         return 0.0
-    return WALK_WEIGHT * STEPS.get(evidence.sentence_id - anchor.sentence_id, 0.0)
+    return WALK_WEIGHT * STEPS.get(sentence - anchor.sentence_id, 0.0)
 
 
 def words(text: str) -> list[str]:

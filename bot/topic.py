@@ -11,12 +11,9 @@ each turn.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .answering import Evidence
 
 TEMPERATURE = 3.0  # softens the ranker's scores (a listwise softmax's log-odds) per turn
 FLOOR = 0.01  # the probability an article gets from a search that did not reach it
@@ -39,17 +36,18 @@ class Topic:
         self.scores = {a: s * DECAY for a, s in self.scores.items()}
         self.unreached *= DECAY
 
-    def add(self, evidence: Iterable[Evidence], share: float = 1.0) -> None:
-        """Add one search's best candidates (``share``: how much this search counts)."""
-        evidence = list(evidence)
-        if not evidence:
+    def add(self, ranked: Iterable[tuple[int, float]], share: float = 1.0) -> None:
+        """Add one search's best candidates, ``(article id, ranker score)`` each (``share``:
+        how much this search counts)."""
+        evidence = list(ranked)
+        if not evidence or not share:
             return
-        scores = np.array([e.score for e in evidence]) / TEMPERATURE
+        scores = np.array([score for _, score in evidence]) / TEMPERATURE
         weights = np.exp(scores - scores.max())
         weights /= weights.sum()
         reached: dict[int, float] = {}
-        for e, w in zip(evidence, weights.tolist()):
-            reached[e.article_id] = reached.get(e.article_id, 0.0) + w
+        for (article, _), w in zip(evidence, weights.tolist()):
+            reached[article] = reached.get(article, 0.0) + w
         floor = share * math.log(FLOOR)
         for article in self.scores.keys() - reached.keys():
             self.scores[article] += floor
@@ -66,6 +64,12 @@ class Topic:
         if not self.scores:
             return 0.0
         return self.scores.get(article, self.unreached) - max(self.scores.values())
+
+    def priors(self, articles: Iterable[int]) -> dict[int, float]:
+        """:meth:`prior` of each of ``articles``."""
+        best = max(self.scores.values(), default=0.0)
+        return {a: self.scores.get(a, self.unreached) - best if self.scores else 0.0
+                for a in articles}
 
     def best(self, count: int) -> list[int]:
         """The ``count`` articles with the highest scores, best first."""
