@@ -165,9 +165,14 @@ class Conversation:
             if embedded is None:
                 self._vectors[n] = (asked, searcher.encoder.encode_query(clean_question(asked)))
         earlier = [embedded for _, embedded in self._vectors]
-        context = searcher.rank(f"{text} {' '.join(terms)}" if terms else text,
-                                _blend(vector, earlier), POOL, within, also=topic)
         self._vectors.append((question, vector))
+        search = f"{text} {' '.join(terms)}" if terms else text
+        if not _pools(searcher):  # a sharded index: the topic prior alone keeps the dialogue
+            context = searcher.rank(search, _blend(vector, earlier), POOL, within)
+            self._topic.add(((h.sentence.article, h.score) for h in context), CONTEXT_SHARE)
+            return searcher.rank(text, vector, 2 * POOL, within), \
+                {h.sentence.id: h for h in context}
+        context = searcher.rank(search, _blend(vector, earlier), POOL, within, also=topic)
         read = {h.sentence.id: h for h in context}
         self._topic.add(((h.sentence.article, h.score) for h in context), CONTEXT_SHARE)
         pool = np.array(list(read), dtype=np.int64)
@@ -198,6 +203,8 @@ class Conversation:
 
     def _topic_sentences(self) -> np.ndarray:
         """The sentence ids of the :data:`TOPIC_ARTICLES` heaviest articles of the topic."""
+        if not _pools(self.answerer.searcher):
+            return np.zeros(0, dtype=np.int64)
         top = self._topic.best(TOPIC_ARTICLES)
         return np.concatenate([self._sentences_of(a) for a in top]) if top else \
             np.zeros(0, dtype=np.int64)
@@ -209,6 +216,14 @@ class Conversation:
             while len(self._members) > 2 * TOPIC_ARTICLES:
                 self._members.popitem(last=False)
         return self._members[article]
+
+
+def _pools(searcher: object) -> bool:
+    """Whether ``searcher`` takes extra candidates (``rank(..., also=ids)``; a sharded index's
+    searcher does not yet)."""
+    import inspect
+
+    return "also" in inspect.signature(searcher.rank).parameters  # type: ignore[attr-defined]
 
 
 def _every(also: np.ndarray) -> int:

@@ -138,3 +138,20 @@ def test_object_lines_print_human_output_without_json(indexed: Path):
     assert f"Q: {FOLLOW_UP}\n  (read with the earlier turns: Acme" in text
     assert "The agreement between Acme and Globex ended in 2019" in text
     assert run.stderr.decode().startswith("error: line 3: not a JSON object")
+
+
+def test_a_sharded_index_answers_conversations_too(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    corpus = write_corpus(tmp_path / "corpus", {"acme.txt": PARTNERS, "umbrella.txt": FACTORY})
+    built = CliRunner().invoke(cli, ["index", str(corpus), "--index-dir", str(tmp_path / "idx"),
+                                     "--shards", "2", "--backend", "hashing", "--model",
+                                     "hashing"])
+    assert built.exit_code == 0, built.output
+    run = ask(tmp_path / "idx", [turn(ACME_FIRST, "acme"), turn(FOLLOW_UP, "acme")], "--json")
+    assert run.returncode == 0, run.stderr
+    out = objects(run)
+    assert "Acme" in out[1]["read_with"]
+    assert out[1]["answers"][0]["source"].endswith("acme.txt")
