@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.errors import BadInput
+from index.errors import BadInput, UnreadableFile
+from index.files import read_regular_file
 
-from .squad import SquadArticle
+from .squad import MAX_SQUAD_BYTES, SquadArticle
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -65,15 +66,17 @@ def is_coqa(data: Any) -> bool:
 
 
 def read_json(path: str | Path) -> tuple[Any, bytes]:
-    """The parsed JSON of ``path`` and its bytes (one-line errors as :class:`BadInput`)."""
+    """The parsed JSON of the regular file ``path`` and its bytes (one-line errors as
+    :class:`BadInput`, as :func:`bot.evaluation.squad.load_squad` gives)."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_SQUAD_BYTES)
         return json.loads(raw.decode("utf-8")), raw
-    except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadInput(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
+    except UnreadableFile as exc:
+        raise BadInput(f"cannot read {path}: {exc.reason}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        first = (str(exc).splitlines() or ["nested too deeply"])[0]
+        raise BadInput(f"{path} is not JSON ({first})") from None
 
 
 def load_coqa(path: str | Path) -> CoqaSet:
