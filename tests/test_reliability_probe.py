@@ -263,7 +263,9 @@ def test_a_damaged_manifest_is_one_line(index_dir: Path, damage, fragment: str):
     ("counts", {"articles": "many"}), ("encoder", "hashing"), ("encoder", {"model": 3}),
     ("files", {"x.txt": {"sha256": 1}}), ("checksums", {"../../etc/passwd": {"size": 1}}),
     ("checksums", {"/etc/passwd": {"size": 1, "sha256": ""}}), ("created", "yesterday"),
-    ("splitter", None), ("ann", []),
+    ("splitter", None), ("ann", []), ("ann", {"sentences": []}),
+    ("ann", {"sentences": {"kind": "hnsw"}}), ("ann", {"sentences": {"nprobe": -1}}),
+    ("encoder", {"model": "\ud800", "backend": "hashing"}), ("files", {"\udcff": {}}),
 ])
 def test_forged_manifest_fields_are_refused(index_dir: Path, field: str, value):
     import json

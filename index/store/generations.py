@@ -49,6 +49,7 @@ REBUILD = "rebuild it with: bot index --rebuild PATH..."
 VERIFY_HASH_LIMIT = 64 * 1024 * 1024  # files above this are checked by size on load
 MAX_CURRENT_BYTES = 4096  # CURRENT holds one generation name
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024  # about two million indexed files
+ANN_KINDS = ("flat", "ivf-sq8", "ivf-pq")  # index.store.ann's kinds
 _GENERATION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}")
 
 
@@ -139,6 +140,10 @@ def _check_fields(data: dict[str, Any]) -> None:
     def count(value: Any) -> bool:
         return type(value) is int and value >= 0
 
+    try:  # a writer never writes a lone surrogate ("\ud800"): such a manifest was forged
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        raise ValueError("text that is not valid Unicode") from None
     encoder = data.get("encoder")
     require(isinstance(encoder, dict) and isinstance(encoder.get("model"), str)
             and isinstance(encoder.get("backend"), str), "encoder")
@@ -158,6 +163,10 @@ def _check_fields(data: dict[str, Any]) -> None:
                 count(expected.get("size")) and isinstance(expected.get("sha256"), str),
                 f"checksum entry {name!r}"[:200])
     require(type(data.get("created", 0.0)) in (int, float), "created")
+    for name, config in data.get("ann", {}).items():
+        require(isinstance(config, dict) and config.get("kind", "flat") in ANN_KINDS and all(
+            count(v) and v < 2**31 for k, v in config.items() if k != "kind"),
+            f"vector index settings {name!r}"[:200])
 
 
 class IndexDir:
@@ -336,7 +345,8 @@ def manifest_digest(data: dict[str, Any]) -> str:
     """SHA-256 of a manifest's JSON content (all keys but ``digest``, canonically ordered)."""
     body = {k: v for k, v in data.items() if k != "digest"}
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: a damaged manifest's "\ud800" escape must give a wrong digest, not a crash
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def verify_checksums(generation: Path, checksums: dict[str, dict[str, Any]]) -> None:
