@@ -352,3 +352,22 @@ def test_a_golden_baseline_that_is_a_fifo_is_named(tmp_path: Path):
     output = result.stdout + result.stderr
     assert result.exit_code == 0 and "Traceback" not in output  # warned, the cases still run
     assert "warning:" in output and "unreadable baseline (not a regular file (a FIFO))" in output
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("where", ["index", "shard"])
+def test_a_sharded_index_whose_manifest_is_a_fifo_is_one_line(tmp_path: Path, where: str):
+    from index.store.sharded import ShardedDir
+
+    corpus = write_corpus(tmp_path / "news", {**GOOD, "b.txt": "Owls hunt mice at night.\n"})
+    built = bot("index", str(corpus), "--index-dir", str(tmp_path / "idx"), "--shards", "2",
+                *HASHING)
+    assert built.exit_code == 0, built.stderr
+    store = ShardedDir(tmp_path / "idx")
+    manifest = store.require_current() / "manifest.json"
+    if where == "shard":
+        manifest = sorted((tmp_path / "idx" / "shards").rglob("manifest.json"))[0]
+    manifest.unlink()
+    os.mkfifo(manifest)
+    assert_one_error(bot("ask", "otters", "--index-dir", str(tmp_path / "idx")), 1,
+                     "unreadable")

@@ -217,19 +217,7 @@ class IndexDir:
         generation of an older format is refused unless ``upgrading`` (the indexer, which
         reuses its articles and vectors in a new generation)."""
         generation = generation or self.require_current()
-        path = generation / MANIFEST
-        if not os.path.lexists(path):
-            raise IndexCorrupt(f"{path} is missing; {REBUILD}")
-        try:
-            data = json.loads(read_regular_file(path, MAX_MANIFEST_BYTES).decode("utf-8"))
-        except UnreadableFile as exc:
-            raise IndexCorrupt(f"{path} is unreadable ({_shorter(exc.reason)}); {REBUILD}") \
-                from None
-        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
-            raise IndexCorrupt(f"{path} is unreadable ({_shorter(str(exc))}); {REBUILD}") \
-                from None
-        if not isinstance(data, dict):
-            raise IndexCorrupt(f"{generation / MANIFEST} is not a JSON object")
+        data = load_manifest_json(generation / MANIFEST)
         manifest = Manifest.from_json(data)
         if manifest.format_version not in READABLE and not upgrading:
             raise IndexMismatch(
@@ -339,6 +327,24 @@ class IndexDir:
                 shutil.rmtree(path, ignore_errors=True)
         for stray in self.root.glob(".CURRENT.*"):
             stray.unlink(missing_ok=True)
+
+
+def load_manifest_json(path: Path, rebuild: str = REBUILD) -> dict[str, Any]:
+    """The JSON object in the manifest file ``path``, read as a regular file of at most
+    :data:`MAX_MANIFEST_BYTES`; raises :class:`IndexCorrupt` (one line, ending in
+    ``rebuild``) for anything else."""
+    if not os.path.lexists(path):
+        raise IndexCorrupt(f"{path} is missing; {rebuild}")
+    try:
+        data = json.loads(read_regular_file(path, MAX_MANIFEST_BYTES).decode("utf-8"))
+    except UnreadableFile as exc:
+        raise IndexCorrupt(f"{path} is unreadable ({_shorter(exc.reason)}); {rebuild}") \
+            from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
+        raise IndexCorrupt(f"{path} is unreadable ({_shorter(str(exc))}); {rebuild}") from None
+    if not isinstance(data, dict):
+        raise IndexCorrupt(f"{path} is not a JSON object; {rebuild}")
+    return data
 
 
 def manifest_digest(data: dict[str, Any]) -> str:

@@ -21,7 +21,6 @@ shards' own ``CURRENT`` pointers (which run ahead while a build is under way).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -30,8 +29,8 @@ from typing import Any
 
 from index.embed.encoders import EncoderSpec
 from index.errors import IndexCorrupt, IndexMismatch
-from index.store.generations import (MANIFEST, IndexDir, Manifest, manifest_digest,
-                                     verify_checksums)
+from index.store.generations import (MANIFEST, IndexDir, Manifest, load_manifest_json,
+                                     manifest_digest, verify_checksums)
 
 FORMAT = "bot-sharded-index"
 FORMAT_VERSION = 1
@@ -133,14 +132,7 @@ class ShardedDir(IndexDir):
         """The live (or given) version's manifest, its digest and files checked."""
         generation = generation or self.require_current()
         path = generation / MANIFEST
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise IndexCorrupt(f"{path} is missing; {REBUILD}") from None
-        except (OSError, ValueError) as exc:
-            raise IndexCorrupt(f"{path} is unreadable ({exc}); {REBUILD}") from None
-        if not isinstance(data, dict):
-            raise IndexCorrupt(f"{path} is not a JSON object")
+        data = load_manifest_json(path, REBUILD)  # a regular file, size-limited, JSON
         manifest = ShardedManifest.from_json(data)
         if data.get("digest") != manifest_digest(data):
             raise IndexCorrupt(f"{path} was altered (its digest does not match); {REBUILD}")
@@ -153,8 +145,8 @@ class ShardedDir(IndexDir):
         store = self.shard(entry.shard)
         path = store.generations / str(entry.generation)
         try:
-            data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = load_manifest_json(path / MANIFEST, REBUILD)
+        except IndexCorrupt:
             raise IndexCorrupt(f"shard {entry.shard}'s generation {entry.generation} is "
                                f"missing or unreadable; {REBUILD}") from None
         if not isinstance(data, dict) or data.get("digest") != entry.digest:
