@@ -180,16 +180,31 @@ class ShardActor:
         return getattr(self.searcher, method)(*args)
 
 
+def _spread(count: int) -> list[Any]:
+    """Where each of ``count`` actors goes: the alive nodes in turn, each placement soft (a lost
+    node's actors restart elsewhere). Ray's own "SPREAD" is best effort and, with actors that
+    ask for no CPU, was seen putting all of them on the head node."""
+    ray = _ray()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+    if not nodes:
+        return ["SPREAD"] * count
+    return [NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True)
+            for i in range(count)]
+
+
 class RayShards:
     """The shards of an index searched by one Ray actor each (see the module text)."""
 
     def __init__(self, specs: Sequence[ShardSpec]) -> None:
         ray = _ray()
         self.timeout = float(os.environ.get("BOT_RAY_TIMEOUT", "120"))
-        actor = ray.remote(ShardActor).options(
+        actor = ray.remote(ShardActor)
+        places = _spread(len(specs))
+        self.actors = {s.shard: actor.options(
             num_cpus=0, max_restarts=ACTOR_RESTARTS, max_task_retries=ACTOR_RESTARTS,
-            scheduling_strategy="SPREAD")
-        self.actors = {s.shard: actor.remote(s) for s in specs}
+            scheduling_strategy=where).remote(s) for s, where in zip(specs, places)}
         try:
             for shard, error in zip(self.actors, self._get(
                     {n: a.ready.remote() for n, a in self.actors.items()})):

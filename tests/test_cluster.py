@@ -239,7 +239,9 @@ def test_worker_node_lost_mid_build_still_publishes_a_complete_index(
     the lost build again on the head node; the index is published whole and answers as one
     built in this process."""
     folder = tmp_path_factory.mktemp("fault")
-    corpus = synthetic_news(folder / "news", files=24, sentences=450, seed=3)
+    # builds long enough for the kill to land mid-build, each shard under the 8,000 sentences
+    # from which its vectors would be approximate (trained, so two builds could differ)
+    corpus = synthetic_news(folder / "news", files=24, sentences=700, seed=3)
     worker_node = next(n for n in cluster.alive_nodes()
                        if n != ray.get_runtime_context().get_node_id())
     store = ShardedDir(folder / "ray")
