@@ -103,6 +103,8 @@ def _app(fail: bool = False):  # noqa: ANN202
 
 
 async def _ready(pilot) -> None:  # noqa: ANN001
+    # a blinking cursor would be drawn or not depending on when the picture is taken
+    pilot.app.question_input.cursor_blink = False
     for _ in range(200):
         if pilot.app.ready or pilot.app.error:
             break
