@@ -113,6 +113,17 @@ def cached(body: bytes, content_type: str) -> Callable[[BaseHTTPRequestHandler],
     return handle
 
 
+def serve_feed_of_pages(site: "Site", feed: str, pages: list[str],
+                        handler: Callable[[BaseHTTPRequestHandler], None]) -> None:
+    """Serve an RSS feed at ``feed`` whose items link to ``pages``, each served by ``handler``."""
+    for page in pages:
+        site.routes[page] = handler
+    items = "".join(f"<item><title>Item {i}</title><link>{site.base}{page}</link></item>"
+                    for i, page in enumerate(pages))
+    site.routes[feed] = cached(f'<rss version="2.0"><channel><title>{feed}</title>{items}'
+                               "</channel></rss>".encode(), "application/rss+xml")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

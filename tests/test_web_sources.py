@@ -22,7 +22,7 @@ from index.notices import set_sink
 from index.store.docstore import DocReader
 from index.store.generations import IndexDir
 
-from .local_site import ARTICLES, cached, page_html, rss, start_site
+from .local_site import ARTICLES, cached, page_html, rss, serve_feed_of_pages, start_site
 from .test_indexer import CountingEncoder
 from .test_chat import pilot_test
 
@@ -217,13 +217,7 @@ def test_polite_two_connections_per_host_and_a_pause(site, tmp_path: Path):
             state["now"] -= 1
         cached(page, "text/html")(handler)
 
-    links = [f"/p{i}.html" for i in range(6)]
-    for link in links:
-        site.routes[link] = held
-    items = "".join(f"<item><title>P{i}</title><link>{base}{link}</link></item>"
-                    for i, link in enumerate(links))
-    site.routes["/many"] = cached(f'<rss version="2.0"><channel><title>Many</title>{items}'
-                                  "</channel></rss>".encode(), "application/rss+xml")
+    serve_feed_of_pages(site, "/many", [f"/p{i}.html" for i in range(6)], held)
     polite = FetchSettings(connect_timeout=1.0, read_timeout=2.0, host_delay=0.05)
     update_index([f"{base}/many"], tmp_path / "idx", encoder=CountingEncoder(), fetch=polite)
     assert len(indexed(tmp_path / "idx")) == 6
@@ -417,13 +411,7 @@ def test_an_interrupted_fetch_stops_promptly_and_keeps_the_index(site, tmp_path:
         site.stop.wait(hold)
         cached(page, "text/html")(handler)
 
-    links = [f"/w{i}.html" for i in range(12)]
-    for link in links:
-        site.routes[link] = slow
-    items = "".join(f"<item><title>W{i}</title><link>{base}{link}</link></item>"
-                    for i, link in enumerate(links))
-    site.routes["/waiting"] = cached(f'<rss version="2.0"><channel><title>W</title>{items}'
-                                     "</channel></rss>".encode(), "application/rss+xml")
+    serve_feed_of_pages(site, "/waiting", [f"/w{i}.html" for i in range(12)], slow)
     interrupted: list[float] = []
 
     def ctrl_c(stage: str, done: int, total: int) -> None:
@@ -479,8 +467,8 @@ def test_named_urls_are_fetched_through_a_bounded_window(site, tmp_path: Path, w
 
 
 def test_compressed_responses_are_read_and_a_compression_bomb_stays_small(site):
-    """gzip and deflate (zlib or bare) bodies are decoded; a small gzip body that inflates far past the size
-    limit is aborted without ever holding much more than the limit in memory."""
+    """gzip and deflate (zlib or bare) bodies are decoded; a small gzip body that inflates
+    far past the size limit is aborted without ever holding much more than the limit."""
     import gzip
     import tracemalloc
     import zlib
