@@ -127,13 +127,7 @@ def search_latency(index_dir: Path, questions: list[str], warmup: int = 20,
     answerer = Answerer.open(index_dir)
     searcher = answerer.searcher
     open_s = time.perf_counter() - start
-    for path in sorted(searcher.generation.rglob("*")):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                while handle.read(1 << 24):
-                    pass
-    for q in questions[:warmup]:
-        answerer.ask(q, 3)
+    _warm(answerer, questions[:warmup])
     passes: list[dict[str, float]] = []
     for _ in range(rounds):
         total, encode, vector = [], [], []
@@ -178,13 +172,7 @@ def filtered_search(index_dir: Path, questions: list[str], warmup: int = 20,
 
     answerer = Answerer.open(index_dir)
     searcher = answerer.searcher
-    for path in sorted(searcher.generation.rglob("*")):  # into the page cache, as for latency
-        if path.is_file():
-            with open(path, "rb") as handle:
-                while handle.read(1 << 24):
-                    pass
-    for q in questions[:warmup]:
-        answerer.ask(q, 3)
+    _warm(answerer, questions[:warmup])  # as for latency
     queries = [searcher.encoder.encode_query(q) for q in questions]
     plain = []  # the same answers unfiltered, in the same process: what the filter adds
     for _ in range(rounds):
@@ -234,3 +222,14 @@ def filtered_search(index_dir: Path, questions: list[str], warmup: int = 20,
                     "unfiltered_p50_ms": statistics.median(plain),
                     "peak_mb": peak_mb()})
     return out
+
+
+def _warm(answerer, questions: list[str]) -> None:  # noqa: ANN001 - a bot.answering.Answerer
+    """Read every file of the index into the page cache, then ask ``questions`` once."""
+    for path in sorted(answerer.searcher.generation.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                while handle.read(1 << 24):
+                    pass
+    for q in questions:
+        answerer.ask(q, 3)
