@@ -42,6 +42,22 @@ def _command(args: argparse.Namespace, *extra: str) -> str:
                                                                else [])])
 
 
+def _fast() -> bool:
+    return os.environ.get("BOT_RERANK_DEPTH", "").strip() == "0"
+
+
+def _depth_label() -> str:
+    from index.search.ranking import default_rerank_depth
+
+    depth = default_rerank_depth()
+    return f"reranker depth {depth}" if depth else "fast mode: no reranker"
+
+
+def _depth_args() -> list[str]:
+    chosen = os.environ.get("BOT_RERANK_DEPTH", "").strip()
+    return ["--rerank-depth", chosen] if chosen else []
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
@@ -159,9 +175,10 @@ def cmd_search(args: argparse.Namespace) -> list[Row]:
         result = _child(args, ["_latency", str(index_dir)])
         print(json.dumps(result))
         kind = result["ann"].get("kind", "?")
-        target = {100_000: "p50 <= 5 ms", 1_000_000: "p50 <= 10 ms"}.get(size, "")
+        target = ({100_000: "p50 <= 5 ms", 1_000_000: "p50 <= 10 ms"} if _fast() else
+                  {100_000: "p50 <= 30 ms", 1_000_000: "p50 <= 50 ms"}).get(size, "")
         rows.append({"benchmark": f"warm answer latency, {result['sentences']:,} sentences "
-                                  f"({kind})",
+                                  f"({kind}, {_depth_label()})",
                      "result": f"p50 {result['p50_ms']:.1f} ms (passes "
                                + ", ".join(f"{v:.1f}" for v in result["p50_passes_ms"])
                                + f"), p95 {result['p95_ms']:.1f} ms "
@@ -171,7 +188,7 @@ def cmd_search(args: argparse.Namespace) -> list[Row]:
                                f"memory {result['anon_mb']:,.0f} MB heap + "
                                f"{result['mapped_mb']:,.0f} MB mapped index files",
                      "target": target, "peak_mb": result["peak_mb"],
-                     "command": _command(args, "--sizes", str(size))})
+                     "command": _command(args, "--sizes", str(size), *_depth_args())})
         rows.append({"benchmark": f"indexing {info['sentences']:,} sentences",
                      "result": f"{info['index_seconds_without_model']:.0f} s without the model; "
                                f"~{_duration(info['index_seconds_extrapolated'])} with it "
@@ -257,13 +274,15 @@ def cmd_ask(args: argparse.Namespace) -> list[Row]:
     print(json.dumps(batch))
     size = args.sentences or _sizes(args, "ask")
     return [
-        {"benchmark": f"cold `bot ask QUESTION` ({size:,}-sentence index)",
+        {"benchmark": f"cold `bot ask QUESTION` ({size:,}-sentence index, {_depth_label()})",
          "result": f"{cold['cold_s']:.2f} s wall (best {cold['cold_min_s']:.2f} s)",
-         "target": "<= 1.5 s", "peak_mb": cold["peak_mb"], "command": _command(args)},
-        {"benchmark": f"`bot ask --json` on stdin, {count:,} questions",
+         "target": "<= 1 s", "peak_mb": cold["peak_mb"],
+         "command": _command(args, *_depth_args())},
+        {"benchmark": f"`bot ask --json` on stdin, {count:,} questions ({_depth_label()})",
          "result": f"{batch['warm_per_s']:,.0f} questions/s warm ({batch['per_s']:,.0f}/s "
                    f"with start-up)",
-         "target": ">= 300/s warm", "peak_mb": batch["peak_mb"], "command": _command(args)},
+         "target": ">= 300/s warm" if _fast() else ">= 50/s warm", "peak_mb": batch["peak_mb"],
+         "command": _command(args, *_depth_args())},
     ]
 
 
@@ -453,8 +472,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--torch", action="store_true", help="quality: also the torch backend")
     parser.add_argument("--shards", type=int, help="shards: how many (default 10)")
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--rerank-depth", type=int, default=None,
+                        help="search/ask: candidates the reranker reads (0: the fast mode)")
     args = parser.parse_args(argv)
     os.environ.setdefault("BOT_PROGRESS", "0")
+    if args.rerank_depth is not None:  # children and bot processes inherit it
+        os.environ["BOT_RERANK_DEPTH"] = str(args.rerank_depth)
     args.work.mkdir(parents=True, exist_ok=True)
     from .measure import load
 

@@ -138,13 +138,16 @@ class PassageView:
 class Answerer:
     """Answers questions from one index; load once, ask many times."""
 
-    def __init__(self, searcher: Searcher) -> None:
+    def __init__(self, searcher: Searcher, rerank_depth: int | None = None) -> None:
         self.searcher = searcher
+        if rerank_depth is not None:
+            searcher.rerank_depth = rerank_depth
 
     @classmethod
     def open(cls, index_dir: str | Path, encoder: Encoder | None = None,
-             verified: str | None = None) -> "Answerer":
-        """Load an index (see :meth:`Searcher.open` for ``verified``); a sharded one is
+             verified: str | None = None, rerank_depth: int | None = None) -> "Answerer":
+        """Load an index (see :meth:`Searcher.open` for ``verified``; ``rerank_depth``:
+        candidates the reranker reads, None: the default, 0: none); a sharded one is
         searched in this process, or on the Ray cluster :mod:`bot.cluster` was told of. Raises
         :class:`~bot.confidence.ConfidenceModelError` if the confidence model is unreadable."""
         model()  # a broken installation fails here, before any question is asked
@@ -152,8 +155,9 @@ class Answerer:
             from .cluster import active_cluster
 
             return cls(ShardedSearcher.open(index_dir, encoder=encoder,
-                                            cluster=active_cluster()))
-        return cls(Searcher.open(IndexDir(index_dir), encoder=encoder, verified=verified))
+                                            cluster=active_cluster()), rerank_depth)
+        return cls(Searcher.open(IndexDir(index_dir), encoder=encoder, verified=verified),
+                   rerank_depth)
 
     def ask(self, question: str, k: int = DEFAULT_K, *, since: str | None = None,
             until: str | None = None, sources: Iterable[str] | str | None = None,

@@ -13,7 +13,7 @@ from typing import Iterator, TextIO
 
 import click
 
-from index.choices import BACKENDS
+from index.choices import BACKENDS, MAX_RERANK_DEPTH, RERANK_DEPTH, RERANK_DEPTH_ENV
 from index.errors import BadInput, EngineError
 from index.safe_text import printable
 
@@ -163,8 +163,14 @@ def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Only articles whose path, URL or source matches PATTERN (shell-style, "
                    "case-insensitive, e.g. '*reuters*'); repeatable: any may match.")
 @ray_option
+@click.option("--rerank-depth", type=click.IntRange(min=0, max=MAX_RERANK_DEPTH), default=None,
+              help=f"How many of the first stage's best sentences the reranker reads again "
+              f"(default {RERANK_DEPTH}, or $BOT_RERANK_DEPTH; 0: none).")
+@click.option("--fast", is_flag=True,
+              help="Skip the reranker (the same as --rerank-depth 0).")
 def ask_command(question: str | None, index_dir: str, k: int, as_json: bool,
-                since: str | None, until: str | None, sources: tuple[str, ...]) -> None:
+                since: str | None, until: str | None, sources: tuple[str, ...],
+                rerank_depth: int | None, fast: bool) -> None:
     """Answer QUESTION, or each line of stdin when QUESTION is omitted."""
     from index.search.filters import ArticleFilter, BadFilter
 
@@ -176,6 +182,8 @@ def ask_command(question: str | None, index_dir: str, k: int, as_json: bool,
         raise click.UsageError(str(exc)) from None
     if question is not None and (problem := question_problem(question)):
         raise BadInput(problem)
+    if fast or rerank_depth is not None:  # read by every searcher, stream workers included
+        os.environ[RERANK_DEPTH_ENV] = str(0 if fast else rerank_depth)
     single = question is not None
     failures = 0
     for reply in replies(index_dir, _questions(question, sys.stdin), k, as_json, single,

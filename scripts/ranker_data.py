@@ -60,8 +60,9 @@ def collect(squad: SquadSet, spec: EncoderSpec | None = None,
     prepared = prepare(squad, work_dir, encoder)
     vectors = question_vectors(squad, encoder, work_dir)
     code = "".join((ROOT / "index" / name).read_text(encoding="utf-8") for name in
-                   ("features.py", "answer_types.py", "term_match.py", "search.py",
-                    "indexer.py", "sentence_table.py", "title_terms.py"))
+                   ("search/features.py", "search/answer_types.py", "search/term_match.py",
+                    "search/searcher.py", "indexer.py", "store/sentence_table.py",
+                    "store/title_terms.py"))
     cached = work_dir / f"candidates-{hashlib.sha256(code.encode()).hexdigest()[:12]}.npz"
     if cached.exists():
         with np.load(cached) as saved:

@@ -15,6 +15,7 @@ Only the weights are committed, never the data.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -100,6 +101,8 @@ def main() -> None:
                         help="comma-separated parts to use (default: all)")
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--l2", default="0.00001,0.00003,0.0001,0.001")
+    parser.add_argument("--coqa", type=Path, default=None,
+                        help="also fit on this CoQA file's stories (turns of >= 5 words)")
     parser.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
     args = parser.parse_args()
     names = [f for f in args.features.split(",") if f]
@@ -108,6 +111,16 @@ def main() -> None:
         raise SystemExit(f"error: unknown features {sorted(unknown)}")
     columns = [FEATURES.index(f) for f in names]
     data = collect(load_half_a(args.squad))
+    if args.coqa:
+        from fit_combiner import stack
+
+        from bot.evaluation.formats import coqa_set
+
+        raw = json.loads(args.coqa.read_text(encoding="utf-8"))["data"]
+        coqa = collect(coqa_set(raw, "coqa-" + hashlib.sha256(args.coqa.read_bytes()).hexdigest(),
+                                str(args.coqa), min_words=5))
+        data = stack([data, Candidates(coqa.X, coqa.gold, coqa.offsets,
+                                       coqa.article + int(data.article.max()) + 1)])
     reachable = np.mean([data.gold[s:e].any() for s, e in zip(data.offsets[:-1], data.offsets[1:])])
     print(f"{data.questions()} questions, {len(data.X)} candidates, "
           f"gold among candidates for {reachable:.3f}")

@@ -1,4 +1,4 @@
-"""``bot eval FILE.json [--ooc OTHER.json] [--json] [--plot FILE.svg]``."""
+"""``bot eval FILE [--ooc OTHER.json] [--rerank-depth N | --fast] [--json] [--plot FILE.svg]``."""
 
 from __future__ import annotations
 
@@ -21,25 +21,34 @@ from index.choices import BACKENDS, RANKERS
               "reused by later runs so unchanged articles embed nothing).")
 @click.option("--articles", type=click.IntRange(min=1), default=None,
               help="Use only the first N articles of FILE (and of --ooc).")
+@click.option("--half", type=click.Choice(["odd", "even"]), default=None,
+              help="Use only the articles at odd (or even) positions of FILE: the reranker "
+              "was trained on the even SQuAD/CoQA ones, so 'odd' is held out.")
 @click.option("--ranker", type=click.Choice(RANKERS), default="learned", show_default=True,
               help="learned: the shipped ranker; hand: the hand-set weighted sum; "
               "rrf: reciprocal-rank fusion of dense and BM25.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Draw the reliability diagram and the precision-coverage curve of the "
               "verdict into this .svg or .png file (needs matplotlib).")
+@click.option("--rerank-depth", type=click.IntRange(min=0), default=None,
+              help="Candidates the reranker reads (default: as bot ask; 0: none).")
+@click.option("--fast", is_flag=True, help="No reranker (the same as --rerank-depth 0).")
 @click.option("--model", default=None, help="Model name or path (default: as bot index).")
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Encoder backend (default: as bot index).")
 def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None,
-                 articles: int | None, ranker: str, plot: str | None, model: str | None,
+                 articles: int | None, half: str | None, ranker: str, plot: str | None,
+                 rerank_depth: int | None, fast: bool, model: str | None,
                  backend: str | None) -> None:
-    """Measure answer quality on a SQuAD-format FILE (P@1, MRR@10, R@5, R@10, answered) and
+    """Measure answer quality on a question set FILE (P@1, MRR@10, R@5, R@10, answered) and
     how far the verdict can be trusted (precision and coverage of answered, AUROC, ECE).
 
-    Every article of FILE is written as a text file and indexed; every question is asked. A
-    hit is a returned sentence holding an annotator's answer start. Plain BM25 and plain dense
-    retrieval are measured on the same sentences in the same run. SQuAD v2.0 questions marked
-    is_impossible are asked too, as on-topic questions the articles do not answer.
+    FILE is SQuAD v1.1/v2.0 JSON, a WikiQA .tsv file or a natural-questions .yaml file
+    (docs/quality.md). Every article of FILE is written as a text file and indexed; every
+    question is asked. A hit is a returned sentence holding an annotator's answer start. Plain
+    BM25 and plain dense ("Title: sentence" vectors) are measured on the same sentences in the
+    same run; for WikiQA also MAP/MRR on each question's own candidates. SQuAD v2.0 questions
+    marked is_impossible are asked too, as on-topic questions the articles do not answer.
 
     A CoQA-format FILE (stories with dialogues) is asked dialogue by dialogue, each turn in
     its conversation and alone, and also reports how often the top sentence is from the
@@ -50,14 +59,15 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
     from .coqa import is_coqa, load_coqa, read_json
     from .report import render, render_dialogues
     from .runner import evaluate
-    from .squad import load_squad
+    from .formats import load_question_set
 
     if plot is not None:
         from .plot import check_plot_path
 
         check_plot_path(Path(plot))
     spec = EncoderSpec.from_env(model, backend)
-    if is_coqa(read_json(file)[0]):  # dialogues
+    if Path(file).suffix.lower() not in {".tsv", ".yaml", ".yml"} and \
+            is_coqa(read_json(file)[0]):  # dialogues
         from index.errors import BadInput
 
         from .dialogues import evaluate_dialogues
@@ -71,14 +81,18 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
                                     work_dir=Path(work_dir) if work_dir else None)
         click.echo(json.dumps(report) if as_json else render_dialogues(report))
         return
-    squad = load_squad(file)
-    outside = load_squad(ooc) if ooc else None
+    squad = load_question_set(file)
+    outside = load_question_set(ooc) if ooc else None
     if articles is not None:
         squad = squad.subset(list(range(min(articles, len(squad.articles)))))
         if outside is not None:
             outside = outside.subset(list(range(min(articles, len(outside.articles)))))
+    if half is not None:
+        squad = squad.subset([a for a in range(len(squad.articles))
+                              if a % 2 == (half == "odd")])
     report = evaluate(squad, outside, spec=spec, ranker=ranker,
-                      work_dir=Path(work_dir) if work_dir else None)
+                      work_dir=Path(work_dir) if work_dir else None,
+                      rerank_depth=0 if fast else rerank_depth)
     if plot is not None:
         from .plot import plot_verdict
 

@@ -54,6 +54,24 @@ def ranking_scores(ranks: np.ndarray) -> RankingScores:
         r_at_10=float(np.mean(found & (ranks <= 10))))
 
 
+def mean_average_precision(rankings: Sequence[Sequence[set[int] | int]],
+                           gold: Sequence[set[int]]) -> float:
+    """Mean over questions of the average precision of each full ranking (entries as in
+    :func:`first_hit_ranks`; a merged entry counts as one item, relevant if any id is gold)."""
+    values = []
+    for ranking, wanted in zip(rankings, gold):
+        if not wanted:
+            continue
+        found, total = 0, 0.0
+        for position, entry in enumerate(ranking, start=1):
+            ids = entry if isinstance(entry, (set, frozenset)) else {int(entry)}
+            if ids & wanted:
+                found += 1
+                total += found / position
+        values.append(total / len(wanted))
+    return float(np.mean(values)) if values else 0.0
+
+
 def auroc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     """Area under the ROC curve: the chance a positive outscores a negative (ties count half)."""
     pos = np.asarray(positives, dtype=np.float64)

@@ -12,12 +12,16 @@ def render(report: dict[str, Any]) -> str:
     """A small table: one row per method, then the verdict, abstention and timing lines."""
     lines = [f"{report['questions']} questions on {report['file_articles']} articles "
              f"({report['sentences']} sentences), model {report['model']}, "
-             f"ranker {report['ranker']}",
+             f"ranker {report['ranker']}, rerank depth {report.get('rerank_depth', 0)}",
              f"{'method':<8} {'P@1':>6} {'MRR@10':>7} {'R@5':>6} {'R@10':>6} {'answered':>9}"]
     for name, row in report["methods"].items():
         answered = f"{row['answered']:>9.3f}" if "answered" in row else f"{'-':>9}"
         lines.append(f"{name:<8} {row['p@1']:>6.3f} {row['mrr@10']:>7.3f} {row['r@5']:>6.3f} "
                      f"{row['r@10']:>6.3f} {answered}")
+    if "own_candidates" in report:
+        lines.append("each question's own candidates: " + ", ".join(
+            f"{name} MAP {row['map']:.3f} MRR {row['mrr']:.3f}"
+            for name, row in report["own_candidates"].items()))
     if "ooc" in report:
         ooc = report["ooc"]
         lines.append(f"out-of-corpus: {ooc['questions']} questions, "

@@ -2,8 +2,12 @@
 
 The bot is measured as ``bot ask`` answers (same cleaning, ranking, near-duplicate merging and
 confidence), next to two baselines on the very same indexed sentences: plain BM25 and plain
-dense (exact cosine) retrieval. With out-of-corpus questions (articles not indexed) it also
-reports how often the bot answers them and how well its confidence separates the two sets.
+dense (exact cosine) retrieval over the index's vectors (each sentence embedded as
+``"Title: sentence"``). With
+out-of-corpus questions (articles not indexed) it also reports how often the bot answers them
+and how well its confidence separates the two sets. For a set whose questions come with their
+own candidates (WikiQA: one article's sentences each) it also ranks each question's own
+candidates alone and reports MAP and MRR (``own_candidates``).
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ from index.indexer import update_index
 from index.paths import cache_dir
 from index.progress import progress_bar
 from index.search.ranking import Ranker
+from index.search.restriction import Restriction
 from index.search.searcher import Searcher
 from index.store.generations import IndexDir
 
 from ..confidence import VERDICT_DEPTH, threshold, verdict
 from ..questions import clean_question
-from .metrics import (auroc, first_hit_ranks, precision_coverage, ranking_scores, reliability,
-                      verdict_scores)
+from .metrics import (auroc, first_hit_ranks, mean_average_precision, precision_coverage,
+                      ranking_scores, reliability, verdict_scores)
 from .squad import Question, SquadSet, write_articles
 
 DEPTH = 10  # ranks looked at (MRR@10, R@10)
@@ -139,14 +144,46 @@ def _top(scores: np.ndarray, depth: int = DEPTH) -> list[int]:
     return [int(i) for i in top if scores[i] > 0] if scores.max() > 0 else []
 
 
+def own_candidates(prepared: Prepared) -> dict[str, dict[str, float]]:
+    """MAP and MRR of each method ranking each question's own article's sentences alone."""
+    searcher = prepared.searcher
+    article_of = np.asarray(searcher.table.article)
+    rankings: dict[str, list[list[set[int]]]] = {m: [] for m in ("bot", "bm25", "dense")}
+    with progress_bar(len(prepared.questions), "own candidates", unit="question") as bar:
+        for question, gold in zip(prepared.questions, prepared.gold):
+            text = clean_question(question.text)
+            article = int(article_of[next(iter(gold))]) if gold else -1
+            ids = np.flatnonzero(article_of == article)
+            query = searcher.encoder.encode_query(text)
+            kept = np.zeros(int(article_of.max()) + 1, dtype=bool)
+            kept[article] = True
+            hits = searcher.rank(text, query, len(ids), Restriction.of(kept, article_of))
+            rankings["bot"].append([{h.sentence.id, *(r.id for r, _ in h.also)} for h in hits])
+            for name, scores in (("bm25", searcher.bm25.scores(text)[ids]),
+                                 ("dense", np.asarray(searcher.sentence_vectors[ids]) @ query)):
+                order = np.argsort(-np.asarray(scores), kind="stable")
+                rankings[name].append([{int(ids[i])} for i in order])
+            bar.update(1)
+    out = {}
+    for name, ranked in rankings.items():
+        ranks = first_hit_ranks(ranked, prepared.gold)
+        out[name] = {"map": round(mean_average_precision(ranked, prepared.gold), 4),
+                     "mrr": round(float(np.mean(np.where(ranks > 0, 1 / np.maximum(ranks, 1),
+                                                         0))), 4)}
+    return out
+
+
 def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | None = None,
              work_dir: Path | None = None, ranker: str = "learned",
-             encoder: Encoder | None = None) -> dict[str, Any]:
-    """The full report (see :func:`bot.evaluation.report.render`) as a JSON-able dict."""
+             encoder: Encoder | None = None, rerank_depth: int | None = None) -> dict[str, Any]:
+    """The full report (see :func:`bot.evaluation.report.render`) as a JSON-able dict;
+    ``rerank_depth``: candidates the reranker reads (None: the default, 0: none)."""
     spec = spec or (encoder.spec if encoder else EncoderSpec.from_env())
     encoder = encoder or load_encoder(spec)
     work_dir = (work_dir or work_dir_for(squad, spec)).absolute()
     prepared = prepare(squad, work_dir, encoder, Ranker.named(ranker))
+    if rerank_depth is not None:
+        prepared.searcher.rerank_depth = rerank_depth
     asked = ask_all(prepared.searcher, prepared.questions, gold=prepared.gold)
     n = len(prepared.questions)
     methods = {
@@ -158,6 +195,7 @@ def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | N
     report: dict[str, Any] = {
         "file_articles": len(squad.articles), "questions": n,
         "sentences": prepared.searcher.size, "ranker": ranker,
+        "rerank_depth": prepared.searcher.rerank_depth,
         "model": f"{spec.model} ({spec.backend})", "work_dir": str(work_dir),
         "index_seconds": round(prepared.index_seconds, 2),
         "sentences_embedded": prepared.sentences_embedded,
@@ -165,6 +203,8 @@ def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | N
         "ms_per_question_search": round(1000 * asked.rank_seconds / max(n, 1), 2),
         "methods": methods,
     }
+    if squad.own_candidates:
+        report["own_candidates"] = own_candidates(prepared)
     unanswerable = ask_all(prepared.searcher, squad.unanswerable, baselines=False,
                            desc="asking unanswerable") if squad.unanswerable else None
     outside = None

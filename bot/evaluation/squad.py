@@ -50,6 +50,8 @@ class SquadSet:
     questions: list[Question]  # the answerable ones
     digest: str  # of the source file, to name a reusable work directory
     unanswerable: list[Question] = field(default_factory=list)  # v2.0 ``is_impossible``
+    source: str = ""  # where it was read from (for messages)
+    own_candidates: bool = False  # each question comes with its own article's sentences (MAP)
 
     def subset(self, articles: list[int]) -> "SquadSet":
         """Only the given articles (by position) and their questions."""
@@ -61,7 +63,7 @@ class SquadSet:
 
         return SquadSet([self.articles[a] for a in articles], moved(self.questions),
                         hashlib.sha256((self.digest + repr(articles)).encode()).hexdigest(),
-                        moved(self.unanswerable))
+                        moved(self.unanswerable), self.source, self.own_candidates)
 
 
 def load_squad(path: str | Path) -> SquadSet:
@@ -90,7 +92,8 @@ def load_squad(path: str | Path) -> SquadSet:
             from None
     if not questions:
         raise BadInput(f"{path} holds no answerable questions")
-    return SquadSet(articles, questions, hashlib.sha256(raw).hexdigest(), unanswerable)
+    return SquadSet(articles, questions, hashlib.sha256(raw).hexdigest(), unanswerable,
+                    str(path))
 
 
 def _article(number: int, item: dict[str, Any], questions: list[Question],
@@ -115,7 +118,7 @@ def _article(number: int, item: dict[str, Any], questions: list[Question],
                                           number, sorted(set(starts))))
         parts.append(context)
         offset += len(context) + 2
-    name = f"{number:03d}-{_UNSAFE.sub('_', title)[:60].strip('_') or 'article'}.txt"
+    name = f"{number:03d}-{safe_name(title)}.txt"
     return SquadArticle(title, "\n\n".join(parts) + "\n", name)
 
 
@@ -126,6 +129,11 @@ def _answer_start(answer: dict[str, Any]) -> int:
             float(value) != int(float(value)):
         raise ValueError(f"answer_start {str(value)[:40]!r} is not an integer")
     return int(float(value))
+
+
+def safe_name(title: str) -> str:
+    """``title`` as a short file-name stem (letters, digits, ``._-``)."""
+    return _UNSAFE.sub("_", title)[:60].strip("_") or "article"
 
 
 def write_articles(squad: SquadSet, folder: Path) -> list[Path]:

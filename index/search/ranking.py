@@ -5,21 +5,41 @@ The default ranker is linear in the parts; its weights were learned on SQuAD v1.
 article-grouped cross-validation) and are kept as figures in ``ranker_weights.json``. Two
 reference rankers remain for comparison with ``bot eval --ranker``: ``hand`` (the original
 hand-set weighted sum) and ``rrf`` (reciprocal-rank fusion of dense and BM25).
+
+That score is the first stage. Its best ``RERANK_DEPTH`` candidates are read again by the
+cross-encoder (:mod:`index.search.reranker`), and :func:`combine` orders them: a weighted sum
+of the reranker's logit and the first-stage score, fitted by ``scripts/fit_combiner.py``
+(article-grouped cross-validation on SQuAD/CoQA articles the reranker never saw), kept as
+figures in ``combiner_weights.json``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from index.choices import RANKERS
+from index.choices import RANKERS, RERANK_DEPTH
 from index.errors import BadInput, BrokenInstall
 from index.search.features import ranks
 
 WEIGHTS_FILE = Path(__file__).with_name("ranker_weights.json")
+COMBINER_FILE = Path(__file__).with_name("combiner_weights.json")
+DEFAULT_COMBINER = {"rerank": 1.0, "first_stage": 0.0}
+DEPTH_ENV = "BOT_RERANK_DEPTH"
+
+
+def default_rerank_depth() -> int:
+    """``$BOT_RERANK_DEPTH`` (0: no reranker, the fast mode), else ``RERANK_DEPTH``."""
+    chosen = os.environ.get(DEPTH_ENV, "").strip()
+    if not chosen:
+        return RERANK_DEPTH
+    if not chosen.isdigit():
+        raise BadInput(f"{DEPTH_ENV}={chosen} is not a whole number of candidates (0: none)")
+    return int(chosen)
 HAND_WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}
 RRF_K = 60.0
 
@@ -42,6 +62,25 @@ def learned_weights() -> dict[str, float]:
         raise BrokenInstall(f"the shipped ranker weights {WEIGHTS_FILE} hold no weights; "
                             "reinstall sentence-bot")
     return weights
+
+
+@lru_cache(maxsize=1)
+def combiner_weights() -> dict[str, float]:
+    """The committed combiner weights (the reranker alone when the file is missing)."""
+    try:
+        data = json.loads(COMBINER_FILE.read_text(encoding="utf-8"))
+        return {k: float(data["weights"][k]) for k in DEFAULT_COMBINER}
+    except (OSError, ValueError, KeyError, TypeError):
+        return dict(DEFAULT_COMBINER)
+
+
+def combine(rerank: np.ndarray, first_stage: np.ndarray,
+            weights: dict[str, float] | None = None) -> np.ndarray:
+    """The final score of reranked candidates from their reranker logits and first-stage
+    scores."""
+    w = weights or combiner_weights()
+    return w["rerank"] * np.asarray(rerank, dtype=np.float64) + \
+        w["first_stage"] * np.asarray(first_stage, dtype=np.float64)
 
 
 class Ranker:

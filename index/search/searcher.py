@@ -3,7 +3,10 @@
 Candidates come from dense sentence search (FAISS) and BM25; each candidate is then scored with
 the parts of :mod:`index.search.features` (its own, its paragraph's and its neighbours' cosine, BM25
 of the sentence and its context, IDF-weighted term coverage, title match, answer-type cues) and
-:mod:`index.search.ranking` combines those parts into one score.
+:mod:`index.search.ranking` combines those parts into one score (the first stage). The best
+``rerank_depth`` of them can then be read together with the question by the cross-encoder
+(:mod:`index.search.reranker`, score part ``rerank``) and ordered by the combiner of
+:mod:`index.search.ranking`, above the rest; depth 0 (the default for now) skips it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from index.search.features import candidate_features
 from index.search.filters import ArticleFilter
 from index.search.restriction import Restriction
 from index.store.bm25 import Bm25
-from index.search.ranking import Ranker
+from index.search.ranking import Ranker, combine, default_rerank_depth
+from index.search.reranker import Reranker, pair_text, shared_reranker
 from index.store.sentence_table import SentenceTable
 from index.store.generations import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
 from index.search.term_match import TermMatch, match_terms
@@ -87,6 +91,8 @@ class Searcher:
         if len(sizes) != 1:
             raise ValueError(f"its parts hold different numbers of sentences {sorted(sizes)}")
         self.ranker = Ranker()
+        self.rerank_depth = default_rerank_depth()  # candidates the reranker reads (0: none)
+        self.reranker: Reranker | None = None  # loaded on first use
         self._articles: OrderedDict[int, Article] = OrderedDict()
         self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
         self._scores: np.ndarray | None = None  # the BM25 score buffer (see _score_buffer)
@@ -159,7 +165,11 @@ class Searcher:
         if pool is None:
             return []
         scores = self.ranker.score(pool.parts)
-        head = np.argsort(-scores, kind="stable")[:DUPLICATE_SCAN + 4 * k]
+        order = np.argsort(-scores, kind="stable")
+        if self.rerank_depth > 0:
+            scores = self._reranked(question, pool, scores, order[:self.rerank_depth])
+            order = np.argsort(-scores, kind="stable")
+        head = order[:DUPLICATE_SCAN + 4 * k]
         table = pool.table
         texts = dict(zip(head.tolist(), table.texts(pool.ids[head])))
         groups: dict[str, list[int]] = {}
@@ -184,6 +194,32 @@ class Searcher:
                              (_row(table, int(pool.ids[j]), texts[j]) for j in rest)],
                             int(table.line[row.id]), int(table.column[row.id])))
         return hits
+
+    def _reranked(self, question: str, pool: Pool, scores: np.ndarray,
+                  top: np.ndarray) -> np.ndarray:
+        """``scores`` with the candidates ``top`` (the first stage's best) rescored by the
+        combiner of the reranker's and the first stage's scores, and placed above the rest;
+        adds the part ``rerank`` (the reranker's logit; the lowest one read for the rest)."""
+        logits = self.rerank_scores(question, pool.ids[top], pool.table)
+        rerank = np.full(len(scores), float(logits.min()) if len(logits) else 0.0)
+        rerank[top] = logits
+        pool.parts["rerank"] = rerank
+        combined = combine(logits, scores[top])
+        out = scores - scores.max() + combined.min() - 1.0
+        out[top] = combined
+        return out
+
+    def rerank_scores(self, question: str, ids: np.ndarray,
+                      table: SentenceTable | None = None) -> np.ndarray:
+        """The reranker's logits for sentences ``ids`` of ``table`` (the searcher's own by
+        default), each read as ``Title: sentence``."""
+        if self.reranker is None:
+            self.reranker = shared_reranker()
+        table = table if table is not None else self.table
+        infos = self._article_infos(table.article[ids].tolist())
+        texts = [pair_text(infos[int(a)].title, t)
+                 for a, t in zip(table.article[ids], table.texts(ids))]
+        return self.reranker.score(question, texts)
 
     def candidates(self, question: str, query: np.ndarray, within: Restriction | None = None,
                    also: np.ndarray | None = None) -> Pool | None:

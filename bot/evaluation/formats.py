@@ -1,0 +1,174 @@
+"""Question sets in other formats, read as a :class:`~bot.evaluation.squad.SquadSet`.
+
+``bot eval`` measures every set the same way (index the articles, ask the questions, a hit is a
+returned sentence holding a gold offset); only the reading differs:
+
+- SQuAD v1.1/v2.0 JSON (:func:`bot.evaluation.squad.load_squad`);
+- CoQA JSON (``{"data": [{"story", "questions", "answers"}]}``): each story is an article, each
+  turn whose rationale is in the story a question, gold = the sentences the rationale touches;
+- WikiQA TSV (``QuestionID``, ``Question``, ``DocumentID``, ``DocumentTitle``, ``Sentence``,
+  ``Label``): each document is an article (its title line, its sentences as one paragraph),
+  each question with a ``Label`` 1 sentence a question; its own candidates are its document's
+  sentences (``own_candidates``: ranked alone too, for MAP);
+- a natural-questions YAML file (``questions.yaml`` beside article ``.txt`` files): each
+  question names its article file and a fragment of the sentence that answers it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from index.errors import BadInput, UnreadableFile
+from index.files import read_regular_file
+
+from .squad import MAX_SQUAD_BYTES, Question, SquadArticle, SquadSet, load_squad, safe_name
+
+COQA_MIN_WORDS = 1  # turns kept by default (all); the reranker's data keeps self-contained ones
+
+
+def load_question_set(path: str | Path) -> SquadSet:
+    """Read ``path`` in whichever format it is (by extension, then by content)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".tsv":
+        return load_wikiqa(path)
+    if suffix in {".yaml", ".yml"}:
+        return load_natural(path)
+    raw = _read(path)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
+    items = data.get("data") if isinstance(data, dict) else None
+    if isinstance(items, list) and items and isinstance(items[0], dict) and "story" in items[0]:
+        return coqa_set(items, hashlib.sha256(raw).hexdigest(), str(path))
+    return load_squad(path)
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of a regular file (a FIFO or a device is refused without blocking)."""
+    try:
+        return read_regular_file(path, MAX_SQUAD_BYTES)
+    except UnreadableFile as exc:
+        raise BadInput(f"cannot read {path}: {exc.reason}") from None
+
+
+def coqa_set(items: list[dict[str, Any]], digest: str, source: str = "CoQA",
+             min_words: int = COQA_MIN_WORDS) -> SquadSet:
+    """CoQA stories as articles and their turns (with at least ``min_words`` words and a
+    rationale in the story) as questions; gold offsets: the rationale's first and last
+    characters."""
+    articles: list[SquadArticle] = []
+    questions: list[Question] = []
+    try:
+        for number, item in enumerate(items):
+            title = f"{item.get('source', 'story')} story {number + 1}"
+            story = str(item["story"])
+            offset = len(title) + 2
+            for q, a in zip(item["questions"], item["answers"]):
+                start, end = int(a.get("span_start", -1)), int(a.get("span_end", -1))
+                text = str(q["input_text"]).strip()
+                if start < 0 or end <= start or end > len(story) or \
+                        len(text.split()) < min_words:
+                    continue
+                while start < end and story[start].isspace():
+                    start += 1
+                while end > start and story[end - 1].isspace():
+                    end -= 1
+                questions.append(Question(f"{number}-{q.get('turn_id')}", text, number,
+                                          sorted({offset + start, offset + end - 1})))
+            articles.append(SquadArticle(title, f"{title}\n\n{story}\n",
+                                         f"{number:03d}-{safe_name(title)}.txt"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadInput(f"{source}: malformed CoQA story {len(articles) + 1} ({exc!r})") \
+            from None
+    if not questions:
+        raise BadInput(f"{source} holds no answerable questions")
+    return SquadSet(articles, questions, digest, source=source)
+
+
+def load_wikiqa(path: Path) -> SquadSet:
+    """WikiQA's TSV: documents as articles, questions with an answering sentence."""
+    raw = _read(path)
+    try:
+        rows = list(csv.DictReader(raw.decode("utf-8").splitlines(), delimiter="\t",
+                                   quoting=csv.QUOTE_NONE))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BadInput(f"{path} is not a WikiQA TSV file ({exc})") from None
+    needed = {"QuestionID", "Question", "DocumentID", "DocumentTitle", "Sentence", "Label"}
+    if not rows or not needed <= set(rows[0]):
+        raise BadInput(f"{path} is not a WikiQA TSV file (columns {', '.join(sorted(needed))})")
+    documents: dict[str, tuple[str, list[str]]] = {}
+    asked: dict[str, tuple[str, str, set[int]]] = {}
+    for row in rows:
+        title, sentences = documents.setdefault(row["DocumentID"],
+                                                (row["DocumentTitle"].strip(), []))
+        position = len(sentences)
+        sentence = " ".join(row["Sentence"].split())
+        if row["QuestionID"] in asked and asked[row["QuestionID"]][1] != row["DocumentID"]:
+            continue
+        _, _, labelled = asked.setdefault(row["QuestionID"],
+                                          (row["Question"].strip(), row["DocumentID"], set()))
+        if sentence and position == len(sentences):
+            sentences.append(sentence)
+        if row["Label"].strip() == "1" and sentence:
+            labelled.add(sentences.index(sentence))
+    articles, starts_of = [], {}
+    for number, (doc, (title, sentences)) in enumerate(documents.items()):
+        offset, starts = len(title) + 2, []
+        for sentence in sentences:
+            starts.append(offset)
+            offset += len(sentence) + 1
+        starts_of[doc] = (number, starts)
+        articles.append(SquadArticle(title, f"{title}\n\n{' '.join(sentences)}\n",
+                                     f"{number:03d}-{safe_name(title)}.txt"))
+    questions = [Question(qid, text, starts_of[doc][0],
+                          sorted(starts_of[doc][1][i] for i in labelled))
+                 for qid, (text, doc, labelled) in asked.items() if labelled]
+    return SquadSet(articles, questions, hashlib.sha256(raw).hexdigest(), source=str(path),
+                    own_candidates=True)
+
+
+def load_natural(path: Path) -> SquadSet:
+    """A YAML file of questions about article files beside it::
+
+        articles: [a.txt, b.txt]          # optional; default: every file a question names
+        questions:
+          - q: Who runs Xiaomi?
+            article: a.txt
+            answer: Lei Jun, the company's founder   # a fragment of the answering sentence
+    """
+    import yaml
+
+    raw = _read(path)
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+        entries = data["questions"]
+        names = list(data.get("articles") or dict.fromkeys(e["article"] for e in entries))
+    except (UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise BadInput(f"{path} is not a natural-questions file ({exc})") from None
+    texts = {}
+    for name in names:
+        article_path = path.parent / name
+        texts[name] = _read(article_path).decode("utf-8").replace("\r\n", "\n")
+    articles = [SquadArticle(Path(n).stem, texts[n], f"{i:03d}-{safe_name(Path(n).stem)}.txt")
+                for i, n in enumerate(names)]
+    questions = []
+    for number, entry in enumerate(entries):
+        name = entry.get("article") if isinstance(entry, dict) else None
+        if name not in texts:
+            raise BadInput(f"{path}: question {number + 1} names no listed article")
+        fragments = entry["answer"] if isinstance(entry["answer"], list) else [entry["answer"]]
+        starts = []
+        for fragment in fragments:
+            at = texts[name].find(str(fragment))
+            if at < 0:
+                raise BadInput(f"{path}: question {number + 1}: '{fragment}' is not in {name}")
+            starts.append(at)
+        questions.append(Question(str(number + 1), str(entry["q"]), names.index(name), starts))
+    return SquadSet(articles, questions, hashlib.sha256(raw + b"".join(
+        t.encode() for t in texts.values())).hexdigest(), source=str(path))

@@ -1,0 +1,157 @@
+"""Fit how the reranker's score and the first stage's score combine (``combiner_weights.json``).
+
+    python scripts/fit_combiner.py                 # cross-validate, print figures
+    python scripts/fit_combiner.py --write         # ... and write index/search/combiner_weights.json
+    python scripts/fit_combiner.py --squad FILE --coqa '' --depth 10   # other data
+
+Data: the SQuAD v1.1 half-a and CoQA articles the reranker was not trained on (fold 1 of
+``scripts/reranker_data.py``: odd positions). For every question, the first stage's best
+``--depth`` candidates with their reranker logit and first-stage score, and which are gold.
+Model: ``w_rerank * rerank + w_first * first_stage``, fitted as a listwise softmax over each
+question's candidates (``scripts/train_ranker.py``'s fit); the penalty is chosen by
+article-grouped cross-validation and the printed P@1/MRR@10 (within the reranked candidates)
+are held-out figures, beside the first stage alone and the reranker alone. Only the weights are
+committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from ranker_data import Candidates, question_vectors  # noqa: E402
+from train_ranker import cross_validate, fit, ranks, summary  # noqa: E402
+
+from bot.evaluation.formats import coqa_set  # noqa: E402
+from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
+from bot.evaluation.squad import SquadSet, load_squad  # noqa: E402
+from bot.questions import clean_question  # noqa: E402
+from index.choices import RERANK_DEPTH  # noqa: E402
+from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
+from index.progress import progress_bar  # noqa: E402
+from index.search.ranking import COMBINER_FILE, DEFAULT_COMBINER  # noqa: E402
+from index.search.reranker import MODEL_DIR  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+COLUMNS = ("rerank", "first_stage")
+HELD_OUT_FOLD = 1  # the articles the reranker never saw
+
+
+def collect(squad: SquadSet, depth: int, spec: EncoderSpec, offset: int = 0) -> Candidates:
+    """Every question's reranked candidates (``COLUMNS``) with gold labels; articles are
+    numbered from ``offset`` (so several sets can be stacked). Cached beside the index."""
+    encoder = load_encoder(spec)
+    work_dir = work_dir_for(squad, spec)
+    prepared = prepare(squad, work_dir, encoder)
+    searcher = prepared.searcher
+    model = (MODEL_DIR / "model.onnx").read_bytes() if (MODEL_DIR / "model.onnx").exists() else b""
+    key = hashlib.sha256(model + repr(depth).encode() + squad.digest.encode()).hexdigest()[:12]
+    cached = work_dir / f"combiner-{key}.npz"
+    if cached.exists():
+        with np.load(cached) as saved:
+            return Candidates(saved["X"], saved["gold"], saved["offsets"],
+                              saved["article"] + offset)
+    vectors = question_vectors(squad, encoder, work_dir)
+    blocks, labels, offsets = [], [], [0]
+    with progress_bar(len(squad.questions), "reranking", unit="question") as bar:
+        for question, gold, vector in zip(prepared.questions, prepared.gold, vectors):
+            text = clean_question(question.text)
+            pool = searcher.candidates(text, vector)
+            if pool is not None:
+                first = searcher.ranker.score(pool.parts)
+                top = np.argsort(-first, kind="stable")[:depth]
+                logits = searcher.rerank_scores(text, pool.ids[top])
+                blocks.append(np.column_stack([logits, first[top]]))
+                labels.append(np.isin(pool.ids[top], list(gold)))
+            offsets.append(offsets[-1] + (len(labels[-1]) if pool is not None else 0))
+            bar.update(1)
+    data = Candidates(np.concatenate(blocks), np.concatenate(labels), np.array(offsets),
+                      np.array([q.article for q in squad.questions]))
+    np.savez(cached, X=data.X, gold=data.gold, offsets=data.offsets, article=data.article)
+    return Candidates(data.X, data.gold, data.offsets, data.article + offset)
+
+
+def stack(parts: list[Candidates]) -> Candidates:
+    """Several question sets as one."""
+    offsets, base = [np.zeros(1, dtype=np.int64)], 0
+    for part in parts:
+        offsets.append(part.offsets[1:] + base)
+        base += part.offsets[-1]
+    return Candidates(np.concatenate([p.X for p in parts]),
+                      np.concatenate([p.gold for p in parts]), np.concatenate(offsets),
+                      np.concatenate([p.article for p in parts]))
+
+
+def held_out_articles(squad: SquadSet, fold: int) -> SquadSet:
+    return squad.subset([a for a in range(len(squad.articles)) if a % 2 == fold])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", default=str(EVAL / "squad-v1.1-dev-half-a.json"))
+    parser.add_argument("--coqa", default=str(EVAL / "coqa-dev-wikipedia-literature.json"),
+                        help="CoQA file ('' for none)")
+    parser.add_argument("--fold", type=int, default=HELD_OUT_FOLD,
+                        help="use the articles at positions of this parity (-1: all)")
+    parser.add_argument("--depth", type=int, default=RERANK_DEPTH)
+    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--l2", default="0.0001,0.001,0.01")
+    parser.add_argument("--write", action="store_true", help=f"write {COMBINER_FILE.name}")
+    parser.add_argument("--out", type=Path, default=COMBINER_FILE, help="where --write writes")
+    parser.add_argument("--model", default=None, help="encoder model (default: as bot index)")
+    parser.add_argument("--backend", default=None, help="encoder backend (default: onnx)")
+    args = parser.parse_args()
+    spec = EncoderSpec.from_env(args.model, args.backend)
+    sets = [load_squad(args.squad)]
+    if args.coqa:
+        raw = json.loads(Path(args.coqa).read_text(encoding="utf-8"))["data"]
+        sets.append(coqa_set(raw, "coqa-" + hashlib.sha256(
+            Path(args.coqa).read_bytes()).hexdigest(), args.coqa, min_words=5))
+    parts, offset = [], 0
+    for squad in sets:
+        chosen = squad if args.fold < 0 else held_out_articles(squad, args.fold)
+        parts.append(collect(chosen, args.depth, spec, offset))
+        offset += len(chosen.articles)
+    data = stack(parts)
+    every = np.arange(data.questions())
+    print(f"{data.questions()} questions, {len(data.X)} candidates; "
+          f"gold within depth {args.depth} for "
+          f"{np.mean([data.gold[s:e].any() for s, e in zip(data.offsets[:-1], data.offsets[1:])]):.3f}")
+    for name, column in zip(COLUMNS, range(len(COLUMNS))):
+        figures = summary(ranks(data, every, [column], np.ones(1)))
+        print(f"{name} alone: " + " ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+    columns = list(range(len(COLUMNS)))
+    best = None
+    for l2 in [float(v) for v in args.l2.split(",")]:
+        figures = cross_validate(data, columns, l2, args.folds)
+        print(f"combined, l2={l2:g}: " + " ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        if best is None or figures["mrr@10"] > best[1]["mrr@10"]:
+            best = (l2, figures)
+    assert best is not None
+    w = fit(data, every, columns, best[0])
+    weights = {name: round(float(v), 4) for name, v in zip(COLUMNS, w)}
+    assert set(weights) == set(DEFAULT_COMBINER)
+    print("weights:", json.dumps(weights))
+    if args.write:
+        args.out.write_text(json.dumps({
+            "weights": weights, "l2": best[0], "depth": args.depth,
+            "cross_validated": {k: round(v, 4) for k, v in best[1].items()},
+            "fitted_by": "python scripts/fit_combiner.py --write",
+            "data": f"SQuAD v1.1 half-a and CoQA articles at odd positions (not seen by the "
+                    f"reranker), {data.questions()} questions, listwise softmax, "
+                    f"{args.folds}-fold article-grouped cross-validation",
+        }, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

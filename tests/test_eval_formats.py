@@ -1,0 +1,100 @@
+"""``bot eval`` on question sets in other formats: WikiQA TSV (with MAP on each question's own
+candidates), CoQA JSON and the natural-questions YAML files; and the shipped natural set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.evaluation.formats import load_question_set
+from bot.evaluation.metrics import mean_average_precision
+from index.errors import BadInput
+
+from .conftest import ROOT
+
+WIKIQA_ROWS = [
+    ("Q1", "where do honey bees store honey", "D1", "Honey bee", "A honey bee colony has one queen.", 0),
+    ("Q1", "where do honey bees store honey", "D1", "Honey bee", "Bees store honey in wax combs.", 1),
+    ("Q1", "where do honey bees store honey", "D1", "Honey bee", "Workers dance to show flowers.", 0),
+    ("Q2", "when was the bell rock lighthouse built", "D2", "Bell Rock Lighthouse",
+     "The lighthouse stands off the coast of Angus.", 0),
+    ("Q2", "when was the bell rock lighthouse built", "D2", "Bell Rock Lighthouse",
+     "It was built between 1807 and 1810.", 1),
+    ("Q3", "what is chess", "D3", "Chess", "Chess is a board game.", 0),
+]
+
+
+def write_wikiqa(path: Path) -> Path:
+    header = "QuestionID\tQuestion\tDocumentID\tDocumentTitle\tSentenceID\tSentence\tLabel\n"
+    lines = [f"{q}\t{text}\t{d}\t{t}\t{d}-{n}\t{s}\t{label}"
+             for n, (q, text, d, t, s, label) in enumerate(WIKIQA_ROWS)]
+    path.write_text(header + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_wikiqa_documents_become_articles_and_unanswered_questions_are_left_out(tmp_path: Path):
+    squad = load_question_set(write_wikiqa(tmp_path / "wiki.tsv"))
+    assert [a.title for a in squad.articles] == ["Honey bee", "Bell Rock Lighthouse", "Chess"]
+    assert [q.qid for q in squad.questions] == ["Q1", "Q2"]  # Q3 has no answering sentence
+    assert squad.own_candidates
+    first = squad.questions[0]
+    text = squad.articles[first.article].text
+    assert text[first.answer_starts[0]:].startswith("Bees store honey")
+
+
+def test_bot_eval_reports_map_on_own_candidates_beside_the_baselines(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["eval", str(write_wikiqa(tmp_path / "wiki.tsv")),
+                                      "--json", "--fast", "--backend", "hashing",
+                                      "--model", "hashing", "--work-dir", str(tmp_path / "w")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["rerank_depth"] == 0
+    assert set(report["own_candidates"]) == {"bot", "bm25", "dense"}
+    for row in report["own_candidates"].values():
+        assert 0.0 < row["map"] <= 1.0 and row["mrr"] >= row["map"] - 1e-9
+
+
+def test_mean_average_precision():
+    assert mean_average_precision([[1, 2, 3]], [{1, 3}]) == pytest.approx((1 + 2 / 3) / 2)
+    assert mean_average_precision([[{5, 6}, 2]], [{6}]) == 1.0
+    assert mean_average_precision([[1]], [set()]) == 0.0  # no answer: not counted
+
+
+def test_coqa_turns_become_questions_with_their_rationale(tmp_path: Path):
+    story = "The ferry left at dawn. It carried forty people to the island of Kell."
+    data = {"data": [{"source": "news", "story": story,
+                      "questions": [{"input_text": "Where did the ferry go?", "turn_id": 1},
+                                    {"input_text": "Who knows?", "turn_id": 2}],
+                      "answers": [{"span_start": story.index("It carried"),
+                                   "span_end": len(story), "turn_id": 1},
+                                  {"span_start": -1, "span_end": -1, "turn_id": 2}]}]}
+    path = tmp_path / "coqa.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    squad = load_question_set(path)
+    assert [q.text for q in squad.questions] == ["Where did the ferry go?"]
+    start = squad.questions[0].answer_starts[0]
+    assert squad.articles[0].text[start:].startswith("It carried")
+
+
+def test_natural_file_names_each_answer_by_a_fragment(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("Title\n\nThe cat sat. The dog ran.\n", encoding="utf-8")
+    (tmp_path / "q.yaml").write_text(
+        "questions:\n  - {q: \"What did the dog do?\", article: a.txt, answer: The dog}\n",
+        encoding="utf-8")
+    squad = load_question_set(tmp_path / "q.yaml")
+    assert squad.articles[0].text[squad.questions[0].answer_starts[0]:].startswith("The dog")
+    (tmp_path / "bad.yaml").write_text(
+        "questions:\n  - {q: \"What?\", article: a.txt, answer: not there}\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="'not there' is not in a.txt"):
+        load_question_set(tmp_path / "bad.yaml")
+
+
+def test_the_shipped_natural_set_reads():
+    squad = load_question_set(ROOT / "bench" / "data" / "natural" / "questions.yaml")
+    assert len(squad.articles) == 5 and len(squad.questions) >= 60
+    seed = [q for q in squad.questions if q.article == 0]
+    assert len(seed) >= 24
