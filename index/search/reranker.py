@@ -1,9 +1,10 @@
 """The cross-encoder reranker: reads a question and a candidate sentence together and scores
 how well the sentence answers it.
 
-The model (``reranker/`` beside this file, shipped in the package: int8 ONNX, ~11 MB) is a
-MiniLM cross-encoder cut to 4 layers and fine-tuned on SQuAD/CoQA question-sentence pairs by
-``scripts/train_reranker.py``. It is run with onnxruntime and tokenizers only (no torch), on one
+The model (``reranker/`` beside this file, shipped as package data once one earns its place:
+none does yet, see docs/quality.md) is MiniLM cut to a few layers, its token states
+mean-pooled into one score, fine-tuned on SQuAD/CoQA question-sentence pairs and exported to
+int8 ONNX by ``scripts/train_reranker.py``. It is run with onnxruntime and tokenizers only (no torch), on one
 session created on first use. A candidate is read as ``"Title: sentence"`` (the title says what
 "it" or "the company" is), question first; pairs longer than ``MAX_TOKENS`` are cut from the
 longer side.
@@ -39,8 +40,9 @@ class Reranker:
 
         model, vocabulary = folder / "model.onnx", folder / "tokenizer.json"
         if not model.is_file() or not vocabulary.is_file():
-            raise ModelUnavailable(f"the reranker model is missing from {folder} (reinstall "
-                                   "the package, or run without it: --fast)")
+            raise ModelUnavailable(f"no reranker model in {folder} (none is shipped yet: "
+                                   "run without it, --rerank-depth 0, or train one with "
+                                   "scripts/train_reranker.py)")
         self.tokenizer = Tokenizer.from_file(str(vocabulary))
         self.tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
