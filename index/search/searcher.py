@@ -75,6 +75,9 @@ class Searcher:
     """A loaded generation plus its encoder; cheap to query many times, one query at a time
     (its caches are not locked)."""
 
+    rerank_depth = 0  # candidates the reranker reads (0: none); set per instance from the env
+    reranker: Reranker | None = None  # loaded on first use
+
     def __init__(self, generation: Path, manifest: Manifest, encoder: Encoder) -> None:
         self.generation = generation
         self.manifest = manifest
