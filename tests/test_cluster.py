@@ -41,12 +41,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(condition, timeout: float = 120.0, what: str = "condition"):
+def _wait_for(condition, timeout: float = 120.0, what: str = "condition", poll: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (value := condition()):
             return value
-        time.sleep(0.05)
+        time.sleep(poll)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -107,10 +107,14 @@ class TwoNodes:
     def alive_nodes(self) -> list[str]:
         return [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
 
-    def kill_raylet(self, worker: subprocess.Popen) -> None:
+    def raylets(self, worker: subprocess.Popen) -> list[int]:
+        """The raylet processes of a worker node (looked up before a kill must be quick)."""
         raylets = [p for p in _descendants(worker.pid) if _name(p) == "raylet"]
         assert raylets, "the worker node has no raylet"
-        for pid in raylets:
+        return raylets
+
+    def kill_raylet(self, worker: subprocess.Popen, raylets: list[int] | None = None) -> None:
+        for pid in raylets or self.raylets(worker):
             os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
@@ -235,7 +239,8 @@ def test_bot_ask_with_ray_answers_as_without(cluster: TwoNodes, built, news):
 
 def test_worker_node_lost_mid_build_still_publishes_a_complete_index(
         cluster: TwoNodes, tmp_path_factory: pytest.TempPathFactory):
-    """Kills the worker node's raylet once one of its shard builds has started: Ray runs
+    """Kills the worker node (its raylet and worker processes) once one of its shard builds has
+    started: Ray runs
     the lost build again on the head node; the index is published whole and answers as one
     built in this process."""
     folder = tmp_path_factory.mktemp("fault")
@@ -248,14 +253,18 @@ def test_worker_node_lost_mid_build_still_publishes_a_complete_index(
     builder = Cluster(cluster.address).shard_builder()
     from concurrent.futures import ThreadPoolExecutor
 
+    raylets = cluster.raylets(cluster.workers[-1])  # found now: the kill must follow at once
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(update_sharded_index, [corpus], folder / "ray", shards=4,
                               spec=HASHING, builder=builder)
         victim = _wait_for(lambda: next(
             (n for n in range(4) if worker_node in build_attempts(store.shard(n).root)),
-            None) is not None or running.done(), what="a build on the worker node")
+            None) is not None or running.done(), what="a build on the worker node", poll=0.01)
         assert not running.done(), "the build ended before the worker node could be lost"
-        cluster.kill_raylet(cluster.workers[-1])
+        # the node is lost whole: its raylet and the worker processes running the build (a
+        # worker outliving its raylet by a second can still hand a quick build's result back)
+        cluster.kill_raylet(cluster.workers[-1], raylets + [
+            p for p in _descendants(cluster.workers[-1].pid) if p not in raylets])
         report = running.result(timeout=600)
     del victim
     assert report.committed and report.rebuilt == holding(corpus, 4)
