@@ -28,10 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from ranker_data import Candidates, question_vectors  # noqa: E402
+from ranker_data import Candidates, load_coqa_turns, question_vectors  # noqa: E402
 from train_ranker import cross_validate, fit, ranks, summary  # noqa: E402
 
-from bot.evaluation.formats import coqa_set  # noqa: E402
 from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
 from bot.evaluation.squad import SquadSet, load_squad  # noqa: E402
 from bot.questions import clean_question  # noqa: E402
@@ -113,9 +112,7 @@ def main() -> None:
     spec = EncoderSpec.from_env(args.model, args.backend)
     sets = [load_squad(args.squad)]
     if args.coqa:
-        raw = json.loads(Path(args.coqa).read_text(encoding="utf-8"))["data"]
-        sets.append(coqa_set(raw, "coqa-" + hashlib.sha256(
-            Path(args.coqa).read_bytes()).hexdigest(), args.coqa, min_words=5))
+        sets.append(load_coqa_turns(args.coqa))
     parts, offset = [], 0
     for squad in sets:
         chosen = squad if args.fold < 0 else held_out_articles(squad, args.fold)

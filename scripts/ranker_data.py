@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.evaluation.coqa import is_coqa, read_json
+from bot.evaluation.formats import coqa_set
 from bot.evaluation.runner import prepare, work_dir_for
 from bot.evaluation.squad import SquadSet, load_squad
 from bot.questions import clean_question
@@ -23,6 +25,7 @@ from index.progress import progress_bar
 
 ROOT = Path(__file__).resolve().parent.parent
 HALF_A = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-half-a.json"
+SELF_CONTAINED_WORDS = 5  # CoQA turns this long mostly read alone (the fitting scripts keep them)
 
 
 @dataclass
@@ -88,3 +91,13 @@ def load_half_a(path: Path = HALF_A) -> SquadSet:
     if not path.exists():
         raise SystemExit(f"error: {path} not found (pass --squad PATH)")
     return load_squad(path)
+
+
+def load_coqa_turns(path: str | Path, min_words: int = SELF_CONTAINED_WORDS) -> SquadSet:
+    """A CoQA-format file as a question set: its stories, and its turns of at least
+    ``min_words`` words (the self-contained ones) as questions (:mod:`bot.evaluation`'s
+    reading; the set's digest is the file's)."""
+    data, raw = read_json(path)
+    if not is_coqa(data):
+        raise SystemExit(f"error: {path} is not a CoQA-format file")
+    return coqa_set(data["data"], hashlib.sha256(raw).hexdigest(), str(path), min_words)

@@ -9,8 +9,8 @@ Sources (CC BY-SA, in ``../shared/eval/``; only fitted weights are ever committe
   same article) and one sentence of another article;
 - SQuAD v2.0 half-a's unanswerable questions: the first stage's best sentences as negatives
   (on topic, yet they do not answer);
-- CoQA's Wikipedia and literature stories: turns of at least ``COQA_MIN_WORDS`` words (the
-  self-contained ones), rationale sentences as positives, negatives as for SQuAD.
+- CoQA's Wikipedia and literature stories: turns of at least ``SELF_CONTAINED_WORDS`` words
+  (the self-contained ones), rationale sentences as positives, negatives as for SQuAD.
 
 Articles are split in two folds by position (``article % 2``): the shipped reranker is trained
 on fold 0 only, so that fold 1 (SQuAD and CoQA articles it never saw) measures it honestly.
@@ -29,18 +29,17 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.evaluation.formats import coqa_set  # noqa: E402
 from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
 from bot.evaluation.squad import Question, SquadSet, load_squad  # noqa: E402
 from bot.questions import clean_question  # noqa: E402
 from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 from index.paths import cache_dir  # noqa: E402
+from ranker_data import load_coqa_turns  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 SQUAD = EVAL / "squad-v1.1-dev-half-a.json"
 SQUAD2 = EVAL / "squad-v2.0-dev-half-a.json"
 COQA = EVAL / "coqa-dev-wikipedia-literature.json"
-COQA_MIN_WORDS = 5
 HARD = 4  # hard negatives per question: the 3 best-ranked wrong sentences + 1 from ranks 4-10
 UNANSWERABLE_NEGATIVES = 2
 SEED = 13
@@ -111,8 +110,7 @@ def main() -> None:
     out = cache_dir() / "reranker" / "pairs.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     squad = load_squad(SQUAD)
-    coqa_raw = json.loads(COQA.read_text(encoding="utf-8"))["data"]
-    coqa = coqa_set(coqa_raw, "coqa-" + str(len(coqa_raw)), str(COQA), COQA_MIN_WORDS)
+    coqa = load_coqa_turns(COQA)
     counts: dict[tuple[str, int, int], int] = {}
     with out.open("w", encoding="utf-8") as sink:
         for pair in [*pairs_of(squad, "squad", True, unanswerable(SQUAD2, squad)),

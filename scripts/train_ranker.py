@@ -15,7 +15,6 @@ Only the weights are committed, never the data.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -24,7 +23,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ranker_data import HALF_A, Candidates, collect, load_half_a  # noqa: E402
+from ranker_data import (HALF_A, SELF_CONTAINED_WORDS, Candidates, collect,  # noqa: E402
+                         load_coqa_turns, load_half_a)
 
 from index.search.features import FEATURES  # noqa: E402
 from index.search.ranking import WEIGHTS_FILE  # noqa: E402
@@ -102,7 +102,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--l2", default="0.00001,0.00003,0.0001,0.001")
     parser.add_argument("--coqa", type=Path, default=None,
-                        help="also fit on this CoQA file's stories (turns of >= 5 words)")
+                        help="also fit on this CoQA file's stories (turns of >= "
+                        f"{SELF_CONTAINED_WORDS} words)")
     parser.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
     args = parser.parse_args()
     names = [f for f in args.features.split(",") if f]
@@ -114,11 +115,7 @@ def main() -> None:
     if args.coqa:
         from fit_combiner import stack
 
-        from bot.evaluation.formats import coqa_set
-
-        raw = json.loads(args.coqa.read_text(encoding="utf-8"))["data"]
-        coqa = collect(coqa_set(raw, "coqa-" + hashlib.sha256(args.coqa.read_bytes()).hexdigest(),
-                                str(args.coqa), min_words=5))
+        coqa = collect(load_coqa_turns(args.coqa))
         data = stack([data, Candidates(coqa.X, coqa.gold, coqa.offsets,
                                        coqa.article + int(data.article.max()) + 1)])
     reachable = np.mean([data.gold[s:e].any() for s, e in zip(data.offsets[:-1], data.offsets[1:])])
