@@ -52,16 +52,11 @@ def pair_text(title: str | None, sentence: str) -> str:
 
 def unanswerable(v2: Path, squad: SquadSet) -> list[Question]:
     """SQuAD v2.0's unanswerable questions, placed in ``squad``'s articles by title."""
-    data = json.loads(v2.read_text(encoding="utf-8"))["data"]
     position = {a.title: n for n, a in enumerate(squad.articles)}
-    found = []
-    for item in data:
-        title = " ".join(str(item["title"]).replace("_", " ").split())
-        for paragraph in item["paragraphs"]:
-            for qa in paragraph["qas"]:
-                if qa.get("is_impossible") and title in position:
-                    found.append(Question(qa["id"], qa["question"], position[title], []))
-    return found
+    impossible = load_squad(v2)
+    return [Question(q.qid, q.text, position[impossible.articles[q.article].title], [])
+            for q in impossible.unanswerable
+            if impossible.articles[q.article].title in position]
 
 
 def pairs_of(squad: SquadSet, name: str, titled: bool, extra: list[Question] = (),
