@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from ranker_data import Candidates, load_coqa_turns, question_vectors  # noqa: E402
-from train_ranker import cross_validate, fit, ranks, summary  # noqa: E402
+from ranker_data import Candidates, load_coqa_turns, question_vectors, stack  # noqa: E402
+from train_ranker import choose_l2, fit, ranks, render, summary  # noqa: E402
 
 from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
 from bot.evaluation.squad import SquadSet, load_squad  # noqa: E402
@@ -79,17 +79,6 @@ def collect(squad: SquadSet, depth: int, spec: EncoderSpec, offset: int = 0) -> 
     return Candidates(data.X, data.gold, data.offsets, data.article + offset)
 
 
-def stack(parts: list[Candidates]) -> Candidates:
-    """Several question sets as one."""
-    offsets, base = [np.zeros(1, dtype=np.int64)], 0
-    for part in parts:
-        offsets.append(part.offsets[1:] + base)
-        base += part.offsets[-1]
-    return Candidates(np.concatenate([p.X for p in parts]),
-                      np.concatenate([p.gold for p in parts]), np.concatenate(offsets),
-                      np.concatenate([p.article for p in parts]))
-
-
 def held_out_articles(squad: SquadSet, fold: int) -> SquadSet:
     return squad.subset([a for a in range(len(squad.articles)) if a % 2 == fold])
 
@@ -121,19 +110,12 @@ def main() -> None:
     data = stack(parts)
     every = np.arange(data.questions())
     print(f"{data.questions()} questions, {len(data.X)} candidates; "
-          f"gold within depth {args.depth} for "
-          f"{np.mean([data.gold[s:e].any() for s, e in zip(data.offsets[:-1], data.offsets[1:])]):.3f}")
+          f"gold within depth {args.depth} for {np.mean(data.reachable()):.3f}")
     for name, column in zip(COLUMNS, range(len(COLUMNS))):
-        figures = summary(ranks(data, every, [column], np.ones(1)))
-        print(f"{name} alone: " + " ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        print(f"{name} alone: {render(summary(ranks(data, every, [column], np.ones(1))))}")
     columns = list(range(len(COLUMNS)))
-    best = None
-    for l2 in [float(v) for v in args.l2.split(",")]:
-        figures = cross_validate(data, columns, l2, args.folds)
-        print(f"combined, l2={l2:g}: " + " ".join(f"{k} {v:.3f}" for k, v in figures.items()))
-        if best is None or figures["mrr@10"] > best[1]["mrr@10"]:
-            best = (l2, figures)
-    assert best is not None
+    best = choose_l2(data, columns, [float(v) for v in args.l2.split(",")], args.folds,
+                     "combined, ")
     w = fit(data, every, columns, best[0])
     weights = {name: round(float(v), 4) for name, v in zip(COLUMNS, w)}
     assert set(weights) == set(DEFAULT_COMBINER)

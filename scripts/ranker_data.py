@@ -40,6 +40,22 @@ class Candidates:
     def questions(self) -> int:
         return len(self.offsets) - 1
 
+    def reachable(self) -> np.ndarray:
+        """Per question: is a gold sentence among its candidates?"""
+        return np.array([self.gold[s:e].any() for s, e in zip(self.offsets[:-1],
+                                                              self.offsets[1:])], dtype=bool)
+
+
+def stack(parts: list[Candidates]) -> Candidates:
+    """Several question sets as one."""
+    offsets, base = [np.zeros(1, dtype=np.int64)], 0
+    for part in parts:
+        offsets.append(part.offsets[1:] + base)
+        base += part.offsets[-1]
+    return Candidates(np.concatenate([p.X for p in parts]),
+                      np.concatenate([p.gold for p in parts]), np.concatenate(offsets),
+                      np.concatenate([p.article for p in parts]))
+
 
 def question_vectors(squad: SquadSet, encoder, work_dir: Path) -> np.ndarray:
     """All questions embedded (batched), cached in ``work_dir``."""

@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ranker_data import (HALF_A, SELF_CONTAINED_WORDS, Candidates, collect,  # noqa: E402
-                         load_coqa_turns, load_half_a)
+                         load_coqa_turns, load_half_a, stack)
 
 from index.search.features import FEATURES  # noqa: E402
 from index.search.ranking import WEIGHTS_FILE  # noqa: E402
@@ -32,9 +32,8 @@ from index.search.ranking import WEIGHTS_FILE  # noqa: E402
 
 def fit(data: Candidates, questions: np.ndarray, columns: list[int], l2: float) -> np.ndarray:
     """Weights maximising the softmax likelihood of gold candidates for ``questions``."""
+    questions = questions[data.reachable()[questions]]
     starts, ends = data.offsets[questions], data.offsets[questions + 1]
-    keep = np.array([data.gold[s:e].any() for s, e in zip(starts, ends)], dtype=bool)
-    starts, ends = starts[keep], ends[keep]
     rows = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
     X = data.X[rows][:, columns]
     gold = data.gold[rows].astype(np.float64)
@@ -74,6 +73,10 @@ def ranks(data: Candidates, questions: np.ndarray, columns: list[int],
     return out
 
 
+def render(figures: dict[str, float]) -> str:
+    return " ".join(f"{k} {v:.3f}" for k, v in figures.items())
+
+
 def summary(r: np.ndarray) -> dict[str, float]:
     found = r > 0
     return {"p@1": float(np.mean(r == 1)),
@@ -92,6 +95,19 @@ def cross_validate(data: Candidates, columns: list[int], l2: float,
         w = fit(data, every[fold_of != fold], columns, l2)
         held[fold_of == fold] = ranks(data, test, columns, w)
     return summary(held)
+
+
+def choose_l2(data: Candidates, columns: list[int], penalties: list[float], folds: int,
+              label: str = "") -> tuple[float, dict[str, float]]:
+    """The penalty with the best held-out MRR@10, and its figures (each one's printed)."""
+    best: tuple[float, dict[str, float]] | None = None
+    for l2 in penalties:
+        figures = cross_validate(data, columns, l2, folds)
+        print(f"{label}l2={l2:g}: {render(figures)}")
+        if best is None or figures["mrr@10"] > best[1]["mrr@10"]:
+            best = (l2, figures)
+    assert best is not None
+    return best
 
 
 def main() -> None:
@@ -113,21 +129,12 @@ def main() -> None:
     columns = [FEATURES.index(f) for f in names]
     data = collect(load_half_a(args.squad))
     if args.coqa:
-        from fit_combiner import stack
-
         coqa = collect(load_coqa_turns(args.coqa))
         data = stack([data, Candidates(coqa.X, coqa.gold, coqa.offsets,
                                        coqa.article + int(data.article.max()) + 1)])
-    reachable = np.mean([data.gold[s:e].any() for s, e in zip(data.offsets[:-1], data.offsets[1:])])
     print(f"{data.questions()} questions, {len(data.X)} candidates, "
-          f"gold among candidates for {reachable:.3f}")
-    best = None
-    for l2 in [float(v) for v in args.l2.split(",")]:
-        figures = cross_validate(data, columns, l2, args.folds)
-        print(f"l2={l2:g}: " + " ".join(f"{k} {v:.3f}" for k, v in figures.items()))
-        if best is None or figures["mrr@10"] > best[1]["mrr@10"]:
-            best = (l2, figures)
-    assert best is not None
+          f"gold among candidates for {np.mean(data.reachable()):.3f}")
+    best = choose_l2(data, columns, [float(v) for v in args.l2.split(",")], args.folds)
     w = fit(data, np.arange(data.questions()), columns, best[0])
     weights = {name: round(float(v), 4) for name, v in zip(names, w)}
     print("weights:", json.dumps(weights))
