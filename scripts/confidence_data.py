@@ -92,6 +92,22 @@ def _code_key(version: int, *extra: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def _ranked_replies(searcher: Searcher, asked: SquadSet, vectors: np.ndarray,
+                    gold: list[set[int]], kind: str, articles: list[int],
+                    label: str) -> list[Reply]:
+    """``asked``'s questions ranked by ``searcher`` (``gold``: each one's right sentence
+    ids; ``articles``: the position in half-a of each of ``asked``'s articles)."""
+    replies = []
+    with progress_bar(len(asked.questions), label, unit="question") as bar:
+        for q, wanted, vector in zip(asked.questions, gold, vectors):
+            hits = searcher.rank(clean_question(q.text), vector, VERDICT_DEPTH)
+            right = bool(hits) and hits[0].sentence.id in wanted
+            replies.append(Reply(q.text, kind, articles[q.article], right, False,
+                                 _parts(hits), _texts(hits)))
+            bar.update(1)
+    return replies
+
+
 def squad_replies(v1: SquadSet, v2: SquadSet | None, encoder: Encoder,
                   spec: EncoderSpec) -> list[Reply]:
     """``answerable``, ``ooc`` and ``impossible`` replies over half-a split in two groups."""
@@ -106,22 +122,12 @@ def squad_replies(v1: SquadSet, v2: SquadSet | None, encoder: Encoder,
         work = work_dir_for(group, spec)
         prepared = prepare(group, work, encoder)
         searcher = prepared.searcher
-        vectors = question_vectors(group, encoder, work)
-        with progress_bar(len(group.questions), f"group {own}: own", unit="question") as bar:
-            for q, gold, vector in zip(group.questions, prepared.gold, vectors):
-                hits = searcher.rank(clean_question(q.text), vector, VERDICT_DEPTH)
-                right = bool(hits) and hits[0].sentence.id in gold
-                replies.append(Reply(q.text, "answerable", mine[q.article], right, False,
-                                     _parts(hits), _texts(hits)))
-                bar.update(1)
+        replies += _ranked_replies(searcher, group, question_vectors(group, encoder, work),
+                                   prepared.gold, "answerable", mine, f"group {own}: own")
         outside = v1.subset(other)
-        vectors = question_vectors(outside, encoder, work)
-        with progress_bar(len(outside.questions), f"group {own}: other", unit="question") as bar:
-            for q, vector in zip(outside.questions, vectors):
-                hits = searcher.rank(clean_question(q.text), vector, VERDICT_DEPTH)
-                replies.append(Reply(q.text, "ooc", other[q.article], False, False,
-                                     _parts(hits), _texts(hits)))
-                bar.update(1)
+        replies += _ranked_replies(searcher, outside, question_vectors(outside, encoder, work),
+                                   [set()] * len(outside.questions), "ooc", other,
+                                   f"group {own}: other")
         if v2 is None:
             continue
         held = [n for n, a in enumerate(v2.articles) if position.get(a.title, -1) in mine]
