@@ -318,15 +318,6 @@ def cmd_reindex(args: argparse.Namespace) -> list[Row]:
              "command": _command(args)}]
 
 
-def _child(args: argparse.Namespace, argv: list[str]) -> Row:
-    """Run ``python -m bench.run ARGV`` in a new process; its one result row."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        extra = ["--quick"] if args.quick else []
-        subprocess.run([sys.executable, "-m", "bench.run", *argv, "--work", str(args.work),
-                        "--json", out.name, *extra], check=True)
-        return json.loads(Path(out.name).read_text())[0]
-
-
 def _child_rows(args: argparse.Namespace, argv: list[str]) -> list[Row]:
     """Run ``python -m bench.run ARGV`` in a new process; all its result rows."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
@@ -334,6 +325,11 @@ def _child_rows(args: argparse.Namespace, argv: list[str]) -> list[Row]:
         subprocess.run([sys.executable, "-m", "bench.run", *argv, "--work", str(args.work),
                         "--json", out.name, *extra], check=True)
         return json.loads(Path(out.name).read_text())
+
+
+def _child(args: argparse.Namespace, argv: list[str]) -> Row:
+    """Run ``python -m bench.run ARGV`` in a new process; its one result row."""
+    return _child_rows(args, argv)[0]
 
 
 def cmd_shards(args: argparse.Namespace) -> list[Row]:
@@ -427,11 +423,7 @@ def cmd_all(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     for name in ("encoder", "quality", "ann", "search", "filters", "ask", "conversations",
                  "reindex"):
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            subprocess.run([sys.executable, "-m", "bench.run", name, "--work", str(args.work),
-                            "--json", out.name, *(["--quick"] if args.quick else [])],
-                           check=True)
-            rows.extend(json.loads(Path(out.name).read_text()))
+        rows.extend(_child_rows(args, [name]))
     return rows
 
 
