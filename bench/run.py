@@ -58,6 +58,12 @@ def _depth_args() -> list[str]:
     return ["--rerank-depth", chosen] if chosen else []
 
 
+def _latency(r: Row) -> str:
+    """``p50 … ms (passes …), p95 … ms`` of a latency result."""
+    return (f"p50 {r['p50_ms']:.1f} ms (passes " + ", ".join(f"{v:.1f}" for v in r["p50_passes_ms"])
+            + f"), p95 {r['p95_ms']:.1f} ms")
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
@@ -179,10 +185,7 @@ def cmd_search(args: argparse.Namespace) -> list[Row]:
                   {100_000: "p50 <= 30 ms", 1_000_000: "p50 <= 50 ms"}).get(size, "")
         rows.append({"benchmark": f"warm answer latency, {result['sentences']:,} sentences "
                                   f"({kind}, {_depth_label()})",
-                     "result": f"p50 {result['p50_ms']:.1f} ms (passes "
-                               + ", ".join(f"{v:.1f}" for v in result["p50_passes_ms"])
-                               + f"), p95 {result['p95_ms']:.1f} ms "
-                               f"(encode {result['encode_p50_ms']:.1f}, vectors "
+                     "result": f"{_latency(result)} (encode {result['encode_p50_ms']:.1f}, vectors "
                                f"{result['ann_p50_ms']:.2f}, BM25, parts, ranking, citations "
                                f"{result['rest_p50_ms']:.1f}); open {result['open_s']:.2f} s; "
                                f"memory {result['anon_mb']:,.0f} MB heap + "
@@ -215,10 +218,8 @@ def cmd_filters(args: argparse.Namespace) -> list[Row]:
                 "benchmark": f"filtered answer, {r['sentences']:,} sentences, filter keeping "
                              f"{r['share']} of articles (`--source '{r['pattern']}'`)",
                 "result": f"{r['kept_articles']:,} of {r['articles']:,} articles "
-                          f"({r['kept_sentences']:,} sentences; {r['path']}): p50 "
-                          f"{r['p50_ms']:.1f} ms (passes "
-                          + ", ".join(f"{v:.1f}" for v in r["p50_passes_ms"])
-                          + f"), p95 {r['p95_ms']:.1f} ms (unfiltered in the same run: "
+                          f"({r['kept_sentences']:,} sentences; {r['path']}): "
+                          f"{_latency(r)} (unfiltered in the same run: "
                           f"p50 {r['unfiltered_p50_ms']:.1f} ms); dense recall@10 "
                           f"{r['recall10']:.3f} against exact search over the kept "
                           f"sentences; first question under it +{r['build_ms']:.0f} ms",
@@ -227,24 +228,27 @@ def cmd_filters(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+def _timed_questions(args: argparse.Namespace) -> list[str]:
+    """The SQuAD questions a latency child asks (``--questions``; 100 quick, else 500)."""
+    from .corpora import load_squad
+
+    return [q for q, _, _ in load_squad().questions[:args.questions
+                                                     or (100 if args.quick else 500)]]
+
+
 def cmd_filtered(args: argparse.Namespace) -> list[Row]:
     """(internal) measure filtered search on an index in a fresh process."""
-    from .corpora import load_squad
     from .searching import filtered_search
 
-    questions = [q for q, _, _ in load_squad().questions[:args.questions
-                                                              or (100 if args.quick else 500)]]
-    return filtered_search(Path(args.index), questions, rounds=1 if args.quick else 3)
+    return filtered_search(Path(args.index), _timed_questions(args),
+                           rounds=1 if args.quick else 3)
 
 
 def cmd_latency(args: argparse.Namespace) -> list[Row]:
     """(internal) measure search latency on an index in a fresh process."""
-    from .corpora import load_squad
     from .searching import search_latency
 
-    questions = [q for q, _, _ in load_squad().questions[:args.questions
-                                                              or (100 if args.quick else 500)]]
-    return [search_latency(Path(args.index), questions)]
+    return [search_latency(Path(args.index), _timed_questions(args))]
 
 
 def _squad_index(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -356,9 +360,7 @@ def cmd_shards(args: argparse.Namespace) -> list[Row]:
                      "command": _command(args, "--sizes", str(size), "--shards", str(shards))})
         rows.append({"benchmark": f"sharded index, {latency['sentences']:,} sentences in "
                                   f"{shards} shards: warm answer latency (in-process)",
-                     "result": f"p50 {latency['p50_ms']:.1f} ms (passes "
-                               + ", ".join(f"{v:.1f}" for v in latency["p50_passes_ms"])
-                               + f"), p95 {latency['p95_ms']:.1f} ms; all shards' "
+                     "result": f"{_latency(latency)}; all shards' "
                                f"candidates {latency['gather_p50_ms']:.1f} ms p50; open "
                                f"{latency['open_s']:.1f} s",
                      "target": "p50 <= 30 ms at 10M in 10 shards",
