@@ -6,6 +6,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -174,14 +175,8 @@ def filtered_search(index_dir: Path, questions: list[str], warmup: int = 20,
     searcher = answerer.searcher
     _warm(answerer, questions[:warmup])  # as for latency
     queries = [searcher.encoder.encode_query(q) for q in questions]
-    plain = []  # the same answers unfiltered, in the same process: what the filter adds
-    for _ in range(rounds):
-        times = []
-        for q in questions:
-            start = time.perf_counter()
-            answerer.ask(q, 3)
-            times.append(time.perf_counter() - start)
-        plain.append(percentile(times, 50) * 1000)
+    # the same answers unfiltered, in the same process: what the filter adds
+    plain = [p50 for p50, _ in _timed_passes(lambda q: answerer.ask(q, 3), questions, rounds)]
     out = []
     for share, pattern in FILTER_PATTERNS.items():
         wanted = ArticleFilter.of(sources=[pattern])
@@ -202,14 +197,7 @@ def filtered_search(index_dir: Path, questions: list[str], warmup: int = 20,
         del kept
         for q in questions[:warmup]:
             answerer.ask(q, 3, filters=wanted)
-        passes = []
-        for _ in range(rounds):
-            times = []
-            for q in questions:
-                start = time.perf_counter()
-                answerer.ask(q, 3, filters=wanted)
-                times.append(time.perf_counter() - start)
-            passes.append((percentile(times, 50) * 1000, percentile(times, 95) * 1000))
+        passes = _timed_passes(lambda q: answerer.ask(q, 3, filters=wanted), questions, rounds)
         out.append({"share": share, "pattern": pattern, "sentences": searcher.size,
                     "kept_articles": within.kept_articles, "articles": len(within.articles),
                     "kept_sentences": len(within.ids),
@@ -222,6 +210,20 @@ def filtered_search(index_dir: Path, questions: list[str], warmup: int = 20,
                     "unfiltered_p50_ms": statistics.median(plain),
                     "peak_mb": peak_mb()})
     return out
+
+
+def _timed_passes(ask: Callable[[str], object], questions: list[str],
+                  rounds: int) -> list[tuple[float, float]]:
+    """``rounds`` passes of ``ask`` over ``questions``: each pass's p50 and p95 in ms."""
+    passes = []
+    for _ in range(rounds):
+        times = []
+        for q in questions:
+            start = time.perf_counter()
+            ask(q)
+            times.append(time.perf_counter() - start)
+        passes.append((percentile(times, 50) * 1000, percentile(times, 95) * 1000))
+    return passes
 
 
 def _warm(answerer, questions: list[str]) -> None:  # noqa: ANN001 - a bot.answering.Answerer
