@@ -18,7 +18,7 @@ import tempfile
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner, Result
@@ -30,6 +30,7 @@ from index.ingest.readers import SUFFIXES
 from index.store.generations import IndexDir, manifest_digest
 
 from . import conftest
+from .conftest import write_corpus
 
 HASHING = ["--backend", "hashing", "--model", "hashing"]
 GOOD = "Otters hold hands while they sleep. They float on their backs.\n"
@@ -91,6 +92,24 @@ def index(corpus: Path, index_dir: Path, *extra: str) -> Result:
     return bot("index", str(corpus), "--index-dir", str(index_dir), *HASHING, *extra)
 
 
+def indexed_news(root: Path, files: dict[str, str]) -> Path:
+    """``root/news`` holding the good article and ``files``, indexed into ``root/idx``."""
+    write_corpus(root / "news", {"good.txt": GOOD, **files})
+    assert index(root / "news", root / "idx").exit_code == 0
+    return root / "idx"
+
+
+def assert_indexes_beside_good(write: Callable[[Path], None]) -> None:
+    """In a fresh workspace, a corpus of the good article and what ``write`` puts beside it
+    indexes cleanly (exit 0), and the index answers."""
+    with workspace() as root:
+        corpus = write_corpus(root / "news", {"good.txt": GOOD})
+        write(corpus)
+        result = index(corpus, root / "idx")
+        assert_clean(result, codes=(0,))
+        assert_answers(root / "idx")
+
+
 # --- article files -----------------------------------------------------------------------------
 
 name_bytes = st.binary(min_size=1, max_size=40).map(
@@ -102,18 +121,14 @@ suffixes = st.sampled_from(sorted(SUFFIXES))
 @fuzz(25)
 @given(names=st.lists(st.tuples(name_bytes, suffixes), min_size=1, max_size=4))
 def test_any_file_names(names: list[tuple[bytes, str]]):
-    with workspace() as root:
-        corpus = root / "news"
-        corpus.mkdir()
-        (corpus / "good.txt").write_text(GOOD)
+    def write(corpus: Path) -> None:
         for stem, suffix in names:
             path = os.path.join(os.fsencode(corpus), stem + suffix.encode())
             with open(path, "wb") as handle:
                 handle.write(b'{"text": "A line of news."}\n' if suffix == ".jsonl"
                              else b"Some news sentence here.\n")
-        result = index(corpus, root / "idx")
-        assert_clean(result, codes=(0,))
-        assert_answers(root / "idx")
+
+    assert_indexes_beside_good(write)
 
 
 yaml_scalars = st.one_of(st.text(max_size=30), st.integers(), st.floats(allow_nan=True),
@@ -147,15 +162,9 @@ bodies = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(
 @fuzz(40)
 @given(front=front_matters(), body=bodies, suffix=suffixes)
 def test_any_article_body_and_front_matter(front: str, body: bytes, suffix: str):
-    with workspace() as root:
-        corpus = root / "news"
-        corpus.mkdir()
-        (corpus / "good.txt").write_text(GOOD)
-        content = f"---\n{front}\n---\n".encode("utf-8", "surrogatepass") + body
-        (corpus / f"article{suffix}").write_bytes(content if suffix == ".md" else body)
-        result = index(corpus, root / "idx")
-        assert_clean(result, codes=(0,))
-        assert_answers(root / "idx")
+    content = f"---\n{front}\n---\n".encode("utf-8", "surrogatepass") + body
+    assert_indexes_beside_good(lambda corpus: (corpus / f"article{suffix}").write_bytes(
+        content if suffix == ".md" else body))
 
 
 surrogates = st.sampled_from(["\ud800", "\udcff", "\udfff", "\ud83d"])
@@ -175,26 +184,16 @@ lines = st.one_of(records.map(json.dumps), st.text(max_size=60),
 @fuzz(40)
 @given(jsonl=st.lists(lines, min_size=1, max_size=6))
 def test_any_jsonl_records(jsonl: list[str]):
-    with workspace() as root:
-        corpus = root / "news"
-        corpus.mkdir()
-        (corpus / "good.txt").write_text(GOOD)
-        (corpus / "feed.jsonl").write_bytes("\n".join(jsonl).encode("utf-8", "surrogatepass"))
-        result = index(corpus, root / "idx")
-        assert_clean(result, codes=(0,))
-        assert_answers(root / "idx")
+    assert_indexes_beside_good(lambda corpus: (corpus / "feed.jsonl").write_bytes(
+        "\n".join(jsonl).encode("utf-8", "surrogatepass")))
 
 
 # --- questions and flags -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def shared_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fuzz-index")
-    (root / "news").mkdir()
-    (root / "news" / "good.txt").write_text(GOOD)
-    (root / "news" / "more.md").write_text("---\ntitle: Owls\n---\nOwls hunt mice at night.\n")
-    assert index(root / "news", root / "idx").exit_code == 0
-    return root / "idx"
+    return indexed_news(tmp_path_factory.mktemp("fuzz-index"),
+                        {"more.md": "---\ntitle: Owls\n---\nOwls hunt mice at night.\n"})
 
 
 argv_text = st.one_of(st.text(max_size=80), st.binary(max_size=80).map(os.fsdecode),
@@ -265,10 +264,7 @@ def test_any_flag_values(shared_index: Path, flag: str, value: str):
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("fuzz-pristine")
-    (root / "news").mkdir()
-    (root / "news" / "good.txt").write_text(GOOD)
-    (root / "news" / "feed.jsonl").write_text('{"text": "Owls hunt mice.", "title": "Owls"}\n')
-    assert index(root / "news", root / "idx").exit_code == 0
+    indexed_news(root, {"feed.jsonl": '{"text": "Owls hunt mice.", "title": "Owls"}\n'})
     return root
 
 
