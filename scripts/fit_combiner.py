@@ -28,17 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from ranker_data import Candidates, load_coqa_turns, question_vectors, stack  # noqa: E402
+from ranker_data import Candidates, gather, load_coqa_turns, stack  # noqa: E402
 from train_ranker import choose_l2, fit, ranks, render, summary  # noqa: E402
 
-from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
 from bot.evaluation.squad import SquadSet, load_squad  # noqa: E402
-from bot.questions import clean_question  # noqa: E402
 from index.choices import RERANK_DEPTH  # noqa: E402
-from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
-from index.progress import progress_bar  # noqa: E402
+from index.embed.encoders import EncoderSpec  # noqa: E402
 from index.search.ranking import COMBINER_FILE, DEFAULT_COMBINER  # noqa: E402
 from index.search.reranker import MODEL_DIR  # noqa: E402
+from index.search.searcher import Pool, Searcher  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 COLUMNS = ("rerank", "first_stage")
@@ -48,34 +46,16 @@ HELD_OUT_FOLD = 1  # the articles the reranker never saw
 def collect(squad: SquadSet, depth: int, spec: EncoderSpec, offset: int = 0) -> Candidates:
     """Every question's reranked candidates (``COLUMNS``) with gold labels; articles are
     numbered from ``offset`` (so several sets can be stacked). Cached beside the index."""
-    encoder = load_encoder(spec)
-    work_dir = work_dir_for(squad, spec)
-    prepared = prepare(squad, work_dir, encoder)
-    searcher = prepared.searcher
     model = (MODEL_DIR / "model.onnx").read_bytes() if (MODEL_DIR / "model.onnx").exists() else b""
     key = hashlib.sha256(model + repr(depth).encode() + squad.digest.encode()).hexdigest()[:12]
-    cached = work_dir / f"combiner-{key}.npz"
-    if cached.exists():
-        with np.load(cached) as saved:
-            return Candidates(saved["X"], saved["gold"], saved["offsets"],
-                              saved["article"] + offset)
-    vectors = question_vectors(squad, encoder, work_dir)
-    blocks, labels, offsets = [], [], [0]
-    with progress_bar(len(squad.questions), "reranking", unit="question") as bar:
-        for question, gold, vector in zip(prepared.questions, prepared.gold, vectors):
-            text = clean_question(question.text)
-            pool = searcher.candidates(text, vector)
-            if pool is not None:
-                first = searcher.ranker.score(pool.parts)
-                top = np.argsort(-first, kind="stable")[:depth]
-                logits = searcher.rerank_scores(text, pool.ids[top])
-                blocks.append(np.column_stack([logits, first[top]]))
-                labels.append(np.isin(pool.ids[top], list(gold)))
-            offsets.append(offsets[-1] + (len(labels[-1]) if pool is not None else 0))
-            bar.update(1)
-    data = Candidates(np.concatenate(blocks), np.concatenate(labels), np.array(offsets),
-                      np.array([q.article for q in squad.questions]))
-    np.savez(cached, X=data.X, gold=data.gold, offsets=data.offsets, article=data.article)
+
+    def reranked(searcher: Searcher, text: str, pool: Pool) -> tuple[np.ndarray, np.ndarray]:
+        first = searcher.ranker.score(pool.parts)
+        top = np.argsort(-first, kind="stable")[:depth]
+        logits = searcher.rerank_scores(text, pool.ids[top])
+        return np.column_stack([logits, first[top]]), pool.ids[top]
+
+    data = gather(squad, spec, f"combiner-{key}.npz", reranked, "reranking")
     return Candidates(data.X, data.gold, data.offsets, data.article + offset)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -20,8 +21,9 @@ from bot.evaluation.runner import prepare, work_dir_for
 from bot.evaluation.squad import SquadSet, load_squad
 from bot.questions import clean_question
 from index.embed.encoders import EncoderSpec, load_encoder
-from index.search.features import FEATURES
 from index.progress import progress_bar
+from index.search.features import FEATURES
+from index.search.searcher import Pool, Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 HALF_A = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-half-a.json"
@@ -73,29 +75,44 @@ def question_vectors(squad: SquadSet, encoder, work_dir: Path) -> np.ndarray:
 def collect(squad: SquadSet, spec: EncoderSpec | None = None,
             work_dir: Path | None = None) -> Candidates:
     """Index ``squad``'s articles and gather every question's candidate parts."""
-    spec = spec or EncoderSpec()
-    encoder = load_encoder(spec)
-    work_dir = work_dir or work_dir_for(squad, spec)
-    prepared = prepare(squad, work_dir, encoder)
-    vectors = question_vectors(squad, encoder, work_dir)
     code = "".join((ROOT / "index" / name).read_text(encoding="utf-8") for name in
                    ("search/features.py", "search/answer_types.py", "search/term_match.py",
                     "search/searcher.py", "indexer.py", "store/sentence_table.py",
                     "store/title_terms.py"))
-    cached = work_dir / f"candidates-{hashlib.sha256(code.encode()).hexdigest()[:12]}.npz"
+    return gather(squad, spec or EncoderSpec(),
+                  f"candidates-{hashlib.sha256(code.encode()).hexdigest()[:12]}.npz",
+                  lambda searcher, text, pool: (
+                      np.column_stack([pool.parts[f] for f in FEATURES]), pool.ids),
+                  "features", work_dir)
+
+
+Rows = Callable[[Searcher, str, Pool], tuple[np.ndarray, np.ndarray]]  # block, ids
+
+
+def gather(squad: SquadSet, spec: EncoderSpec, cache_name: str, rows: Rows, label: str,
+           work_dir: Path | None = None) -> Candidates:
+    """Index ``squad``'s articles (``bot eval``'s work directory unless ``work_dir``) and
+    stack, for every question with candidates, ``rows(searcher, question, pool)``: a feature
+    block and the candidate ids it covers (gold-labelled here). Cached as ``cache_name``
+    beside the index."""
+    encoder = load_encoder(spec)
+    work_dir = work_dir or work_dir_for(squad, spec)
+    prepared = prepare(squad, work_dir, encoder)
+    cached = work_dir / cache_name
     if cached.exists():
         with np.load(cached) as saved:
             return Candidates(saved["X"], saved["gold"], saved["offsets"], saved["article"])
+    vectors = question_vectors(squad, encoder, work_dir)
     blocks, labels, offsets = [], [], [0]
-    with progress_bar(len(squad.questions), "features", unit="question") as bar:
+    with progress_bar(len(squad.questions), label, unit="question") as bar:
         for question, gold, vector in zip(prepared.questions, prepared.gold, vectors):
-            pool = prepared.searcher.candidates(clean_question(question.text), vector)
-            if pool is None:
-                offsets.append(offsets[-1])
-                continue
-            blocks.append(np.column_stack([pool.parts[f] for f in FEATURES]))
-            labels.append(np.isin(pool.ids, list(gold)))
-            offsets.append(offsets[-1] + len(pool.ids))
+            text = clean_question(question.text)
+            pool = prepared.searcher.candidates(text, vector)
+            if pool is not None:
+                block, ids = rows(prepared.searcher, text, pool)
+                blocks.append(block)
+                labels.append(np.isin(ids, list(gold)))
+            offsets.append(offsets[-1] + (len(labels[-1]) if pool is not None else 0))
             bar.update(1)
     data = Candidates(np.concatenate(blocks), np.concatenate(labels), np.array(offsets),
                       np.array([q.article for q in squad.questions]))
