@@ -62,6 +62,17 @@ def test_sharded_index_answers_as_one_index_does(news: Path, tmp_path: Path):
     assert same_set >= 0.9 * len(questions)
 
 
+def test_reranker_depth_from_the_environment_applies_to_a_sharded_index(
+        news: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``bot ask --rerank-depth N`` (read by every searcher from ``$BOT_RERANK_DEPTH``) sets
+    the depth of a sharded index's searcher as of one index's."""
+    update_index([news], tmp_path / "one", spec=HASHING)
+    update_sharded_index([news], tmp_path / "four", shards=4, spec=HASHING)
+    monkeypatch.setenv("BOT_RERANK_DEPTH", "7")
+    assert ShardedSearcher.open(tmp_path / "four").rerank_depth == 7
+    assert Searcher.open(tmp_path / "one").rerank_depth == 7
+
+
 def test_answers_cite_the_right_article_passage_and_global_ids(news: Path, tmp_path: Path):
     update_sharded_index([news], tmp_path / "idx", shards=3, spec=HASHING)
     answerer = Answerer.open(tmp_path / "idx")

@@ -75,9 +75,6 @@ class Searcher:
     """A loaded generation plus its encoder; cheap to query many times, one query at a time
     (its caches are not locked)."""
 
-    rerank_depth = 0  # candidates the reranker reads (0: none); set per instance from the env
-    reranker: Reranker | None = None  # loaded on first use
-
     def __init__(self, generation: Path, manifest: Manifest, encoder: Encoder) -> None:
         self.generation = generation
         self.manifest = manifest
@@ -93,17 +90,23 @@ class Searcher:
         sizes = {len(self.table), len(self.sentence_vectors), self.ann.ntotal}
         if len(sizes) != 1:
             raise ValueError(f"its parts hold different numbers of sentences {sorted(sizes)}")
-        self.ranker = Ranker()
-        self.rerank_depth = default_rerank_depth()  # candidates the reranker reads (0: none)
-        self.reranker: Reranker | None = None  # loaded on first use
-        self._articles: OrderedDict[int, Article] = OrderedDict()
-        self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
+        self._init_ranking()
         self._scores: np.ndarray | None = None  # the BM25 score buffer (see _score_buffer)
         self._scores_lock = threading.Lock()
         self._catalog: ArticleCatalog | None = None  # read on the first filter
         self._sentence_article: np.ndarray | None = None
         self._restrictions: OrderedDict[ArticleFilter, Restriction] = OrderedDict()
         self._filter_lock = threading.Lock()
+
+    def _init_ranking(self) -> None:
+        """The ranking and citing state of every searcher, a sharded one's too (which loads no
+        generation of its own): the ranker, the reranker's depth (``$BOT_RERANK_DEPTH``) and
+        the article caches."""
+        self.ranker = Ranker()
+        self.rerank_depth = default_rerank_depth()  # candidates the reranker reads (0: none)
+        self.reranker: Reranker | None = None  # loaded on first use
+        self._articles: OrderedDict[int, Article] = OrderedDict()
+        self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
 
     @classmethod
     def open(cls, index_dir: str | Path | IndexDir, encoder: Encoder | None = None,

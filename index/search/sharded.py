@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -28,7 +27,6 @@ from index.errors import BadInput, IndexMismatch
 from index.ingest.documents import Article
 from index.search.answer_types import question_kind
 from index.search.features import candidate_features
-from index.search.ranking import Ranker
 from index.search.searcher import CANDIDATES, Hit, Pool, Searcher
 from index.search.shard_search import ShardPool, ShardQuery, ShardSearcher
 from index.search.term_match import TermMatch
@@ -211,15 +209,13 @@ class ShardedSearcher(Searcher):
         self.encoder = encoder
         self.stats = stats
         self.group = group
-        self.ranker = Ranker()
+        self._init_ranking()
         live = [e for e in manifest.shards if e.generation]
         self.offsets = {
             name: Offsets([e.shard for e in live], [int(e.counts.get(name, 0)) for e in live])
             for name in ("sentences", "passages", "articles")}
         self.docs = ShardedDocs(self)  # type: ignore[assignment]
         self._merged = threading.local()  # this thread's last merged table (see rank)
-        self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
-        self._articles: OrderedDict[int, Article] = OrderedDict()
 
     @classmethod
     def open(cls, index_dir: str | Path | ShardedDir, encoder: Encoder | None = None,
