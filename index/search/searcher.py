@@ -69,6 +69,14 @@ class Pool:
     ids: np.ndarray
     parts: dict[str, np.ndarray]
     table: SentenceTable  # what ``ids`` index: the searcher's table, or a merged pool's
+    sentence_ids: np.ndarray | None = None  # each table row's sentence id (None: its position)
+
+    def row(self, at: int, text: str) -> SentenceRow:
+        """Row ``at`` of the table (whose text is ``text``), with its sentence id."""
+        t = self.table
+        sid = at if self.sentence_ids is None else int(self.sentence_ids[at])
+        return SentenceRow(sid, int(t.article[at]), int(t.passage[at]), int(t.start[at]),
+                           int(t.end[at]), text)
 
 
 class Searcher:
@@ -192,13 +200,14 @@ class Searcher:
             table.article[pool.ids[[i for g, _ in shown for i in g]]].tolist())
         hits = []
         for (first, *rest), margin in shown:
-            row = _row(table, int(pool.ids[first]), texts[first])
+            at = int(pool.ids[first])
+            row = pool.row(at, texts[first])
             values = {name: float(v[first]) for name, v in pool.parts.items()}
             values["margin"] = float(margin)
             hits.append(Hit(row, infos[row.article], float(scores[first]), values,
                             [(other, infos[other.article]) for other in
-                             (_row(table, int(pool.ids[j]), texts[j]) for j in rest)],
-                            int(table.line[row.id]), int(table.column[row.id])))
+                             (pool.row(int(pool.ids[j]), texts[j]) for j in rest)],
+                            int(table.line[at]), int(table.column[at])))
         return hits
 
     def _reranked(self, question: str, pool: Pool, scores: np.ndarray,
@@ -302,12 +311,6 @@ class Searcher:
             return _recall(self._articles, article_id)
         return _remember(self._articles, article_id, self.docs.article(article_id),
                          ARTICLE_CACHE)
-
-
-def _row(t: SentenceTable, sid: int, text: str) -> SentenceRow:
-    """Sentence ``sid`` of table ``t`` (whose text is ``text``) as a row."""
-    return SentenceRow(sid, int(t.article[sid]), int(t.passage[sid]), int(t.start[sid]),
-                       int(t.end[sid]), text)
 
 
 def _recall(cache: OrderedDict[K, V], key: K) -> V:

@@ -15,7 +15,6 @@ Shards are searched in this process (:class:`LocalShards`) or by one Ray actor e
 from __future__ import annotations
 
 import dataclasses
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -215,7 +214,6 @@ class ShardedSearcher(Searcher):
             name: Offsets([e.shard for e in live], [int(e.counts.get(name, 0)) for e in live])
             for name in ("sentences", "passages", "articles")}
         self.docs = ShardedDocs(self)  # type: ignore[assignment]
-        self._merged = threading.local()  # this thread's last merged table (see rank)
 
     @classmethod
     def open(cls, index_dir: str | Path | ShardedDir, encoder: Encoder | None = None,
@@ -250,13 +248,10 @@ class ShardedSearcher(Searcher):
 
     def rank(self, question: str, query: np.ndarray, k: int = 5,
              within: Any = None) -> list[Hit]:
-        """As :meth:`Searcher.rank`, over the merged pool; rows get their global ids."""
+        """As :meth:`Searcher.rank`, over the merged pool (its rows have their global ids)."""
         if within is not None:
             raise BadInput("filters do not work on a sharded index yet")
-        hits = super().rank(question, query, k)
-        return [dataclasses.replace(
-            h, sentence=self._global_id(h.sentence),
-            also=[(self._global_id(row), info) for row, info in h.also]) for h in hits]
+        return super().rank(question, query, k)
 
     def candidates(self, question: str, query: np.ndarray, within: Any = None) -> Pool | None:
         if within is not None:
@@ -268,7 +263,7 @@ class ShardedSearcher(Searcher):
                        anchored=dated)) if len(p.rows)]
         if not pools:
             return None
-        self._merged.table = table = MergedTable(pools, self.offsets, self.group)
+        table = MergedTable(pools, self.offsets, self.group)
         cosine, bm25 = table.merged(pools, "cosine"), table.merged(pools, "bm25")
         holds = table.merged(pools, "holds").reshape(len(table), len(terms))
         ids = _best_of_both(cosine, bm25, table.merged(pools, "dense"),
@@ -285,11 +280,7 @@ class ShardedSearcher(Searcher):
         parts = candidate_features(question, np.ones(1, dtype=np.float32), ids, table,  # type: ignore[arg-type]
                                    cosine.reshape(-1, 1), passages, match, titles,  # type: ignore[arg-type]
                                    anchored)  # type: ignore[arg-type]
-        return Pool(ids, parts, table)  # type: ignore[arg-type]
-
-    def _global_id(self, row: SentenceRow) -> SentenceRow:
-        """A row made by :meth:`Searcher.rank` over the merged table (id: its position)."""
-        return dataclasses.replace(row, id=int(self._merged.table.sentence[row.id]))
+        return Pool(ids, parts, table, table.sentence)  # type: ignore[arg-type]
 
     def _global_row(self, shard: int, row: SentenceRow) -> SentenceRow:
         """A shard's row with global ids."""
