@@ -34,6 +34,7 @@ from bot.evaluation.squad import Question, SquadSet, load_squad  # noqa: E402
 from bot.questions import clean_question  # noqa: E402
 from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 from index.paths import cache_dir  # noqa: E402
+from index.search.reranker import pair_text  # noqa: E402  (what it reads at query time)
 from ranker_data import load_coqa_turns  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
@@ -43,11 +44,6 @@ COQA = EVAL / "coqa-dev-wikipedia-literature.json"
 HARD = 4  # hard negatives per question: the 3 best-ranked wrong sentences + 1 from ranks 4-10
 UNANSWERABLE_NEGATIVES = 2
 SEED = 13
-
-
-def pair_text(title: str | None, sentence: str) -> str:
-    """What the reranker reads for a sentence (the same at query time)."""
-    return f"{title}: {sentence}" if title else sentence
 
 
 def unanswerable(v2: Path, squad: SquadSet) -> list[Question]:
