@@ -22,24 +22,26 @@ from pathlib import Path
 
 import numpy as np
 
-from index.choices import RANKERS, RERANK_DEPTH
+from index.choices import RANKERS, RERANK_DEPTH, RERANK_DEPTH_ENV
 from index.errors import BadInput, BrokenInstall
 from index.search.features import ranks
 
 WEIGHTS_FILE = Path(__file__).with_name("ranker_weights.json")
 COMBINER_FILE = Path(__file__).with_name("combiner_weights.json")
 DEFAULT_COMBINER = {"rerank": 1.0, "first_stage": 0.0}
-DEPTH_ENV = "BOT_RERANK_DEPTH"
 
 
 def default_rerank_depth() -> int:
     """``$BOT_RERANK_DEPTH`` (0: no reranker, the fast mode), else ``RERANK_DEPTH``."""
-    chosen = os.environ.get(DEPTH_ENV, "").strip()
+    chosen = os.environ.get(RERANK_DEPTH_ENV, "").strip()
     if not chosen:
         return RERANK_DEPTH
     if not chosen.isdigit():
-        raise BadInput(f"{DEPTH_ENV}={chosen} is not a whole number of candidates (0: none)")
+        raise BadInput(f"{RERANK_DEPTH_ENV}={chosen} is not a whole number of candidates "
+                       "(0: none)")
     return int(chosen)
+
+
 HAND_WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}
 RRF_K = 60.0
 
