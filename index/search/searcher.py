@@ -174,8 +174,7 @@ class Searcher:
         Sentences with the same text in several places (a wire story reprinted) become one hit;
         the other places are in its ``also``.
         """
-        pool = self.candidates(question, query, within) if also is None else \
-            self.candidates(question, query, within, also)
+        pool = self.candidates(question, query, within, also)
         if pool is None:
             return []
         scores = self.ranker.score(pool.parts)

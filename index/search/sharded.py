@@ -253,9 +253,14 @@ class ShardedSearcher(Searcher):
             raise BadInput("filters do not work on a sharded index yet")
         return super().rank(question, query, k)
 
-    def candidates(self, question: str, query: np.ndarray, within: Any = None) -> Pool | None:
+    def candidates(self, question: str, query: np.ndarray, within: Any = None,
+                   also: np.ndarray | None = None) -> Pool | None:
+        """As :meth:`Searcher.candidates`, from every shard (without filters or extra ids:
+        not yet)."""
         if within is not None:
             raise BadInput("filters do not work on a sharded index yet")
+        if also is not None:
+            raise NotImplementedError("extra candidates on a sharded index")
         terms, idf, known = self.stats.query_terms(question)
         dated = question_kind(question) == "date"
         pools = [p for p in self.group.gather(
