@@ -16,7 +16,6 @@ from index.embed.encoders import Encoder
 from index.search.date_expressions import DateMention, find_dates
 from index.search.filters import NO_FILTER, ArticleFilter
 from index.search.searcher import Hit, Searcher
-from index.search.sharded import ShardedSearcher
 from index.store.generations import IndexDir
 from index.store.sharded import is_sharded
 
@@ -152,6 +151,8 @@ class Answerer:
         :class:`~bot.confidence.ConfidenceModelError` if the confidence model is unreadable."""
         model()  # a broken installation fails here, before any question is asked
         if is_sharded(index_dir):
+            from index.search.sharded import ShardedSearcher  # only a sharded index needs it
+
             from .cluster import active_cluster
 
             return cls(ShardedSearcher.open(index_dir, encoder=encoder,
