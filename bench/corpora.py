@@ -53,6 +53,11 @@ def load_squad(path: Path = SQUAD) -> Squad:
     return Squad(paragraphs, questions)
 
 
+def squad_questions(count: int | None = None) -> list[str]:
+    """The first ``count`` questions of SQuAD half-a (all by default), as asked."""
+    return [q for q, _, _ in load_squad().questions[:count]]
+
+
 def squad_corpus(folder: Path, sentences: int) -> Path:
     """Write SQuAD articles (one ``.txt`` per article and copy) until ``sentences`` is reached;
     returns ``folder``. Reuses a folder already written for the same size."""

@@ -230,10 +230,9 @@ def cmd_filters(args: argparse.Namespace) -> list[Row]:
 
 def _timed_questions(args: argparse.Namespace) -> list[str]:
     """The SQuAD questions a latency child asks (``--questions``; 100 quick, else 500)."""
-    from .corpora import load_squad
+    from .corpora import squad_questions
 
-    return [q for q, _, _ in load_squad().questions[:args.questions
-                                                     or (100 if args.quick else 500)]]
+    return squad_questions(args.questions or (100 if args.quick else 500))
 
 
 def cmd_filtered(args: argparse.Namespace) -> list[Row]:
@@ -266,10 +265,10 @@ def _squad_index(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def cmd_ask(args: argparse.Namespace) -> list[Row]:
     from .cli_runs import batch_ask, cold_ask
-    from .corpora import load_squad
+    from .corpora import squad_questions
 
     _, index_dir = _squad_index(args)
-    questions = [q for q, _, _ in load_squad().questions]
+    questions = squad_questions()
     count = args.questions or _sizes(args, "questions")
     repeats = args.repeats or (2 if args.quick else 5)
     cold = cold_ask(index_dir, questions[0], repeats)
@@ -294,10 +293,10 @@ def cmd_conversations(args: argparse.Namespace) -> list[Row]:
     """``bot ask --json`` on a stream of conversation turns: 100 conversations of 10 turns
     (consecutive SQuAD questions, mostly about one paragraph), interleaved round-robin."""
     from .cli_runs import batch_ask
-    from .corpora import load_squad
+    from .corpora import squad_questions
 
     _, index_dir = _squad_index(args)
-    questions = [q for q, _, _ in load_squad().questions]
+    questions = squad_questions()
     talks, turns = (20, 10) if args.quick else (100, 10)
     lines = [json.dumps({"question": questions[c * turns + t], "conversation": f"talk-{c}"})
              for t in range(turns) for c in range(talks)]
@@ -385,7 +384,8 @@ def cmd_shardbuild(args: argparse.Namespace) -> list[Row]:
 
 def cmd_shardlatency(args: argparse.Namespace) -> list[Row]:
     """(internal) latency of a sharded index in a fresh process."""
-    from .sharding import sharded_latency, squad_questions
+    from .corpora import squad_questions
+    from .sharding import sharded_latency
 
     return [sharded_latency(Path(args.index),
                             squad_questions(args.questions or (100 if args.quick else 300)))]

@@ -10,13 +10,12 @@ from typing import Callable
 
 import numpy as np
 
+from index.search.searcher import CANDIDATES  # what search asks the vector index for
 from index.store import ann
 
-from .corpora import Seeds, SyntheticEncoder, load_squad, squad_sentences, synthetic_corpus
+from .corpora import Seeds, SyntheticEncoder, squad_questions, squad_sentences, synthetic_corpus
 from .encoding import TimedEncoder
 from .measure import peak_mb, percentile, resident_mb
-
-CANDIDATES = 100  # what index.search.searcher asks the vector index for
 
 
 def real_embeddings(encoder, work: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -28,7 +27,7 @@ def real_embeddings(encoder, work: Path) -> tuple[np.ndarray, np.ndarray]:
         return data["sentences"], data["questions"]
     texts, _, _ = squad_sentences()
     sentences = encoder.encode(texts)
-    questions = np.stack([encoder.encode_query(q) for q, _, _ in load_squad().questions[:1000]])
+    questions = np.stack([encoder.encode_query(q) for q in squad_questions(1000)])
     work.mkdir(parents=True, exist_ok=True)
     np.savez(path, sentences=sentences, questions=questions)
     return sentences, questions
@@ -169,7 +168,6 @@ def filtered_search(index_dir: Path, questions: list[str], warmup: int = 20,
     (``Answerer.ask(q, 3, sources=[pattern])``; medians of ``rounds`` passes' p50/p95)."""
     from bot.answering import Answerer
     from index.search.filters import ArticleFilter
-    from index.search.searcher import CANDIDATES as SEARCHED
 
     answerer = Answerer.open(index_dir)
     searcher = answerer.searcher
@@ -188,7 +186,7 @@ def filtered_search(index_dir: Path, questions: list[str], warmup: int = 20,
         for query in queries:
             truth = within.ids[np.argsort(-(kept @ query), kind="stable")[:10]]
             found = ann.nearest_within(searcher.ann, searcher.ann_config,
-                                       searcher.sentence_vectors, query, SEARCHED, within.ids,
+                                       searcher.sentence_vectors, query, CANDIDATES, within.ids,
                                        within.bitmap(),
                                        lambda: within.exact_index(searcher.sentence_vectors))
             best = found[np.argsort(-(np.asarray(searcher.sentence_vectors[found]) @ query),

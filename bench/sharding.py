@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpora import Seeds, SyntheticEncoder, load_squad, word_frequencies
+from .corpora import Seeds, SyntheticEncoder, word_frequencies
 from .measure import peak_mb, percentile, resident_mb
 
 BLOCK = 256  # articles generated at a time (bounded memory at any size)
@@ -122,10 +122,6 @@ def ray_throughput(corpus: Path, target: Path, shards: int, workers: int) -> dic
     return {"workers": workers, "shards": shards, "sentences": report.sentences,
             "seconds": seconds, "per_s": report.sentences / seconds,
             "nodes": len({o.node for o in report.outcomes}), "peak_mb": peak_mb()}
-
-
-def squad_questions(count: int) -> list[str]:
-    return [q for q, _, _ in load_squad().questions[:count]]
 
 
 def dump(row: dict) -> None:
