@@ -15,10 +15,10 @@ from typing import Callable
 
 import numpy as np
 
-from bot.evaluation.coqa import is_coqa, read_json
+from bot.evaluation.coqa import is_coqa
 from bot.evaluation.formats import coqa_set
 from bot.evaluation.runner import prepare, work_dir_for
-from bot.evaluation.squad import SquadSet, load_squad
+from bot.evaluation.squad import SquadSet, load_squad, read_json
 from bot.questions import clean_question
 from index.embed.encoders import EncoderSpec, load_encoder
 from index.progress import progress_bar

@@ -149,6 +149,16 @@ def test_eval_bad_files_fail_cleanly(tmp_path: Path, content: str, message: str)
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
 
 
+def test_eval_bad_ooc_file_fails_as_cleanly_as_a_bad_file(squad_file: Path, tmp_path: Path):
+    """--ooc is read by the same reader as FILE: JSON nested too deeply is one error line."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000, encoding="utf-8")
+    code, out, err = run_eval(str(squad_file), "--ooc", str(deep), "--work-dir",
+                              str(tmp_path / "w"))
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and "is not JSON" in err and len(err.splitlines()) == 1
+
+
 def test_eval_missing_file(tmp_path: Path):
     code, _, err = run_eval(str(tmp_path / "absent.json"))
     assert code == 1 and err.startswith("error: cannot read")

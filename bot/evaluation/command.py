@@ -56,32 +56,30 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
     """
     from index.embed.encoders import EncoderSpec
 
-    from .coqa import is_coqa, load_coqa, read_json
+    from .coqa import CoqaSet
+    from .formats import load_eval_set, load_question_set
     from .report import render, render_dialogues
     from .runner import evaluate
-    from .formats import load_question_set
 
     if plot is not None:
         from .plot import check_plot_path
 
         check_plot_path(Path(plot))
     spec = EncoderSpec.from_env(model, backend)
-    if Path(file).suffix.lower() not in {".tsv", ".yaml", ".yml"} and \
-            is_coqa(read_json(file)[0]):  # dialogues
+    loaded = load_eval_set(file)
+    if isinstance(loaded, CoqaSet):  # dialogues
         from index.errors import BadInput
 
         from .dialogues import evaluate_dialogues
 
         if ooc or plot:
             raise BadInput("--ooc and --plot are for SQuAD-format files, not dialogues")
-        coqa = load_coqa(file)
-        if articles is not None:
-            coqa = coqa.subset(articles)
+        coqa = loaded if articles is None else loaded.subset(articles)
         report = evaluate_dialogues(coqa, spec=spec, ranker=ranker,
                                     work_dir=Path(work_dir) if work_dir else None)
         click.echo(json.dumps(report) if as_json else render_dialogues(report))
         return
-    squad = load_question_set(file)
+    squad = loaded
     outside = load_question_set(ooc) if ooc else None
     if articles is not None:
         squad = squad.subset(list(range(min(articles, len(squad.articles)))))

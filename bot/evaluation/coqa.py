@@ -10,16 +10,14 @@ are kept as context for the next turns but not scored.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.errors import BadInput, UnreadableFile
-from index.files import read_regular_file
+from index.errors import BadInput
 
-from .squad import MAX_SQUAD_BYTES, SquadArticle
+from .squad import SquadArticle, read_json
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -65,23 +63,15 @@ def is_coqa(data: Any) -> bool:
         and "story" in items[0]
 
 
-def read_json(path: str | Path) -> tuple[Any, bytes]:
-    """The parsed JSON of the regular file ``path`` and its bytes (one-line errors as
-    :class:`BadInput`, as :func:`bot.evaluation.squad.load_squad` gives)."""
-    path = Path(path)
-    try:
-        raw = read_regular_file(path, MAX_SQUAD_BYTES)
-        return json.loads(raw.decode("utf-8")), raw
-    except UnreadableFile as exc:
-        raise BadInput(f"cannot read {path}: {exc.reason}") from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        first = (str(exc).splitlines() or ["nested too deeply"])[0]
-        raise BadInput(f"{path} is not JSON ({first})") from None
-
-
 def load_coqa(path: str | Path) -> CoqaSet:
     """Read a CoQA-format JSON file."""
     data, raw = read_json(path)
+    return coqa_dialogues(data, hashlib.sha256(raw).hexdigest(), path)
+
+
+def coqa_dialogues(data: Any, digest: str, path: str | Path) -> CoqaSet:
+    """The stories and dialogues of a CoQA-format file's parsed JSON ``data`` (``digest``: of
+    the file's bytes; ``path``: named in errors)."""
     if not is_coqa(data):
         raise BadInput(f"{path} is not a CoQA-format file (no 'data' list of stories)")
     articles: list[SquadArticle] = []
@@ -94,7 +84,7 @@ def load_coqa(path: str | Path) -> CoqaSet:
             raise BadInput(f"{path}: malformed CoQA story {number + 1} ({exc!r})") from None
     if not any(t.span for d in dialogues for t in d.turns):
         raise BadInput(f"{path} holds no question with a rationale span")
-    return CoqaSet(articles, dialogues, hashlib.sha256(raw).hexdigest())
+    return CoqaSet(articles, dialogues, digest)
 
 
 def _story(number: int, item: dict[str, Any]) -> SquadArticle:

@@ -18,35 +18,41 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from index.errors import BadInput, UnreadableFile
 from index.files import read_regular_file
 
-from .squad import MAX_SQUAD_BYTES, Question, SquadArticle, SquadSet, load_squad, safe_name
+from .coqa import CoqaSet, coqa_dialogues, is_coqa
+from .squad import (MAX_SQUAD_BYTES, Question, SquadArticle, SquadSet, read_json, safe_name,
+                    squad_set)
 
 COQA_MIN_WORDS = 1  # turns kept by default (all); the reranker's data keeps self-contained ones
 
 
 def load_question_set(path: str | Path) -> SquadSet:
-    """Read ``path`` in whichever format it is (by extension, then by content)."""
+    """Read ``path`` in whichever format it is (by extension, then by content); a CoQA file's
+    turns as standalone questions (:func:`coqa_set`)."""
+    return cast(SquadSet, load_eval_set(path, dialogues=False))
+
+
+def load_eval_set(path: str | Path, dialogues: bool = True) -> SquadSet | CoqaSet:
+    """What ``bot eval`` asks from ``path``, read once: a CoQA file's dialogues, turn by turn
+    (:func:`bot.evaluation.coqa.coqa_dialogues`; ``dialogues=False``: its turns as standalone
+    questions), else its questions."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".tsv":
         return load_wikiqa(path)
     if suffix in {".yaml", ".yml"}:
         return load_natural(path)
-    raw = _read(path)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadInput(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
-    items = data.get("data") if isinstance(data, dict) else None
-    if isinstance(items, list) and items and isinstance(items[0], dict) and "story" in items[0]:
-        return coqa_set(items, hashlib.sha256(raw).hexdigest(), str(path))
-    return load_squad(path)
+    data, raw = read_json(path)
+    digest = hashlib.sha256(raw).hexdigest()
+    if not is_coqa(data):
+        return squad_set(data, digest, path)
+    return coqa_dialogues(data, digest, path) if dialogues else \
+        coqa_set(data["data"], digest, str(path))
 
 
 def _read(path: Path) -> bytes:

@@ -66,18 +66,32 @@ class SquadSet:
                         moved(self.unanswerable), self.source, self.own_candidates)
 
 
-def load_squad(path: str | Path) -> SquadSet:
-    """Read a SQuAD v1.1/v2.0-format JSON file (v2.0 ``is_impossible`` questions, which their
-    article does not answer, are kept apart in ``unanswerable``)."""
+def read_json(path: str | Path) -> tuple[Any, bytes]:
+    """The parsed JSON of the regular file ``path`` and its bytes (a FIFO or a device is
+    refused without blocking; every problem is a one-line :class:`BadInput`). The one reader
+    of the JSON question sets: SQuAD, CoQA (:mod:`bot.evaluation.coqa`) and
+    :func:`bot.evaluation.formats.load_question_set`."""
     path = Path(path)
     try:
         raw = read_regular_file(path, MAX_SQUAD_BYTES)
-        data = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8")), raw
     except UnreadableFile as exc:
         raise BadInput(f"cannot read {path}: {exc.reason}") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         first = (str(exc).splitlines() or ["nested too deeply"])[0]
         raise BadInput(f"{path} is not JSON ({first})") from None
+
+
+def load_squad(path: str | Path) -> SquadSet:
+    """Read a SQuAD v1.1/v2.0-format JSON file (v2.0 ``is_impossible`` questions, which their
+    article does not answer, are kept apart in ``unanswerable``)."""
+    data, raw = read_json(path)
+    return squad_set(data, hashlib.sha256(raw).hexdigest(), path)
+
+
+def squad_set(data: Any, digest: str, path: str | Path) -> SquadSet:
+    """The question set of a SQuAD-format file's parsed JSON ``data`` (``digest``: of the
+    file's bytes; ``path``: named in errors)."""
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise BadInput(f"{path} is not a SQuAD-format file (no 'data' list of articles)")
     articles: list[SquadArticle] = []
@@ -92,8 +106,7 @@ def load_squad(path: str | Path) -> SquadSet:
             from None
     if not questions:
         raise BadInput(f"{path} holds no answerable questions")
-    return SquadSet(articles, questions, hashlib.sha256(raw).hexdigest(), unanswerable,
-                    str(path))
+    return SquadSet(articles, questions, digest, unanswerable, str(path))
 
 
 def _article(number: int, item: dict[str, Any], questions: list[Question],
