@@ -23,8 +23,9 @@ import numpy as np
 from bot import conversation, topic
 from bot.answering import Answerer
 from bot.evaluation.coqa import load_coqa
-from bot.evaluation.dialogues import gold_of, open_stories, story_sentences, work_dir_for
+from bot.evaluation.dialogues import gold_of, work_dir_for
 from bot.evaluation.metrics import first_hit_ranks, ranking_scores
+from bot.evaluation.runner import index_articles
 from index.embed.encoders import EncoderSpec, load_encoder
 
 
@@ -100,9 +101,9 @@ def main() -> None:
     spec = EncoderSpec.from_env()
     encoder = load_encoder(spec)
     work = Path(args.work_dir) if args.work_dir else work_dir_for(coqa, spec)
-    searcher, _ = open_stories(coqa, work, encoder)
-    spans = story_sentences(coqa, searcher, work / "articles")
-    answerer = Answerer(searcher)
+    indexed = index_articles(coqa, work, encoder)
+    spans = indexed.spans
+    answerer = Answerer(indexed.searcher)
     if args.steps:
         count_steps(coqa, spans)
         return

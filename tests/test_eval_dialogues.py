@@ -44,6 +44,18 @@ def test_bot_eval_asks_each_dialogue_turn_by_turn_beside_the_baselines(tmp_path:
     assert report["read_with_earlier_turns"] == 11 - 3 + 0  # every turn but the first ones
 
 
+def test_a_relative_work_dir_measures_the_same(tmp_path: Path, monkeypatch):
+    """The stories are found in the index (which keeps absolute paths) from a relative
+    --work-dir too, as for SQuAD files: every turn with a rationale is scored."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["eval", str(FIXTURE), "--json", "--backend", "hashing",
+                                      "--model", "hashing", "--work-dir", "w"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["turns"], report["unscored_turns"]) == (11, 1)
+    assert Path(report["work_dir"]).is_absolute()
+
+
 def test_human_report_has_a_row_per_method(tmp_path: Path):
     result = CliRunner().invoke(cli, ["eval", str(FIXTURE), "--backend", "hashing", "--model",
                                       "hashing", "--work-dir", str(tmp_path)])

@@ -18,21 +18,15 @@ from typing import Any
 import numpy as np
 
 from index.embed.encoders import Encoder, EncoderSpec, load_encoder
-from index.errors import IndexCorrupt, IndexMismatch
-from index.indexer import update_index
-from index.paths import cache_dir
 from index.progress import progress_bar
 from index.search.ranking import Ranker
-from index.search.searcher import Searcher
-from index.store.generations import IndexDir
 
 from ..answering import Answerer
 from ..questions import clean_question
 from .coqa import CoqaSet
 from .metrics import first_hit_ranks, ranking_scores
-from .squad import write_articles
-
-DEPTH = 10
+from .runner import DEPTH, Spans, index_articles, top_ids
+from .runner import work_dir_for as _set_work_dir
 METHODS = ("conversation", "alone", "dense", "dense_last_two", "bm25")
 
 
@@ -46,34 +40,10 @@ class Scored:
 
 def work_dir_for(coqa: CoqaSet, spec: EncoderSpec) -> Path:
     """A reusable work directory per dialogue file and model, under the bot's cache."""
-    model = "".join(c if c.isalnum() else "_" for c in f"{spec.backend}-{spec.model}")[-40:]
-    return cache_dir() / "eval" / f"coqa-{coqa.digest[:16]}-{model}"
+    return _set_work_dir(coqa, spec, kind="coqa-")
 
 
-def open_stories(coqa: CoqaSet, work_dir: Path, encoder: Encoder) -> tuple[Searcher, float]:
-    """Write every story as an article file, index them together (unchanged files embed
-    nothing on a later run) and open the index; also the seconds indexing took."""
-    write_articles(coqa, work_dir / "articles")
-    store = IndexDir(work_dir / "index")
-    try:
-        report = update_index([work_dir / "articles"], store, encoder=encoder)
-    except (IndexCorrupt, IndexMismatch):  # our own scratch index: rebuild it
-        report = update_index([work_dir / "articles"], store, encoder=encoder, rebuild=True)
-    return Searcher.open(store, encoder=encoder), report.seconds
-
-
-def story_sentences(coqa: CoqaSet, searcher: Searcher,
-                    folder: Path) -> list[list[tuple[int, int, int]]]:
-    """Each story's sentences as ``(start, end, id)``."""
-    spans = []
-    for article in coqa.articles:
-        ids = searcher.docs.article_ids_of(str(folder / article.filename))
-        rows = searcher.docs.article_rows(ids[0])[1] if ids else []
-        spans.append([(r.start, r.end, r.id) for r in rows])
-    return spans
-
-
-def gold_of(spans: list[tuple[int, int, int]], span: tuple[int, int] | None) -> set[int]:
+def gold_of(spans: Spans, span: tuple[int, int] | None) -> set[int]:
     """Ids of the sentences overlapping the rationale ``span``."""
     if span is None:
         return set()
@@ -87,10 +57,10 @@ def evaluate_dialogues(coqa: CoqaSet, spec: EncoderSpec | None = None,
     """The report (see :func:`bot.evaluation.report.render_dialogues`) as a JSON-able dict."""
     spec = spec or (encoder.spec if encoder else EncoderSpec.from_env())
     encoder = encoder or load_encoder(spec)
-    work_dir = work_dir or work_dir_for(coqa, spec)
-    searcher, index_seconds = open_stories(coqa, work_dir, encoder)
+    work_dir = (work_dir or work_dir_for(coqa, spec)).absolute()
+    indexed = index_articles(coqa, work_dir, encoder)
+    searcher, spans = indexed.searcher, indexed.spans
     searcher.ranker = Ranker.named(ranker)
-    spans = story_sentences(coqa, searcher, work_dir / "articles")
     answerer = Answerer(searcher)
     vectors = np.asarray(searcher.sentence_vectors)
     scored = {name: Scored() for name in METHODS}
@@ -122,10 +92,10 @@ def evaluate_dialogues(coqa: CoqaSet, spec: EncoderSpec | None = None,
                 scored["alone"].seconds += time.perf_counter() - started
                 scored["alone"].rankings.append([e.sentence_id for e in alone.evidence])
                 text = clean_question(turn.text)
-                scored["dense"].rankings.append(_top(vectors @ encoder.encode_query(text)))
+                scored["dense"].rankings.append(top_ids(vectors @ encoder.encode_query(text)))
                 scored["dense_last_two"].rankings.append(
-                    _top(vectors @ encoder.encode_query(clean_question(joined))))
-                scored["bm25"].rankings.append(_top(searcher.bm25.scores(text)))
+                    top_ids(vectors @ encoder.encode_query(clean_question(joined))))
+                scored["bm25"].rankings.append(top_ids(searcher.bm25.scores(text)))
     story_ids = [{sid for _, _, sid in spans[s]} for s in story]
     methods = {}
     for name, result in scored.items():
@@ -140,14 +110,5 @@ def evaluate_dialogues(coqa: CoqaSet, spec: EncoderSpec | None = None,
             "dialogues": len(coqa.dialogues), "turns": len(gold), "unscored_turns": unscored,
             "read_with_earlier_turns": follow_ups, "sentences": searcher.size,
             "ranker": ranker, "model": f"{spec.model} ({spec.backend})",
-            "work_dir": str(work_dir), "index_seconds": round(index_seconds, 2),
+            "work_dir": str(work_dir), "index_seconds": round(indexed.index_seconds, 2),
             "methods": methods}
-
-
-def _top(scores: np.ndarray, depth: int = DEPTH) -> list[int]:
-    """The ``depth`` best ids by score (those scoring above 0)."""
-    if not len(scores) or scores.max() <= 0:
-        return []
-    top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [int(i) for i in top if scores[i] > 0]

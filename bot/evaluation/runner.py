@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from ..questions import clean_question
 from .metrics import (auroc, first_hit_ranks, mean_average_precision, precision_coverage,
                       ranking_scores, reliability, verdict_scores)
 from .squad import Question, SquadSet, write_articles
+
+if TYPE_CHECKING:
+    from .coqa import CoqaSet
 
 DEPTH = 10  # ranks looked at (MRR@10, R@10)
 
@@ -64,16 +67,30 @@ class Asked:
     rank_seconds: float = 0.0
 
 
-def work_dir_for(squad: SquadSet, spec: EncoderSpec) -> Path:
-    """A reusable work directory per question set and model, under the bot's cache."""
+Spans = list[tuple[int, int, int]]  # an article's sentences as ``(start, end, id)``
+
+
+@dataclass
+class Indexed:
+    """A question set's articles, indexed: the searcher, each article's sentences, and what
+    bringing the index up to date cost."""
+
+    searcher: Searcher
+    spans: list[Spans]  # by article position
+    index_seconds: float
+    sentences_embedded: int
+
+
+def work_dir_for(squad: SquadSet | CoqaSet, spec: EncoderSpec, kind: str = "") -> Path:
+    """A reusable work directory per question set and model, under the bot's cache
+    (``kind``: a prefix naming the kind of set)."""
     model = "".join(c if c.isalnum() else "_" for c in f"{spec.backend}-{spec.model}")[-40:]
-    return cache_dir() / "eval" / f"{squad.digest[:16]}-{model}"
+    return cache_dir() / "eval" / f"{kind}{squad.digest[:16]}-{model}"
 
 
-def prepare(squad: SquadSet, work_dir: Path, encoder: Encoder,
-            ranker: Ranker | None = None) -> Prepared:
+def index_articles(squad: SquadSet | CoqaSet, work_dir: Path, encoder: Encoder) -> Indexed:
     """Write the articles into ``work_dir``, bring its index up to date (unchanged files embed
-    nothing), and map every question's answer starts to gold sentence ids."""
+    nothing; a damaged one is rebuilt), open it and find each article's sentences."""
     work_dir = work_dir.absolute()  # the index keeps absolute paths; look them up so
     paths = write_articles(squad, work_dir / "articles")
     store = IndexDir(work_dir / "index")
@@ -82,9 +99,7 @@ def prepare(squad: SquadSet, work_dir: Path, encoder: Encoder,
     except (IndexCorrupt, IndexMismatch):  # our own scratch index: rebuild it
         report = update_index([work_dir / "articles"], store, encoder=encoder, rebuild=True)
     searcher = Searcher.open(store, encoder=encoder)
-    if ranker is not None:
-        searcher.ranker = ranker
-    spans: list[list[tuple[int, int, int]]] = []
+    spans: list[Spans] = []
     for path in paths:
         ids = searcher.docs.article_ids_of(str(path))
         if not ids:  # scoring on would report zeros for a bot that works: fail loudly
@@ -92,11 +107,22 @@ def prepare(squad: SquadSet, work_dir: Path, encoder: Encoder,
                                f"{path}; cannot score")
         rows = searcher.docs.article_rows(ids[0])[1]
         spans.append([(r.start, r.end, r.id) for r in rows])
-    gold = [_gold(spans[q.article], q.answer_starts) for q in squad.questions]
-    return Prepared(searcher, squad.questions, gold, report.seconds, report.sentences_embedded)
+    return Indexed(searcher, spans, report.seconds, report.sentences_embedded)
 
 
-def _gold(spans: list[tuple[int, int, int]], starts: list[int]) -> set[int]:
+def prepare(squad: SquadSet, work_dir: Path, encoder: Encoder,
+            ranker: Ranker | None = None) -> Prepared:
+    """Index the articles in ``work_dir`` (:func:`index_articles`) and map every question's
+    answer starts to gold sentence ids."""
+    indexed = index_articles(squad, work_dir, encoder)
+    if ranker is not None:
+        indexed.searcher.ranker = ranker
+    gold = [_gold(indexed.spans[q.article], q.answer_starts) for q in squad.questions]
+    return Prepared(indexed.searcher, squad.questions, gold, indexed.index_seconds,
+                    indexed.sentences_embedded)
+
+
+def _gold(spans: Spans, starts: list[int]) -> set[int]:
     """Ids of the sentences holding an answer start (or the next sentence, for a start that
     falls in the space between two)."""
     found: set[int] = set()
@@ -130,18 +156,20 @@ def ask_all(searcher: Searcher, questions: list[Question], baselines: bool = Tru
             asked.reranked = asked.reranked or bool(hits) and "rerank" in hits[0].parts
             asked.right.append(bool(hits) and gold is not None and bool(asked.bot[-1][0] & gold[n]))
             if baselines:
-                asked.bm25.append(_top(searcher.bm25.scores(text)))
-                asked.dense.append(_top(np.asarray(searcher.sentence_vectors) @ query))
+                asked.bm25.append(top_ids(searcher.bm25.scores(text)))
+                asked.dense.append(top_ids(np.asarray(searcher.sentence_vectors) @ query))
             bar.update(1)
     return asked
 
 
-def _top(scores: np.ndarray, depth: int = DEPTH) -> list[int]:
-    if not len(scores):
+def top_ids(scores: np.ndarray, depth: int = DEPTH) -> list[int]:
+    """The ``depth`` best ids by score, best first (only those scoring above 0): a plain
+    baseline's ranking."""
+    if not len(scores) or scores.max() <= 0:
         return []
     top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
     top = top[np.argsort(-scores[top], kind="stable")]
-    return [int(i) for i in top if scores[i] > 0] if scores.max() > 0 else []
+    return [int(i) for i in top if scores[i] > 0]
 
 
 def own_candidates(prepared: Prepared) -> dict[str, dict[str, float]]:
