@@ -56,6 +56,20 @@ def test_a_relative_work_dir_measures_the_same(tmp_path: Path, monkeypatch):
     assert Path(report["work_dir"]).is_absolute()
 
 
+def test_half_and_rerank_options_apply_to_dialogues(tmp_path: Path):
+    """--half asks the stories at odd (or even) positions, as for SQuAD files; --fast turns the
+    reranker off and the report says so."""
+    result = CliRunner().invoke(cli, ["eval", str(FIXTURE), "--json", "--half", "odd", "--fast",
+                                      "--backend", "hashing", "--model", "hashing",
+                                      "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    second = load_coqa(FIXTURE).dialogues[1]
+    assert (report["stories"], report["dialogues"]) == (1, 1)
+    assert report["turns"] + report["unscored_turns"] == len(second.turns)
+    assert report["rerank_depth"] == 0
+
+
 def test_human_report_has_a_row_per_method(tmp_path: Path):
     result = CliRunner().invoke(cli, ["eval", str(FIXTURE), "--backend", "hashing", "--model",
                                       "hashing", "--work-dir", str(tmp_path)])

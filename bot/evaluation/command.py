@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from index.choices import BACKENDS, RANKERS
+
+if TYPE_CHECKING:
+    from .coqa import CoqaSet
+    from .squad import SquadSet
 
 
 @click.command("eval")
@@ -67,6 +72,12 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
         check_plot_path(Path(plot))
     spec = EncoderSpec.from_env(model, backend)
     loaded = load_eval_set(file)
+    if articles is not None:
+        loaded = loaded.subset(_first(articles, loaded))
+    if half is not None:
+        loaded = loaded.subset([a for a in range(len(loaded.articles))
+                                if a % 2 == (half == "odd")])
+    depth = 0 if fast else rerank_depth
     if isinstance(loaded, CoqaSet):  # dialogues
         from index.errors import BadInput
 
@@ -74,25 +85,23 @@ def eval_command(file: str, ooc: str | None, as_json: bool, work_dir: str | None
 
         if ooc or plot:
             raise BadInput("--ooc and --plot are for SQuAD-format files, not dialogues")
-        coqa = loaded if articles is None else loaded.subset(articles)
-        report = evaluate_dialogues(coqa, spec=spec, ranker=ranker,
-                                    work_dir=Path(work_dir) if work_dir else None)
+        report = evaluate_dialogues(loaded, spec=spec, ranker=ranker,
+                                    work_dir=Path(work_dir) if work_dir else None,
+                                    rerank_depth=depth)
         click.echo(json.dumps(report) if as_json else render_dialogues(report))
         return
-    squad = loaded
     outside = load_question_set(ooc) if ooc else None
-    if articles is not None:
-        squad = squad.subset(list(range(min(articles, len(squad.articles)))))
-        if outside is not None:
-            outside = outside.subset(list(range(min(articles, len(outside.articles)))))
-    if half is not None:
-        squad = squad.subset([a for a in range(len(squad.articles))
-                              if a % 2 == (half == "odd")])
-    report = evaluate(squad, outside, spec=spec, ranker=ranker,
-                      work_dir=Path(work_dir) if work_dir else None,
-                      rerank_depth=0 if fast else rerank_depth)
+    if articles is not None and outside is not None:
+        outside = outside.subset(_first(articles, outside))
+    report = evaluate(loaded, outside, spec=spec, ranker=ranker,
+                      work_dir=Path(work_dir) if work_dir else None, rerank_depth=depth)
     if plot is not None:
         from .plot import plot_verdict
 
         plot_verdict(report["verdict"], Path(plot), title=Path(file).name)
     click.echo(json.dumps(report) if as_json else render(report))
+
+
+def _first(count: int, loaded: "SquadSet | CoqaSet") -> list[int]:
+    """The positions of the first ``count`` articles of ``loaded`` (all when it has fewer)."""
+    return list(range(min(count, len(loaded.articles))))

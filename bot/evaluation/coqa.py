@@ -50,10 +50,13 @@ class CoqaSet:
     def turns(self) -> int:
         return sum(len(d.turns) for d in self.dialogues)
 
-    def subset(self, count: int) -> "CoqaSet":
-        """Only the first ``count`` stories and their dialogues."""
-        return CoqaSet(self.articles[:count], [d for d in self.dialogues if d.story < count],
-                       hashlib.sha256(f"{self.digest}:{count}".encode()).hexdigest())
+    def subset(self, stories: list[int]) -> "CoqaSet":
+        """Only the given stories (by position) and their dialogues."""
+        keep = {a: n for n, a in enumerate(stories)}
+        return CoqaSet([self.articles[a] for a in stories],
+                       [Dialogue(keep[d.story], d.turns) for d in self.dialogues
+                        if d.story in keep],
+                       hashlib.sha256((self.digest + repr(stories)).encode()).hexdigest())
 
 
 def is_coqa(data: Any) -> bool:

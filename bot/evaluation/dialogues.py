@@ -53,14 +53,18 @@ def gold_of(spans: Spans, span: tuple[int, int] | None) -> set[int]:
 
 def evaluate_dialogues(coqa: CoqaSet, spec: EncoderSpec | None = None,
                        work_dir: Path | None = None, ranker: str = "learned",
-                       encoder: Encoder | None = None) -> dict[str, Any]:
-    """The report (see :func:`bot.evaluation.report.render_dialogues`) as a JSON-able dict."""
+                       encoder: Encoder | None = None,
+                       rerank_depth: int | None = None) -> dict[str, Any]:
+    """The report (see :func:`bot.evaluation.report.render_dialogues`) as a JSON-able dict;
+    ``rerank_depth``: candidates the reranker reads (None: the default, 0: none)."""
     spec = spec or (encoder.spec if encoder else EncoderSpec.from_env())
     encoder = encoder or load_encoder(spec)
     work_dir = (work_dir or work_dir_for(coqa, spec)).absolute()
     indexed = index_articles(coqa, work_dir, encoder)
     searcher, spans = indexed.searcher, indexed.spans
     searcher.ranker = Ranker.named(ranker)
+    if rerank_depth is not None:
+        searcher.rerank_depth = rerank_depth
     answerer = Answerer(searcher)
     vectors = np.asarray(searcher.sentence_vectors)
     scored = {name: Scored() for name in METHODS}
@@ -109,6 +113,7 @@ def evaluate_dialogues(coqa: CoqaSet, spec: EncoderSpec | None = None,
     return {"kind": "dialogues", "stories": len(coqa.articles),
             "dialogues": len(coqa.dialogues), "turns": len(gold), "unscored_turns": unscored,
             "read_with_earlier_turns": follow_ups, "sentences": searcher.size,
-            "ranker": ranker, "model": f"{spec.model} ({spec.backend})",
+            "ranker": ranker, "rerank_depth": searcher.rerank_depth,
+            "model": f"{spec.model} ({spec.backend})",
             "work_dir": str(work_dir), "index_seconds": round(indexed.index_seconds, 2),
             "methods": methods}

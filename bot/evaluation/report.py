@@ -74,7 +74,8 @@ def render_dialogues(report: dict[str, Any]) -> str:
     lines = [f"{report['turns']} scored turns of {report['dialogues']} dialogues on "
              f"{report['stories']} stories ({report['sentences']} sentences; "
              f"{report['unscored_turns']} turns without a rationale asked but not scored), "
-             f"model {report['model']}, ranker {report['ranker']}",
+             f"model {report['model']}, ranker {report['ranker']}, "
+             f"rerank depth {report.get('rerank_depth', 0)}",
              f"{'method':<15} {'P@1':>6} {'MRR@10':>7} {'R@5':>6} {'R@10':>6} {'story@1':>8} "
              f"{'ms/turn':>8}"]
     for name, row in report["methods"].items():
