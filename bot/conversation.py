@@ -102,23 +102,19 @@ class Conversation:
         default_factory=lambda: deque(maxlen=2))
     _topic: Topic = field(default_factory=Topic)
     _members: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
-    filters: ArticleFilter | None = None  # kept for every turn (the chat's filter)
 
     def ask(self, question: str, k: int = 3, filters: ArticleFilter | None = None) -> Reply:
         """Answer ``question`` in the context of the earlier turns (the first turn: alone),
-        from the articles ``filters`` (else the conversation's ``filters``) keeps."""
-        from .answering import Evidence
-
-        scope = filters if filters is not None else self.filters
+        from the articles ``filters`` keeps."""
         previous = next((t for t in reversed(self.turns) if t.answer.evidence), None)
         if previous is None:  # exactly a standalone question (its top POOL kept for the topic)
-            first = self.answerer.ask(question, k=max(k, POOL), filters=scope)
+            first = self.answerer.ask(question, k=max(k, POOL), filters=filters)
             evidence = first.evidence
             plain = [(e.article_id, e.score) for e in evidence]
             self._vectors.append((question, None))  # embedded if a next turn needs it
             terms: list[str] = []
         else:
-            first = self._answer_frame(question, scope)
+            first = self._answer_frame(question, filters)
             terms = context_terms(self.turns)
             hits, read = self._read(question, terms, first.filters)
             plain = [(h.sentence.article, h.score) for h in hits]
@@ -180,7 +176,7 @@ class Conversation:
         return searcher.rank(text, vector, _every(also), within, also=also), read
 
     def clear(self) -> None:
-        """Forget every turn (the next question starts a new topic); the filter stays."""
+        """Forget every turn (the next question starts a new topic)."""
         self.turns.clear()
         self._vectors.clear()
         self._topic.clear()

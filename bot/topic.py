@@ -22,14 +22,11 @@ KEPT = 200  # articles remembered (the rest count as unreached)
 
 
 class Topic:
-    """A dialogue's article log-scores; :meth:`prior` is an article's distance to the best."""
+    """A dialogue's article log-scores; :meth:`priors` are articles' distances to the best."""
 
     def __init__(self) -> None:
         self.scores: dict[int, float] = {}
         self.unreached = 0.0  # the score of an article no search has reached
-
-    def __bool__(self) -> bool:
-        return bool(self.scores)
 
     def fade(self) -> None:
         """One turn older: every earlier turn counts :data:`DECAY` times less."""
@@ -59,14 +56,9 @@ class Topic:
             kept = sorted(self.scores, key=self.scores.__getitem__, reverse=True)[:KEPT]
             self.scores = {a: self.scores[a] for a in kept}
 
-    def prior(self, article: int) -> float:
-        """``article``'s log-score minus the best article's (0 for the best, below 0 else)."""
-        if not self.scores:
-            return 0.0
-        return self.scores.get(article, self.unreached) - max(self.scores.values())
-
     def priors(self, articles: Iterable[int]) -> dict[int, float]:
-        """:meth:`prior` of each of ``articles``."""
+        """Each of ``articles``' log-score minus the best article's (0 for the best, below 0
+        else; 0 for all before any search)."""
         best = max(self.scores.values(), default=0.0)
         return {a: self.scores.get(a, self.unreached) - best if self.scores else 0.0
                 for a in articles}

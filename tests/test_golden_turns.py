@@ -82,3 +82,17 @@ def test_a_turn_fails_when_its_earlier_turns_are_taken_away(project: Path):
                                       "--index-dir", str(project / "indexes")])
     assert result.exit_code == 1
     assert "acme · turn 1" in result.output and "ended in 2019" in result.output
+
+
+def test_a_dialogues_filters_apply_to_every_turn(project: Path):
+    """A dialogue case's ``filters`` keep every turn, the earlier ones included, to the
+    articles it names."""
+    (project / "talk.qa.yaml").write_text(DIALOGUE.replace(
+        "  - name: acme\n", "  - name: acme\n    filters: {source: '*umbrella*'}\n"),
+        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", str(project / "talk.qa.yaml"), "--json",
+                                      "--index-dir", str(project / "indexes")])
+    report = json.loads(result.output)
+    turns = [c for c in report["cases"] if c["name"].startswith("acme")]
+    assert [c["status"] for c in turns] == ["fail", "fail"]  # Acme's article is filtered out
+    assert all(a["source"].endswith("umbrella.txt") for c in turns for a in c["answers"])

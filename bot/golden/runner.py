@@ -160,10 +160,9 @@ class GoldenRunner:
             conversation = self._dialogue[1]
         else:
             conversation = answerer.conversation()
-            conversation.filters = case.filters
             for question in case.earlier:
-                conversation.ask(question, k=case.fetch)
-        answer = conversation.ask(case.question, k=case.fetch).answer
+                conversation.ask(question, k=case.fetch, filters=case.filters)
+        answer = conversation.ask(case.question, k=case.fetch, filters=case.filters).answer
         self._dialogue = ((*key, (*case.earlier, case.question)), conversation)
         return answer
 
