@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import multiprocessing
 import os
 import queue
 import signal
@@ -146,6 +145,8 @@ class _Workers:
     def __init__(self, index_dir: str, verified: str, options: tuple, limit: int) -> None:
         self.args = (index_dir, verified, options)
         self.limit = limit
+        import multiprocessing  # only a stream with workers needs it (not on bot ask's start)
+
         self.context = multiprocessing.get_context("spawn")  # no fork of onnxruntime's threads
         self.processes: list = []
         self.pipes: list = []
