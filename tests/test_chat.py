@@ -107,6 +107,13 @@ def palette_offers(app: ChatApp, text: str) -> bool:
     return text.lower() in str(options.get_option_at_index(options.highlighted).prompt).lower()
 
 
+async def run_from_palette(pilot, title: str) -> None:  # noqa: ANN001
+    """Open the command palette, type ``title`` and run the command it highlights."""
+    await pilot.press("ctrl+p", *title)
+    await wait_for(pilot, lambda: palette_offers(pilot.app, title))
+    await pilot.press("enter")
+
+
 def scrolled_to_focus(screen) -> bool:  # noqa: ANN001
     """Whether an article screen shows its focused paragraph (laid out and scrolled to)."""
     body, focus = screen.query(".article-body"), screen.query(".paragraph.-focus")
@@ -344,10 +351,7 @@ async def test_help_lists_every_binding(app: ChatApp) -> None:
 async def test_command_palette_changes_k(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.ready)
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Set k = 5")
-        await wait_for(pilot, lambda: palette_offers(app, "k = 5"))
-        await pilot.press("enter")
+        await run_from_palette(pilot, "Set k = 5")
         await wait_for(pilot, lambda: app.k == 5)
         view = await ask(pilot, "Who supplies Acme?")
         assert len(cards(view)) == 5
@@ -358,9 +362,7 @@ async def test_switch_corpus_and_reindex(app: ChatApp, tmp_path: Path) -> None:
     other = write_corpus(tmp_path / "other", {"moon.txt": "Moon\n\nThe Moon base opened."})
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.ready)
-        await pilot.press("ctrl+p", *"Switch corpus")
-        await wait_for(pilot, lambda: palette_offers(app, "Switch corpus"))
-        await pilot.press("enter")
+        await run_from_palette(pilot, "Switch corpus")
         await wait_for(pilot, lambda: isinstance(app.screen, CorpusScreen))
         app.screen.query_one(Input).value = str(other)
         await pilot.press("enter")
@@ -606,10 +608,7 @@ async def test_filter_from_the_palette_is_shown_and_cleared_with_the_conversatio
 
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.ready)
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Filter articles")
-        await wait_for(pilot, lambda: palette_offers(app, "Filter articles"))
-        await pilot.press("enter")
+        await run_from_palette(pilot, "Filter articles")
         await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen)
                        and bool(app.screen.query(Input)))
         app.screen.query_one(Input).value = "source '*umbrella*' until 2020-12"
