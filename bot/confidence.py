@@ -113,24 +113,25 @@ def model() -> ConfidenceModel:
                                "scripts/fit_confidence.py --write")
 
 
+def verdict(question: str, ranked: Sequence[Scored],
+            follow_up: bool = False) -> tuple[float, bool]:
+    """``(confidence, answered)`` for a reply whose sentences are ``ranked``, best first (the
+    two best are read; pass at least two when there are): the confidence and the threshold
+    of one model, the one fitted for replies like this one (:meth:`ConfidenceModel.for_parts`)."""
+    if not ranked:
+        return 0.0, False
+    fitted = model().for_parts(ranked[0].parts)
+    conf = fitted.probability(feature_row(verdict_features(question, ranked, follow_up),
+                                          fitted.features))
+    return conf, conf >= fitted.threshold
+
+
 def confidence(question: str, ranked: Sequence[Scored], follow_up: bool = False) -> float:
     """The chance that ``ranked[0]`` supports the answer to ``question`` (0 with no sentence)."""
-    if not ranked:
-        return 0.0
-    fitted = model().for_parts(ranked[0].parts)
-    return fitted.probability(feature_row(verdict_features(question, ranked, follow_up),
-                                          fitted.features))
+    return verdict(question, ranked, follow_up)[0]
 
 
 def threshold(reranked: bool = False) -> float:
     """The confidence from which a reply counts as answered (of the model for reranked
     replies, when asked for and there is one)."""
     return model().for_parts({"rerank": 0.0} if reranked else {}).threshold
-
-
-def verdict(question: str, ranked: Sequence[Scored],
-            follow_up: bool = False) -> tuple[float, bool]:
-    """``(confidence, answered)`` for a reply whose sentences are ``ranked``, best first (the
-    two best are read; pass at least two when there are)."""
-    conf = confidence(question, ranked, follow_up)
-    return conf, bool(ranked) and conf >= threshold("rerank" in ranked[0].parts)
