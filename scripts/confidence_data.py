@@ -36,15 +36,15 @@ from bot.answering import Answerer
 from bot.confidence import VERDICT_DEPTH
 from bot.confidence_features import text_of
 from bot.conversation import Conversation
-from bot.evaluation.runner import prepare, work_dir_for
-from bot.evaluation.squad import SquadSet, load_squad
+from bot.evaluation.coqa import CoqaSet
+from bot.evaluation.dialogues import gold_of
+from bot.evaluation.runner import index_articles, prepare, work_dir_for
+from bot.evaluation.squad import SquadArticle, SquadSet, load_squad
 from bot.questions import clean_question
 from index.embed.encoders import Encoder, EncoderSpec
-from index.indexer import update_index
 from index.paths import cache_dir
 from index.progress import progress_bar
 from index.search.searcher import Searcher
-from index.store.generations import IndexDir
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval"
@@ -171,33 +171,22 @@ def coqa_replies(path: Path, encoder: Encoder, spec: EncoderSpec,
     data = json.loads(path.read_text(encoding="utf-8"))["data"][:stories]
     key = hashlib.sha256(path.read_bytes() + repr(stories).encode()).hexdigest()[:12]
     work = cache_dir() / "eval" / f"coqa-{key}-{spec.backend}"
-    folder = work / "articles"
-    folder.mkdir(parents=True, exist_ok=True)
-    offsets = []
-    for n, item in enumerate(data):
-        title = coqa_title(item["story"])
-        text = f"{title}\n\n{item['story']}\n"
-        target = folder / f"{n:03d}.txt"
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8", newline="")
-        offsets.append(len(title) + 2)
-    store = IndexDir(work / "index")
-    update_index([folder], store, encoder=encoder)
-    searcher = Searcher.open(store, encoder=encoder)
-    answerer = Answerer(searcher)
+    titles = [coqa_title(item["story"]) for item in data]
+    headlined = CoqaSet([SquadArticle(title, f"{title}\n\n{item['story']}\n", f"{n:03d}.txt")
+                         for n, (title, item) in enumerate(zip(titles, data))], [], key)
+    indexed = index_articles(headlined, work, encoder)
+    spans, answerer = indexed.spans, Answerer(indexed.searcher)
     replies: list[Reply] = []
     turns = sum(len(item["questions"]) for item in data)
     with recorded_verdicts() as calls, progress_bar(turns, "CoQA turns", unit="turn") as bar:
         for n, item in enumerate(data):
-            ids = searcher.docs.article_ids_of(str(folder / f"{n:03d}.txt"))
-            rows = searcher.docs.article_rows(ids[0])[1]
+            offset = len(titles[n]) + 2  # the story's place in its file, after the headline
             dialogue = Conversation(answerer)
             answers = {a["turn_id"]: a for a in item["answers"]}
             for turn in item["questions"]:
                 answer = answers.get(turn["turn_id"], {"span_start": -1, "span_end": -1})
                 start, end = int(answer["span_start"]), int(answer["span_end"])
-                gold = {r.id for r in rows if start >= 0 and
-                        r.start < offsets[n] + end and offsets[n] + start < r.end}
+                gold = gold_of(spans[n], (offset + start, offset + end) if start >= 0 else None)
                 reply = dialogue.ask(turn["input_text"], k=3)
                 evidence = reply.answer.evidence
                 right = bool(evidence) and evidence[0].sentence_id in gold
