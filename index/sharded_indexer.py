@@ -229,15 +229,17 @@ def _publish(root: ShardedDir, old: ShardedManifest | None, live: Path | None,
     encoder: dict = {}
     kept = {e.shard: e for e in old.shards} if old else {}
     names = _generations(root, report)
-    file_rank = _file_ranks(root, report, names)
+    built = {o.shard: _Built.read(root.shard(o.shard), name)
+             for o, name in zip(report.outcomes, names) if name is not None}
+    file_rank = _file_ranks(b.files for b in built.values())
     for outcome, name in zip(report.outcomes, names):
         if name is None:
             entries.append(ShardEntry(outcome.shard, None))
             continue
         store = root.shard(outcome.shard)
         generation = store.generations / name
-        manifest = store.read_manifest(generation, verify=False)
-        encoder = encoder or manifest.encoder
+        shard = built[outcome.shard]
+        encoder = encoder or shard.encoder
         previous = kept.get(outcome.shard)
         if previous is not None and previous.generation == name and live is not None:
             lengths = np.load(live / lengths_file(outcome.shard))
@@ -245,15 +247,14 @@ def _publish(root: ShardedDir, old: ShardedManifest | None, live: Path | None,
             if not _lengths_path(store, name).exists():
                 _save_lengths(store)
             lengths = np.load(_lengths_path(store, name))
-        if len(lengths) != manifest.counts.get("sentences"):
+        if len(lengths) != shard.counts.get("sentences"):
             raise EngineError(f"shard {outcome.shard}'s sentence lengths do not match its "
                               "sentences; build again with --rebuild")
         np.save(staging / lengths_file(outcome.shard), lengths, allow_pickle=False)
         np.save(staging / order_file(outcome.shard), _article_order(generation, file_rank),
                 allow_pickle=False)
         frequencies.append((shard_document_frequencies(generation), lengths))
-        digest = _digest_of(generation)
-        entries.append(ShardEntry(outcome.shard, name, digest, dict(manifest.counts),
+        entries.append(ShardEntry(outcome.shard, name, shard.digest, dict(shard.counts),
                                   int(lengths.sum())))
     stats = CorpusStats.merge(frequencies)
     stats.save(staging)
@@ -267,16 +268,27 @@ def _publish(root: ShardedDir, old: ShardedManifest | None, live: Path | None,
         raise
 
 
-def _file_ranks(root: ShardedDir, report: ShardedReport,
-                names: list[str | None]) -> dict[str, int]:
-    """Every indexed file's position in the sorted list of all of them: the order one index
-    over the same files would hold their articles in."""
-    files: list[str] = []
-    for outcome, name in zip(report.outcomes, names):
-        if name is not None:
-            store = root.shard(outcome.shard)
-            files += store.read_manifest(store.generations / name, verify=False).files
-    return {path: rank for rank, path in enumerate(sorted(files))}
+@dataclass
+class _Built:
+    """What publishing needs of a shard's generation, its manifest read once (the files'
+    names only: every shard's are held at once)."""
+
+    digest: str | None
+    counts: dict[str, int]
+    encoder: dict
+    files: list[str]
+
+    @classmethod
+    def read(cls, store: IndexDir, name: str) -> "_Built":
+        manifest = store.read_manifest(store.generations / name, verify=False)
+        return cls(manifest.digest, manifest.counts, manifest.encoder, list(manifest.files))
+
+
+def _file_ranks(shard_files: Iterable[list[str]]) -> dict[str, int]:
+    """Every indexed file's position in the sorted list of all the shards' files: the order
+    one index over the same files would hold their articles in."""
+    files = sorted(path for names in shard_files for path in names)
+    return {path: rank for rank, path in enumerate(files)}
 
 
 def _article_order(generation: Path, file_rank: dict[str, int]) -> np.ndarray:
@@ -293,14 +305,6 @@ def _article_order(generation: Path, file_rank: dict[str, int]) -> np.ndarray:
                          db.execute("SELECT file FROM articles ORDER BY id")], dtype=np.int64)
     finally:
         db.close()
-
-
-def _digest_of(generation: Path) -> str:
-    import json
-
-    from index.store.generations import MANIFEST
-
-    return json.loads((generation / MANIFEST).read_text(encoding="utf-8"))["digest"]
 
 
 def open_store(index_dir: str | Path) -> IndexDir:

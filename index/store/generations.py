@@ -89,6 +89,7 @@ class Manifest:
     created: float = field(default_factory=time.time)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
+    digest: str | None = None  # as read (checked by IndexDir.read_manifest); commit writes it
 
     def encoder_spec(self, expected: EncoderSpec | None = None) -> EncoderSpec:
         """The model and backend this generation was embedded with; raises
@@ -102,7 +103,7 @@ class Manifest:
         return built
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "files"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("files", "digest")}
         data["files"] = {path: entry.to_json() for path, entry in sorted(self.files.items())}
         return data
 
@@ -121,7 +122,7 @@ class Manifest:
             return cls(encoder=data["encoder"], splitter=data["splitter"], files=files,
                        counts=data.get("counts", {}), ann=data.get("ann", {}),
                        checksums=data.get("checksums", {}), created=data.get("created", 0.0),
-                       format_version=version)
+                       format_version=version, digest=data.get("digest"))
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexCorrupt(f"manifest is malformed ({exc}); {REBUILD}") from None
 
@@ -172,6 +173,8 @@ def _check_fields(data: dict[str, Any]) -> None:
 class IndexDir:
     """One index directory; every path the engine writes goes through here."""
 
+    rebuild_hint = REBUILD  # how the one-line errors about a damaged manifest end
+
     def __init__(self, root: Path | str) -> None:
         if not str(root).strip():
             raise BadInput("the index dir is an empty path")
@@ -213,24 +216,28 @@ class IndexDir:
 
     def read_manifest(self, generation: Path | None = None, verify: bool = True,
                       upgrading: bool = False) -> Manifest:
-        """The manifest of ``generation`` (default: live), checking the files it lists. A
-        generation of an older format is refused unless ``upgrading`` (the indexer, which
-        reuses its articles and vectors in a new generation)."""
+        """The manifest of ``generation`` (default: live), its digest checked, and the files
+        it lists unless not ``verify``. A generation of an older format is refused unless
+        ``upgrading`` (the indexer, which reuses its articles and vectors in a new one)."""
         generation = generation or self.require_current()
-        data = load_manifest_json(generation / MANIFEST)
+        data = load_manifest_json(generation / MANIFEST, self.rebuild_hint)
+        manifest = self._parse_manifest(data, upgrading)
+        if data.get("digest") != manifest_digest(data):
+            why = "was altered (its digest does not match)" if "digest" in data else \
+                "has no digest (edited, or written by an older version)"
+            raise IndexCorrupt(f"{generation / MANIFEST} {why}; {self.rebuild_hint}")
+        if verify:
+            verify_checksums(generation, manifest.checksums)
+        return manifest
+
+    def _parse_manifest(self, data: dict[str, Any], upgrading: bool) -> Manifest:
+        """The manifest ``data`` describes, if this bot reads its format version."""
         manifest = Manifest.from_json(data)
         if manifest.format_version not in READABLE and not upgrading:
             raise IndexMismatch(
                 f"index format version {manifest.format_version} is older than this bot's "
                 f"({FORMAT_VERSION}); update it, reusing its vectors (nothing is embedded "
                 f"again), with: bot index PATH... --index-dir {self.root}")
-        if data.get("digest") != manifest_digest(data):
-            why = "was altered (its digest does not match)" if "digest" in data else \
-                "has no digest (edited, or written by an older version)"
-            raise IndexCorrupt(f"{generation / MANIFEST} {why}; "
-                               f"{REBUILD}")
-        if verify:
-            verify_checksums(generation, manifest.checksums)
         return manifest
 
     @contextlib.contextmanager

@@ -29,8 +29,7 @@ from typing import Any
 
 from index.embed.encoders import EncoderSpec
 from index.errors import IndexCorrupt, IndexMismatch
-from index.store.generations import (MANIFEST, IndexDir, Manifest, load_manifest_json,
-                                     manifest_digest, verify_checksums)
+from index.store.generations import MANIFEST, IndexDir, Manifest, load_manifest_json
 
 FORMAT = "bot-sharded-index"
 FORMAT_VERSION = 1
@@ -118,7 +117,10 @@ class ShardedManifest:
 
 
 class ShardedDir(IndexDir):
-    """A sharded index directory; versions are its generations (see the module text)."""
+    """A sharded index directory; versions are its generations (see the module text). Its
+    :meth:`read_manifest` gives a :class:`ShardedManifest`."""
+
+    rebuild_hint = REBUILD
 
     def shard(self, number: int) -> IndexDir:
         return IndexDir(self.root / SHARDS / f"{number:02d}")
@@ -127,18 +129,10 @@ class ShardedDir(IndexDir):
         folder = self.root / SHARDS
         return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
-    def read_manifest(self, generation: Path | None = None, verify: bool = True,
-                      upgrading: bool = False) -> ShardedManifest:  # type: ignore[override]
-        """The live (or given) version's manifest, its digest and files checked."""
-        generation = generation or self.require_current()
-        path = generation / MANIFEST
-        data = load_manifest_json(path, REBUILD)  # a regular file, size-limited, JSON
-        manifest = ShardedManifest.from_json(data)
-        if data.get("digest") != manifest_digest(data):
-            raise IndexCorrupt(f"{path} was altered (its digest does not match); {REBUILD}")
-        if verify:
-            verify_checksums(generation, manifest.checksums)
-        return manifest
+    def _parse_manifest(self, data: dict[str, Any],
+                        upgrading: bool) -> ShardedManifest:  # type: ignore[override]
+        """A version's manifest (read and checked by :meth:`IndexDir.read_manifest`)."""
+        return ShardedManifest.from_json(data)
 
     def shard_generation(self, entry: ShardEntry) -> Path:
         """The folder of the generation ``entry`` pins, checked to be the one published."""
