@@ -79,6 +79,29 @@ class Pool:
                            int(t.end[at]), text)
 
 
+def encoder_of(manifest: Manifest, encoder: Encoder | None = None) -> Encoder:
+    """The encoder of the model ``manifest``'s vectors were made with: ``encoder`` when it is
+    that model (else :class:`IndexMismatch`), or that model loaded."""
+    built = manifest.encoder_spec(expected=encoder.spec if encoder else None)
+    encoder = encoder or load_encoder(built)
+    if encoder.dim != manifest.encoder.get("dim"):
+        raise IndexMismatch(f"index vectors have {manifest.encoder.get('dim')} dimensions, "
+                            f"the model gives {encoder.dim}")
+    return encoder
+
+
+@contextlib.contextmanager
+def load_errors(what: str, rebuild: str = "bot index --rebuild PATH...") -> Iterator[None]:
+    """What a damaged file makes FAISS, numpy or SQLite raise while ``what`` is loaded, as a
+    one-line :class:`IndexCorrupt` saying how to rebuild."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise IndexCorrupt(f"cannot load {what} ({reason}); rebuild with: {rebuild}") \
+            from None
+
+
 class Searcher:
     """A loaded generation plus its encoder; cheap to query many times, one query at a time
     (its caches are not locked)."""
@@ -125,17 +148,9 @@ class Searcher:
         store = index_dir if isinstance(index_dir, IndexDir) else IndexDir(index_dir)
         generation = store.require_current()
         manifest = store.read_manifest(generation, verify=generation.name != verified)
-        built = manifest.encoder_spec(expected=encoder.spec if encoder else None)
-        encoder = encoder or load_encoder(built)
-        if encoder.dim != manifest.encoder.get("dim"):
-            raise IndexMismatch(f"index vectors have {manifest.encoder.get('dim')} dimensions, "
-                                f"the model gives {encoder.dim}")
-        try:
+        encoder = encoder_of(manifest, encoder)
+        with load_errors(f"the index in {generation}"):
             return cls(generation, manifest, encoder)
-        except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise IndexCorrupt(f"cannot load the index in {generation} ({reason}); rebuild "
-                               "with: bot index --rebuild PATH...") from None
 
     @property
     def size(self) -> int:

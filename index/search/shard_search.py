@@ -10,19 +10,17 @@ come back from another machine; :mod:`index.search.sharded` merges the pools and
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from index.ingest.documents import Article
-from index.search.searcher import CANDIDATES, Searcher
+from index.search.searcher import CANDIDATES, Searcher, load_errors
 from index.search.term_match import TermMatch, holds
 from index.store import ann
 from index.store.corpus_stats import Bm25Params, mean_length, rescore
 from index.store.docstore import ArticleInfo, SentenceRow
-from index.errors import IndexCorrupt
 from index.store.generations import IndexDir
 from index.store.sentence_table import COLUMNS
 
@@ -62,20 +60,17 @@ class ShardSearcher:
     """One shard's generation, loaded; no encoder (questions come embedded)."""
 
     def __init__(self, shard: int, generation: Path, lengths: np.ndarray,
-                 order: np.ndarray, verify: bool = True) -> None:
+                 order: np.ndarray) -> None:
         self.shard = shard
-        manifest = IndexDir(generation.parent.parent).read_manifest(generation, verify=verify)
-        try:
+        manifest = IndexDir(generation.parent.parent).read_manifest(generation)
+        with load_errors(f"shard {shard} in {generation}", "bot index --rebuild --shards N "
+                                                           "PATH..."):
             self.searcher = Searcher(generation, manifest, None)  # type: ignore[arg-type]
             if len(lengths) != self.searcher.size:
                 raise ValueError(f"{len(lengths)} sentence lengths for {self.searcher.size} "
                                  "sentences")
             if len(order) != manifest.counts.get("articles"):
                 raise ValueError("the article order does not match the articles")
-        except (OSError, ValueError, KeyError, RuntimeError, sqlite3.Error) as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise IndexCorrupt(f"cannot load shard {shard} ({generation}: {reason}); rebuild "
-                               "with: bot index --rebuild --shards N PATH...") from None
         self.lengths = lengths
         self.order = order
         self.params = Bm25Params.of(generation)

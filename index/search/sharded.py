@@ -21,12 +21,12 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from index.embed.encoders import Encoder, EncoderSpec, load_encoder
-from index.errors import BadInput, IndexMismatch
+from index.embed.encoders import Encoder
+from index.errors import BadInput
 from index.ingest.documents import Article
 from index.search.answer_types import question_kind
 from index.search.features import candidate_features
-from index.search.searcher import CANDIDATES, Hit, Pool, Searcher
+from index.search.searcher import CANDIDATES, Hit, Pool, Searcher, encoder_of
 from index.search.shard_search import ShardPool, ShardQuery, ShardSearcher
 from index.search.term_match import TermMatch
 from index.store.corpus_stats import CorpusStats
@@ -223,14 +223,7 @@ class ShardedSearcher(Searcher):
         store = index_dir if isinstance(index_dir, ShardedDir) else ShardedDir(index_dir)
         version = store.require_current()
         manifest = store.read_manifest(version)
-        built = EncoderSpec(model=manifest.encoder["model"], backend=manifest.encoder["backend"])
-        if encoder is not None and encoder.spec != built:
-            raise IndexMismatch(f"this index was built with model '{built.model}' "
-                                f"({built.backend}), not '{encoder.spec.model}'")
-        encoder = encoder or load_encoder(built)
-        if encoder.dim != manifest.encoder.get("dim"):
-            raise IndexMismatch(f"index vectors have {manifest.encoder.get('dim')} dimensions, "
-                                f"the model gives {encoder.dim}")
+        encoder = encoder_of(manifest, encoder)  # type: ignore[arg-type]
         specs = [ShardSpec(e.shard, str(store.shard_generation(e)),
                            str(version / lengths_file(e.shard)),
                            str(version / order_file(e.shard)))
