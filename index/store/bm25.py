@@ -44,6 +44,16 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return out
 
 
+def document_tokens(texts: Sequence[str]) -> list[list[str]]:
+    """The tokens of each text as the index holds them: at least one document, and a
+    vocabulary even when every text is only stop words (bm25s needs one; no query holds the
+    ``"\\x00"`` it gets)."""
+    tokens = tokenize(texts) if texts else [[]]
+    if not any(tokens):
+        tokens[0] = ["\x00"]
+    return tokens
+
+
 class Bm25:
     """A BM25 index of a list of texts, queried for every document's score."""
 
@@ -58,10 +68,7 @@ class Bm25:
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
         retriever = bm25s.BM25()
-        tokens = tokenize(texts) if texts else [[]]
-        if not any(tokens):  # only stop words: bm25s needs a vocabulary; no query has "\x00"
-            tokens[0] = ["\x00"]
-        retriever.index(tokens, show_progress=False)
+        retriever.index(document_tokens(texts), show_progress=False)
         _sort_postings(retriever.scores)
         return cls(retriever)
 

@@ -24,17 +24,15 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from index.store.arrays import load_array
-from index.store.bm25 import BM25_DIR, tokenize
+from index.store.bm25 import BM25_DIR, document_tokens, tokenize
 
 TERMS = "corpus_terms.json"  # {term: document frequency over all shards}
 
 
 def sentence_lengths(texts: Sequence[str]) -> np.ndarray:
-    """Each sentence's BM25 length (its number of tokens), counted exactly as
-    :meth:`index.store.bm25.Bm25.build` has bm25s count it."""
-    tokens = tokenize(texts) if texts else [[]]
-    if not any(tokens):
-        tokens[0] = ["\x00"]
+    """Each sentence's BM25 length (its number of tokens), counted on the very tokens
+    :meth:`index.store.bm25.Bm25.build` indexes."""
+    tokens = document_tokens(texts)
     return np.fromiter((len(t) for t in tokens), dtype=np.int32, count=len(tokens))
 
 
