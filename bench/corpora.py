@@ -121,33 +121,37 @@ def word_frequencies() -> tuple[list[str], np.ndarray]:
     return list(words), p / p.sum()
 
 
+SYNTHETIC_BLOCK = 256  # articles drawn at a time (and per sub-folder): bounded memory at 10M
+
+
 def synthetic_corpus(folder: Path, sentences: int, per_article: int = 40,
                      seed: int = 0) -> Path:
     """``sentences`` unigram sentences as ``.txt`` articles of ``per_article`` sentences in
-    paragraphs of five (256 articles per sub-folder)."""
+    paragraphs of five, 256 articles per sub-folder, drawn a sub-folder at a time (10M
+    sentences need no more memory than 10k)."""
     marker = folder / ".sentences"
     if marker.exists() and marker.read_text() == str(sentences):
         return folder
     rng = np.random.default_rng(seed)
     words, p = word_frequencies()
     vocab = np.array(words, dtype=object)
-    lengths = rng.integers(8, 30, size=sentences)
-    tokens = vocab[rng.choice(len(words), size=int(lengths.sum()), p=p)]
     folder.mkdir(parents=True, exist_ok=True)
-    cursor = 0
-    article = 0
-    for start in range(0, sentences, per_article):
-        out = [f"Article {article}", ""]
-        for s in range(start, min(sentences, start + per_article)):
-            chunk = tokens[cursor:cursor + lengths[s]]
-            cursor += lengths[s]
-            out.append(str(chunk[0]).capitalize() + " " + " ".join(chunk[1:]) + ".")
-            if (s - start) % 5 == 4:
-                out.append("")
-        shard = folder / f"s{article // 256:04d}"
-        shard.mkdir(exist_ok=True)
-        (shard / f"a{article:06d}.txt").write_text("\n".join(out) + "\n", encoding="utf-8")
-        article += 1
+    articles = -(-sentences // per_article)
+    for first in range(0, articles, SYNTHETIC_BLOCK):
+        block = folder / f"s{first // SYNTHETIC_BLOCK:04d}"
+        block.mkdir(exist_ok=True)
+        for article in range(first, min(articles, first + SYNTHETIC_BLOCK)):
+            count = min(per_article, sentences - article * per_article)
+            lengths = rng.integers(8, 30, size=count)
+            tokens = vocab[rng.choice(len(words), size=int(lengths.sum()), p=p)]
+            out, cursor = [f"Article {article}", ""], 0
+            for s, n in enumerate(lengths):
+                chunk = tokens[cursor:cursor + n]
+                cursor += n
+                out.append(str(chunk[0]).capitalize() + " " + " ".join(chunk[1:]) + ".")
+                if s % 5 == 4:
+                    out.append("")
+            (block / f"a{article:06d}.txt").write_text("\n".join(out) + "\n", encoding="utf-8")
     marker.write_text(str(sentences))
     return folder
 

@@ -370,13 +370,13 @@ def cmd_shards(args: argparse.Namespace) -> list[Row]:
 
 def cmd_shardbuild(args: argparse.Namespace) -> list[Row]:
     """(internal) build one sharded synthetic index in a fresh process."""
-    from .corpora import Seeds
+    from .corpora import Seeds, synthetic_corpus
     from .searching import real_embeddings
-    from .sharding import build_sharded, synthetic_corpus_blocks
+    from .sharding import build_sharded
 
     size, shards = int(args.index), args.shards or 10
     folder = args.work / f"sharded-{size}-{shards}"
-    corpus = synthetic_corpus_blocks(args.work / f"synthetic-blocks-{size}", size)
+    corpus = synthetic_corpus(args.work / f"synthetic-blocks-{size}", size)
     encoder = _encoder()
     sentences, _ = real_embeddings(encoder, args.work)
     return [build_sharded(corpus, folder / "index", shards, encoder, Seeds(sentences))]

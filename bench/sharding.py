@@ -9,44 +9,8 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
-from .corpora import Seeds, SyntheticEncoder, word_frequencies
+from .corpora import Seeds, SyntheticEncoder
 from .measure import peak_mb, percentile, resident_mb
-
-BLOCK = 256  # articles generated at a time (bounded memory at any size)
-
-
-def synthetic_corpus_blocks(folder: Path, sentences: int, per_article: int = 40,
-                            seed: int = 0) -> Path:
-    """The format of :func:`bench.corpora.synthetic_corpus` (unigram sentences, ``.txt``
-    articles of ``per_article`` sentences, 256 per sub-folder), drawn a block of articles at
-    a time so that 10M sentences need no more memory than 10k."""
-    marker = folder / ".sentences"
-    if marker.exists() and marker.read_text() == str(sentences):
-        return folder
-    rng = np.random.default_rng(seed)
-    words, p = word_frequencies()
-    vocab = np.array(words, dtype=object)
-    folder.mkdir(parents=True, exist_ok=True)
-    articles = -(-sentences // per_article)
-    for first in range(0, articles, BLOCK):
-        block = folder / f"s{first // BLOCK:05d}"
-        block.mkdir(exist_ok=True)
-        for article in range(first, min(articles, first + BLOCK)):
-            count = min(per_article, sentences - article * per_article)
-            lengths = rng.integers(8, 30, size=count)
-            tokens = vocab[rng.choice(len(words), size=int(lengths.sum()), p=p)]
-            out, cursor = [f"Article {article}", ""], 0
-            for s, n in enumerate(lengths):
-                chunk = tokens[cursor:cursor + n]
-                cursor += n
-                out.append(str(chunk[0]).capitalize() + " " + " ".join(chunk[1:]) + ".")
-                if s % 5 == 4:
-                    out.append("")
-            (block / f"a{article:07d}.txt").write_text("\n".join(out) + "\n", encoding="utf-8")
-    marker.write_text(str(sentences))
-    return folder
 
 
 def build_sharded(corpus: Path, target: Path, shards: int, real, seeds: Seeds) -> dict:
