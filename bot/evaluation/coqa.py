@@ -4,7 +4,9 @@ disk, with each dialogue's turns and the file offsets of their rationale spans.
 Each story becomes one ``.txt`` file holding the story exactly (offsets in the file are offsets
 in the story). A turn's gold evidence is every indexed sentence overlapping its rationale span
 (``answers[].span_start/span_end``); turns whose rationale is ``-1`` (the story does not say)
-are kept as context for the next turns but not scored.
+are kept as context for the next turns but not scored. Items with the same story text are
+several dialogues about one story: it becomes one article (indexing it twice would make its
+sentences near-duplicates of each other).
 """
 
 from __future__ import annotations
@@ -79,10 +81,13 @@ def coqa_dialogues(data: Any, digest: str, path: str | Path) -> CoqaSet:
         raise BadInput(f"{path} is not a CoQA-format file (no 'data' list of stories)")
     articles: list[SquadArticle] = []
     dialogues: list[Dialogue] = []
+    told: dict[str, int] = {}  # story text -> its article: a story told twice is indexed once
     for number, item in enumerate(data["data"]):
         try:
-            articles.append(_story(number, item))
-            dialogues.append(_dialogue(number, item))
+            story = told.setdefault(str(item["story"]), len(articles))
+            if story == len(articles):
+                articles.append(_story(story, item))
+            dialogues.append(_dialogue(story, item))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadInput(f"{path}: malformed CoQA story {number + 1} ({exc!r})") from None
     if not any(t.span for d in dialogues for t in d.turns):

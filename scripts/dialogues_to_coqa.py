@@ -1,0 +1,81 @@
+"""Write the news dialogues (``bench/data/dialogues/dialogues.yaml``) as a CoQA-format file.
+
+    python scripts/dialogues_to_coqa.py            # writes bench/data/dialogues/news-dialogues.json
+    python scripts/dialogues_to_coqa.py --check    # exit 1 when the JSON is not up to date
+
+Each dialogue names an article file (relative to the YAML file) and its turns, each a question
+and a fragment of the sentence that answers it. In the JSON each dialogue is one CoQA item: the
+article file's text exactly as its ``story`` (so the indexed file and the story agree on
+offsets), the questions, and as each answer's rationale span the fragment's place in the story
+(it must occur there exactly once). ``bot eval`` indexes each story once, however many
+dialogues are about it. Measurement only: never fit on this set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "bench" / "data" / "dialogues" / "dialogues.yaml"
+TARGET = SOURCE.with_name("news-dialogues.json")
+
+
+def build(source: Path = SOURCE) -> dict[str, Any]:
+    """The CoQA-format object for the dialogues in ``source`` (ValueError naming a bad turn)."""
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    items = []
+    for number, dialogue in enumerate(data["dialogues"], 1):
+        story = (source.parent / dialogue["article"]).read_text(encoding="utf-8")
+        questions, answers = [], []
+        for turn_id, turn in enumerate(dialogue["turns"], 1):
+            fragment = str(turn["answer"])
+            start = story.find(fragment)
+            if start < 0 or story.find(fragment, start + 1) >= 0:
+                raise ValueError(f"dialogue {number}, turn {turn_id}: {fragment!r} is "
+                                 f"{'not in' if start < 0 else 'more than once in'} "
+                                 f"{dialogue['article']}")
+            questions.append({"turn_id": turn_id, "input_text": str(turn["q"])})
+            answers.append({"turn_id": turn_id, "span_start": start,
+                            "span_end": start + len(fragment), "span_text": fragment})
+        items.append({"source": Path(dialogue["article"]).stem, "id": f"news-{number:02d}",
+                      "story": story, "questions": questions, "answers": answers})
+    return {"version": "news-dialogues-1", "data": items}
+
+
+def rendered(source: Path = SOURCE) -> str:
+    return json.dumps(build(source), indent=1, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="only check that the JSON file matches the YAML file")
+    args = parser.parse_args()
+    try:
+        text = rendered()
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.check:
+        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+        if current != text:
+            print(f"error: {TARGET.relative_to(ROOT)} is out of date: run "
+                  "python scripts/dialogues_to_coqa.py", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text, encoding="utf-8")
+    data = json.loads(text)["data"]
+    print(f"{TARGET.relative_to(ROOT)}: {len(data)} dialogues, "
+          f"{sum(len(d['questions']) for d in data)} turns, "
+          f"{len({d['story'] for d in data})} articles")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
