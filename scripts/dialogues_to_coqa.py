@@ -2,6 +2,8 @@
 
     python scripts/dialogues_to_coqa.py            # writes bench/data/dialogues/news-dialogues.json
     python scripts/dialogues_to_coqa.py --check    # exit 1 when the JSON is not up to date
+    python scripts/dialogues_to_coqa.py --out /tmp/news-dialogues-among-coqa.json \
+        --distractors ../shared/eval/coqa-dev-wikipedia-literature.json  # + stories, none asked
 
 Each dialogue names an article file (relative to the YAML file) and its turns, each a question
 and a fragment of the sentence that answers it. In the JSON each dialogue is one CoQA item: the
@@ -9,6 +11,10 @@ article file's text exactly as its ``story`` (so the indexed file and the story 
 offsets), the questions, and as each answer's rationale span the fragment's place in the story
 (it must occur there exactly once). ``bot eval`` indexes each story once, however many
 dialogues are about it. Measurement only: never fit on this set.
+
+``--distractors FILE --out PATH`` writes the same dialogues with FILE's stories added after
+them with no questions: indexed (so they compete for every turn) but never asked. Write such a
+file outside the repository when FILE's licence forbids copying its text here (CoQA).
 """
 
 from __future__ import annotations
@@ -56,7 +62,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="only check that the JSON file matches the YAML file")
+    parser.add_argument("--distractors", type=Path, default=None,
+                        help="a CoQA-format file whose stories are added, without questions")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where to write (default: bench/data/dialogues/news-dialogues.json;"
+                        " required with --distractors)")
     args = parser.parse_args()
+    if args.distractors is not None:
+        if args.out is None or args.check:
+            parser.error("--distractors needs --out (and no --check)")
+        try:
+            data = build()
+            others = json.loads(args.distractors.read_text(encoding="utf-8"))["data"]
+            data["data"] += [{"source": o.get("source", "story"), "id": f"distractor-{i}",
+                              "story": o["story"], "questions": [], "answers": []}
+                             for i, o in enumerate(others)]
+        except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        args.out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        print(f"{args.out}: {len(data['data'])} stories")
+        return 0
     try:
         text = rendered()
     except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:

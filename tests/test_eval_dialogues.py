@@ -85,3 +85,40 @@ def test_a_malformed_dialogue_file_is_one_line_error(tmp_path: Path):
                                       "hashing", "--work-dir", str(tmp_path / "w")])
     assert result.exit_code == 1
     assert result.output.strip().startswith("error:") and "malformed CoQA story 1" in result.output
+
+
+NEWS = Path(__file__).parent.parent / "bench" / "data" / "dialogues"
+
+
+def test_news_dialogues_load_each_article_once_with_their_rationales():
+    """The out-of-style set (bench/data/dialogues): several dialogues per article, each
+    article indexed once, every turn scored, the JSON file made from the YAML file."""
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, str(NEWS.parent.parent.parent / "scripts" /
+                                                 "dialogues_to_coqa.py"), "--check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    coqa = load_coqa(NEWS / "news-dialogues.json")
+    assert (len(coqa.articles), len(coqa.dialogues), coqa.turns) == (9, 18, 78)
+    assert len({a.text for a in coqa.articles}) == 9
+    assert sorted({d.story for d in coqa.dialogues}) == list(range(9))
+    raw = json.loads((NEWS / "news-dialogues.json").read_text(encoding="utf-8"))["data"]
+    for item, dialogue in zip(raw, coqa.dialogues):
+        story = coqa.articles[dialogue.story].text
+        assert story == item["story"]
+        for turn, answer in zip(dialogue.turns, item["answers"]):
+            assert turn.span is not None
+            assert story[turn.span[0]:turn.span[1]] == answer["span_text"]
+
+
+def test_bot_eval_runs_on_the_news_dialogues(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["eval", str(NEWS / "news-dialogues.json"), "--json",
+                                      "--backend", "hashing", "--model", "hashing",
+                                      "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["stories"], report["dialogues"], report["turns"]) == (9, 18, 78)
+    assert report["read_with_earlier_turns"] == 78 - 18
+    assert set(report["methods"]) == set(METHODS)

@@ -57,6 +57,8 @@ def test_eval_reports_the_verdict_on_all_kinds_of_question(v2_file, other_file, 
     assert mix["replies"] == 24 + 8 + 12
     assert 0.0 <= mix["coverage"] <= mix["answered"] * mix["replies"] / 24 + 1e-3  # rounded
     assert 0.0 <= mix["ece"] <= 1.0 and 0.0 <= mix["auroc"] <= 1.0
+    assert set(verdict["baseline_auroc"]) == {"dense", "bm25"}  # plain baselines, same replies
+    assert all(0.0 <= v <= 1.0 for v in verdict["baseline_auroc"].values())
     assert sum(n for _, _, n in verdict["reliability"]) == mix["replies"]
     thresholds = [t for t, _, _ in verdict["precision_coverage"]]
     assert thresholds == sorted(thresholds, reverse=True)
@@ -69,6 +71,7 @@ def test_eval_draws_the_verdict_in_the_terminal_and_as_a_picture(v2_file, tmp_pa
     code, out, err = run_eval(str(v2_file), "--work-dir", str(tmp_path / "w"), "--plot", str(svg))
     assert code == 0, err
     assert "reliability" in out and "precision-coverage" in out and "unanswerable answered" in out
+    assert "plain dense cosine" in out and "plain BM25" in out
     assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml") and "<svg" in svg.read_text()
     code, _, err = run_eval(str(v2_file), "--work-dir", str(tmp_path / "w"), "--plot", str(png))
     assert code == 0, err

@@ -43,6 +43,9 @@ def render_verdict(verdict: dict[str, Any]) -> list[str]:
              f"{mix['replies']} replies: precision {_figure(mix['precision'])}, "
              f"coverage {_figure(mix['coverage'])}, AUROC {_figure(mix['auroc'])}, "
              f"ECE {_figure(mix['ece'])}"]
+    if base := verdict.get("baseline_auroc"):
+        lines.append(f"  AUROC of the best sentence's plain dense cosine {_figure(base['dense'])}"
+                     f", plain BM25 {_figure(base['bm25'])} (as the confidence, same replies)")
     rates = [f"{name.replace('ooc', 'out-of-corpus')} answered {verdict[name]['answered']:.3f} "
              f"of {verdict[name]['questions']}" for name in ("unanswerable", "ooc")
              if name in verdict]

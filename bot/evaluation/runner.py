@@ -62,6 +62,8 @@ class Asked:
     confidence: list[float] = field(default_factory=list)
     answered: list[bool] = field(default_factory=list)
     right: list[bool] = field(default_factory=list)  # the best sentence is a gold one
+    best_dense: list[float] = field(default_factory=list)  # the best sentence's dense part
+    best_bm25: list[float] = field(default_factory=list)  # ... and its BM25 (log) part
     reranked: bool = False  # some best sentence was scored by a reranker
     encode_seconds: float = 0.0
     rank_seconds: float = 0.0
@@ -155,6 +157,8 @@ def ask_all(searcher: Searcher, questions: list[Question], baselines: bool = Tru
             asked.answered.append(answered)
             asked.reranked = asked.reranked or bool(hits) and "rerank" in hits[0].parts
             asked.right.append(bool(hits) and gold is not None and bool(asked.bot[-1][0] & gold[n]))
+            asked.best_dense.append(hits[0].parts.get("dense", 0.0) if hits else 0.0)
+            asked.best_bm25.append(hits[0].parts.get("lexical_log", 0.0) if hits else 0.0)
             if baselines:
                 asked.bm25.append(top_ids(searcher.bm25.scores(text)))
                 asked.dense.append(top_ids(np.asarray(searcher.sentence_vectors) @ query))
@@ -248,6 +252,10 @@ def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | N
     return report
 
 
+def _rounded(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 4)
+
+
 def verdict_report(answerable: Asked, unanswerable: Asked | None,
                    outside: Asked | None) -> dict[str, Any]:
     """How far the verdict can be trusted, on all replies together: precision and coverage of
@@ -266,6 +274,12 @@ def verdict_report(answerable: Asked, unanswerable: Asked | None,
         "threshold": cut,
         "all": verdict_scores(conf, right, cut, is_answerable),
         "answerable": verdict_scores(answerable.confidence, answerable.right, cut),
+        # plain baselines: the best sentence's dense cosine or BM25 as the confidence
+        "baseline_auroc": {
+            name: _rounded(auroc(values[right], values[~right]))
+            for name, values in (
+                ("dense", np.concatenate([np.asarray(s.best_dense, np.float64) for s in sets])),
+                ("bm25", np.concatenate([np.asarray(s.best_bm25, np.float64) for s in sets])))},
         "reliability": [[round(c, 4), round(r, 4), int(n)] for c, r, n in reliability(conf, right)],
         "precision_coverage": [[round(float(t), 4), round(float(p), 4), round(float(c), 4)]
                                for t, p, c in zip(thresholds[keep], precision[keep],
