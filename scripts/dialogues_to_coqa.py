@@ -65,9 +65,11 @@ def main() -> int:
     parser.add_argument("--distractors", type=Path, default=None,
                         help="a CoQA-format file whose stories are added, without questions")
     parser.add_argument("--out", type=Path, default=None,
-                        help="where to write (default: bench/data/dialogues/news-dialogues.json;"
-                        " required with --distractors)")
+                        help="where to write the dialogues with the distractors (only with "
+                        "--distractors: the committed file is always news-dialogues.json)")
     args = parser.parse_args()
+    if args.out is not None and args.distractors is None:
+        parser.error("--out goes with --distractors")
     if args.distractors is not None:
         if args.out is None or args.check:
             parser.error("--distractors needs --out (and no --check)")

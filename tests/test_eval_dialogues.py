@@ -100,6 +100,9 @@ def test_news_dialogues_load_each_article_once_with_their_rationales():
                                                  "dialogues_to_coqa.py"), "--check"],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+    elsewhere = subprocess.run([*check.args[:2], "--out", "elsewhere.json"],  # not ignored
+                               capture_output=True, text=True)
+    assert elsewhere.returncode == 2 and "--out goes with --distractors" in elsewhere.stderr
     coqa = load_coqa(NEWS / "news-dialogues.json")
     assert (len(coqa.articles), len(coqa.dialogues), coqa.turns) == (9, 18, 78)
     assert len({a.text for a in coqa.articles}) == 9
