@@ -652,3 +652,21 @@ async def test_an_error_naming_a_hostile_path_is_escaped(tmp_path: Path) -> None
         for shown in (plain(app.status_line), plain(view.query_one(".verdict"))):
             assert "CURRENT is damaged" in shown and "\\x1b]0;owned\\x07" in shown, shown
             assert "\x1b" not in shown and "\x07" not in shown
+
+
+@pilot_test
+async def test_prompt_dialogs_are_centred(app: ChatApp) -> None:
+    """The palette's prompts (filter, switch corpus, add a feed) open in the middle of the
+    window, over the conversation, not stuck to its top-left corner."""
+    from bot.chat.screens import FilterScreen
+
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        for screen in (FilterScreen(), CorpusScreen()):
+            app.push_screen(screen)
+            await wait_for(pilot, lambda: bool(screen.query(".corpus")))
+            await pilot.pause()
+            box = screen.query_one(".corpus").region
+            assert abs((box.x + box.right) - SIZE[0]) <= 1, (type(screen).__name__, box)
+            assert abs((box.y + box.bottom) - SIZE[1]) <= 1, (type(screen).__name__, box)
+            app.pop_screen()
