@@ -670,3 +670,19 @@ async def test_prompt_dialogs_are_centred(app: ChatApp) -> None:
             assert abs((box.x + box.right) - SIZE[0]) <= 1, (type(screen).__name__, box)
             assert abs((box.y + box.bottom) - SIZE[1]) <= 1, (type(screen).__name__, box)
             app.pop_screen()
+
+
+def test_engine_summary_names_what_the_update_skipped(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file or feed item the update skipped is still named once the chat is ready (its
+    warning flashed by in the status line while indexing ran)."""
+    monkeypatch.setenv("BOT_MODEL", "hashing")
+    monkeypatch.setenv("BOT_BACKEND", "hashing")
+    (corpus / "empty.txt").write_text("", encoding="utf-8")
+    loaded = ChatEngine([corpus], tmp_path / "idx").load(lambda _: None)
+    assert loaded.articles == 4 and loaded.summary.startswith("index updated")
+    assert "warning: " in loaded.summary and "empty.txt" in loaded.summary
+    (corpus / "binary.txt").write_bytes(b"\xff\xfe\x00\x01" * 10)
+    again = ChatEngine([corpus], tmp_path / "idx").load(lambda _: None)
+    assert again.summary.startswith("index up to date") and "(and 1 more skipped)" in \
+        again.summary

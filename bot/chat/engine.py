@@ -107,7 +107,7 @@ class ChatEngine:
                 (len(report.added), "added"), (len(report.changed), "changed"),
                 (len(report.removed), "removed")) if n)
             summary = (f"index updated in {report.seconds:.1f}s ({changes or 'rebuilt'})"
-                       if report.committed else "index up to date")
+                       if report.committed else "index up to date") + _skipped(report.skipped)
         status("opening the index…")
         self.answerer = Answerer.open(self.index_dir, encoder=self.encoder)
         self.conversation = Conversation(self.answerer)
@@ -190,6 +190,15 @@ def _built_with(store) -> "EncoderSpec":  # noqa: ANN001 - an index.store.genera
     if live is None:
         return EncoderSpec.from_env()
     return store.read_manifest(live, verify=False).encoder_spec()
+
+
+def _skipped(problems: Sequence[str]) -> str:
+    """What the status line keeps of the files and URLs an update skipped (their warnings
+    flash by while it runs): the first one's warning, and how many more there were."""
+    if not problems:
+        return ""
+    more = f" (and {len(problems) - 1} more skipped)" if len(problems) > 1 else ""
+    return f" \u00b7 warning: {problems[0]}{more}"
 
 
 def _describe(paths: Sequence[str]) -> str:
