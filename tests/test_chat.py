@@ -427,8 +427,9 @@ def test_chat_opens_without_heavy_imports() -> None:
     assert out.strip() == "[]"
 
 
-async def _dialogue_in_the_chat(seed_index: Path, real_encoder, first: str) -> list:
-    """The cards the chat shows for "When did it end?" asked after ``first``."""
+async def _dialogue_in_the_chat(seed_index: Path, real_encoder, first: str,
+                                then: str = "When did it end?") -> tuple:
+    """The turn ``then`` asked after ``first`` and the sentences the chat shows for it."""
     from tests.conftest import SEEDS
 
     engine = ChatEngine(None, seed_index)
@@ -437,8 +438,8 @@ async def _dialogue_in_the_chat(seed_index: Path, real_encoder, first: str) -> l
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.ready, seconds=60)
         await ask(pilot, first)
-        view = await ask(pilot, "When did it end?")
-        return [card.evidence.text for card in cards(view)]
+        view = await ask(pilot, then)
+        return view.turn, [card.evidence.text for card in cards(view)]
 
 
 DEAL_END = "The deal between the two companies reportedly expired in 2021"
@@ -451,8 +452,8 @@ DEAL_END = "The deal between the two companies reportedly expired in 2021"
                    "comes 5th (golden dialogue leica-before-xiaomi says within 5)")
 @pilot_test
 async def test_leica_follow_up_in_the_chat(seed_index: Path, real_encoder) -> None:
-    shown = await _dialogue_in_the_chat(seed_index, real_encoder,
-                                        "Who did Leica partner with before Xiaomi?")
+    _, shown = await _dialogue_in_the_chat(seed_index, real_encoder,
+                                           "Who did Leica partner with before Xiaomi?")
     assert shown[0].startswith(DEAL_END)
 
 
@@ -460,9 +461,28 @@ async def test_leica_follow_up_in_the_chat(seed_index: Path, real_encoder) -> No
 @pilot_test
 async def test_follow_up_in_the_chat_is_read_with_the_first_turn(seed_index: Path,
                                                                  real_encoder) -> None:
-    shown = await _dialogue_in_the_chat(seed_index, real_encoder,
-                                        "When did Huawei announce its partnership with Leica?")
+    _, shown = await _dialogue_in_the_chat(
+        seed_index, real_encoder, "When did Huawei announce its partnership with Leica?")
     assert any(text.startswith(DEAL_END) for text in shown[:2])
+
+
+@pytest.mark.slow
+@pilot_test
+async def test_the_welcome_follow_up_works_on_the_shipped_seeds(seed_index: Path,
+                                                                real_encoder) -> None:
+    """The follow-up the welcome box suggests, asked after the README's question on the
+    shipped seeds, is answered with the sentence it means (alone it is not answered)."""
+    from bot.chat.app import WELCOME_FOLLOW_UP, _welcome_text
+
+    assert WELCOME_FOLLOW_UP in _welcome_text().plain
+    turn, shown = await _dialogue_in_the_chat(seed_index, real_encoder,
+                                              "Who is Xiaomi's founder and CEO?",
+                                              WELCOME_FOLLOW_UP)
+    assert turn.answer.answered and turn.reply.follow_up
+    assert shown[0].startswith("Lei Jun, Xiaomi's founder and CEO, said")
+    from bot.answering import Answerer
+
+    assert not Answerer.open(seed_index, encoder=real_encoder).ask(WELCOME_FOLLOW_UP).answered
 
 
 @pilot_test

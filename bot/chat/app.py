@@ -471,11 +471,16 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
             ("Article view", binding_rows(ArticleScreen.BINDINGS))]
 
 
+# The welcome box's follow-up: after the README's "Who is Xiaomi's founder and CEO?" on the
+# shipped seeds it is answered with Lei Jun's words (tests/test_chat.py checks it).
+WELCOME_FOLLOW_UP = "What did he say?"
+
+
 def _welcome_text() -> Text:
     return Text.assemble(
         ("Ask a question in plain language", "bold"), " \u2014 the answer is the sentences of "
         "the articles that support it, verbatim, shown in their paragraph.\n",
-        "Follow-ups work: ask \u201cWhen did it end?\u201d after a question about a deal.\n",
+        f"Follow-ups work: ask \u201c{WELCOME_FOLLOW_UP}\u201d after a question about someone.\n",
         ("enter", "bold"), " ask  ", ("tab", "bold"), " evidence  ", ("ctrl+o", "bold"),
         " open article  ", ("ctrl+y", "bold"), " copy quote  ", ("f1", "bold"), " all keys")
 

@@ -109,9 +109,9 @@ class HelpScreen(ModalScreen[None]):
                 text.append(f"  {keys:<22}", style="bold")
                 text.append(f"{description}\n")
             text.append("\n")
-        text.append("Follow-ups: a question with a pronoun (it, they, its...) is read with the "
-                    "previous turn's key terms; answers near the previous answer rank higher.",
-                    style="italic")
+        text.append("Follow-ups: every question after the first is read with the conversation "
+                    "so far (its key terms and the articles it is about); ctrl+l starts a new "
+                    "topic.", style="italic")
         with VerticalScroll(classes="help"):
             yield Static(Text("Keys", style="bold"), classes="help-title")
             yield Static(text)
