@@ -706,3 +706,29 @@ def test_engine_summary_names_what_the_update_skipped(
     again = ChatEngine([corpus], tmp_path / "idx").load(lambda _: None)
     assert again.summary.startswith("index up to date") and "(and 1 more skipped)" in \
         again.summary
+
+
+@pilot_test
+async def test_article_view_offers_only_its_own_keys(app: ChatApp) -> None:
+    """In the article view the chat's ctrl+o, ctrl+y and ctrl+l are not in the footer (which
+    showed "Copy quote" twice and cut off the rest); ctrl+y copies the article's sentence, and
+    ctrl+l there must not clear the conversation waiting behind it."""
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        view = await ask(pilot, "Who supplies Acme?")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen))
+        await pilot.pause()
+        shown = [description for _, description in {  # the footer shows one key an action
+            b.binding.action: b.binding.description for b in app.screen.active_bindings.values()
+            if b.binding.show and b.enabled}.items()]
+        assert shown.count("Copy quote") == 1 and "Open article" not in shown, shown
+        assert "Clear" not in shown and "Quit" in shown
+        await pilot.press("ctrl+y")
+        assert app.clipboard.startswith(f"> {cards(view)[0].evidence.text}\n")
+        await pilot.press("ctrl+l", "ctrl+o")
+        await pilot.pause()
+        assert isinstance(app.screen, ArticleScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.turns) == 1 and list(app.turns.values())[0].turn is not None

@@ -274,6 +274,11 @@ class ChatApp(App[None]):
     def _copy_card(self, event: EvidenceCard.Copy) -> None:
         self._copy(event.card.evidence)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The article view has its own keys: the chat's open, copy and clear are off there
+        (ctrl+l would clear the conversation unseen behind it) and out of its footer."""
+        return not (action in ARTICLE_VIEW_OFF and isinstance(self.screen, ArticleScreen))
+
     def action_open_article(self) -> None:
         if isinstance(self.screen, ArticleScreen):
             return
@@ -284,7 +289,7 @@ class ChatApp(App[None]):
             self._jobs.put(_Article(evidence))
 
     def action_copy_evidence(self) -> None:
-        if isinstance(self.screen, ArticleScreen):
+        if isinstance(self.screen, ArticleScreen):  # from the palette: the article's sentence
             self.screen.action_copy()
             return
         evidence = self._selected()
@@ -469,6 +474,10 @@ def help_sections() -> list[tuple[str, list[tuple[str, str]]]]:
     return [("Chat", chat),
             ("Evidence (focused)", binding_rows(EvidenceCard.BINDINGS)),
             ("Article view", binding_rows(ArticleScreen.BINDINGS))]
+
+
+# The chat's actions that mean nothing in the article view (it copies with c and ctrl+y).
+ARTICLE_VIEW_OFF = frozenset({"open_article", "copy_evidence", "clear"})
 
 
 # The welcome box's follow-up: after the README's "Who is Xiaomi's founder and CEO?" on the

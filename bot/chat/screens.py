@@ -27,7 +27,7 @@ class ArticleScreen(Screen):
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back to chat"),
-        Binding("c", "copy", "Copy quote"),
+        Binding("c,ctrl+y", "copy", "Copy quote"),  # ctrl+y: the chat's copy key
         Binding("home,g", "top", "Top", show=False),
         Binding("end,G", "bottom", "Bottom", show=False),
     ]
