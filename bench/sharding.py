@@ -28,7 +28,8 @@ def build_sharded(corpus: Path, target: Path, shards: int, real, seeds: Seeds) -
 def sharded_latency(index_dir: Path, questions: list[str], warmup: int = 20,
                     rounds: int = 3) -> dict:
     """Warm per-question latency of a whole answer (``Answerer.ask``, k=3) on a sharded index
-    searched in this process, and of its shards' part (all shards' candidate gathering)."""
+    searched in this process, and of its shards' part (both calls to all shards: their top
+    lists, then the picked sentences' rows; on ``BOT_SHARD_THREADS`` threads)."""
     from bot.answering import Answerer
     from index.search.shard_search import ShardQuery
 
@@ -46,9 +47,9 @@ def sharded_latency(index_dir: Path, questions: list[str], warmup: int = 20,
             answerer.ask(q, 3)
             total.append(time.perf_counter() - start)
             terms, idf, _ = searcher.stats.query_terms(q)
-            ask = ShardQuery(searcher.encoder.encode_query(q), terms, idf, searcher.stats.avgdl)
+            ask = ShardQuery(searcher.encoder.encode_query(q), terms, idf)
             start = time.perf_counter()
-            searcher.group.gather(ask)
+            searcher.shard_pools(ask)
             gather.append(time.perf_counter() - start)
         passes.append({"p50_ms": percentile(total, 50) * 1000,
                        "p95_ms": percentile(total, 95) * 1000,
@@ -56,7 +57,10 @@ def sharded_latency(index_dir: Path, questions: list[str], warmup: int = 20,
     result = {key: statistics.median(p[key] for p in passes) for key in passes[0]}
     result["p50_passes_ms"] = [p["p50_ms"] for p in passes]
     shards = len([e for e in searcher.sharded.shards if e.generation])
+    from index.search.sharded import shard_threads
+
     return {"sentences": searcher.size, "shards": shards, "open_s": open_s, **result,
+            "threads": min(shards, shard_threads()),
             "questions": len(questions), "peak_mb": peak_mb(),
             "anon_mb": resident_mb().get("RssAnon", 0.0),
             "mapped_mb": resident_mb().get("RssFile", 0.0)}

@@ -218,8 +218,9 @@ class RayShards:
             self.close()
             raise
 
-    def gather(self, ask: ShardQuery) -> list[ShardPool]:
-        return self._get({n: a.call.remote("gather", ask) for n, a in self.actors.items()})
+    def each(self, method: str, calls: dict[int, tuple]) -> dict[int, Any]:
+        return dict(zip(calls, self._get({n: self.actors[n].call.remote(method, *args)
+                                          for n, args in calls.items()})))
 
     def call(self, shard: int, method: str, *args: Any) -> Any:
         return self._get({shard: self.actors[shard].call.remote(method, *args)})[0]

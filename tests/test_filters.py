@@ -54,6 +54,22 @@ def answerer(corpus_index: Path):
     return Answerer.open(corpus_index)
 
 
+@pytest.fixture(scope="module")
+def sharded_answerer(corpus_index: Path):
+    """The same corpus in a 3-shard index (each shard applies the filter itself)."""
+    from bot.answering import Answerer
+    from index.embed.encoders import EncoderSpec, load_encoder
+    from index.sharded_indexer import update_sharded_index
+
+    corpus = corpus_index.parent / "news"
+    update_sharded_index([corpus], corpus_index.parent / "sharded", shards=3,
+                         encoder=load_encoder(EncoderSpec("hashing", "hashing")))
+    return Answerer.open(corpus_index.parent / "sharded")
+
+
+BOTH = pytest.mark.parametrize("kind", ["answerer", "sharded_answerer"])
+
+
 def sources(answer) -> set[str]:
     return {Path(e.source).parent.name + "/" + Path(e.source).name for e in answer.evidence}
 
@@ -72,17 +88,20 @@ def sources(answer) -> set[str]:
     ({"sources": ["*local*", "*odd*"]}, {"local/undated.txt", "odd/weird[1].txt"}),
     ({"since": "2022", "sources": ["*reuters*"]}, {"reuters/port.txt", "wire/feed.jsonl"}),
 ])
-def test_python_api_answers_only_from_the_kept_articles(answerer, kwargs, kept):
-    answer = answerer.ask(QUESTION, k=10, **kwargs)
+@BOTH
+def test_python_api_answers_only_from_the_kept_articles(request, kind, kwargs, kept):
+    answer = request.getfixturevalue(kind).ask(QUESTION, k=10, **kwargs)
     assert answer.evidence, "a filter keeping articles still answers from them"
     assert sources(answer) == kept
     assert answer.kept_articles == len(kept) and answer.total_articles == len(ARTICLES)
     assert answer.to_json()["filters"]["articles"] == len(kept)
 
 
-def test_filter_restricts_candidates_not_results(answerer):
+@BOTH
+def test_filter_restricts_candidates_not_results(request, kind):
     """Each kept article's own best sentence comes back, whatever ranks above it
     unfiltered: the kept set is searched, not the unfiltered top list cut."""
+    answerer = request.getfixturevalue(kind)
     everything = answerer.ask(QUESTION, k=1).evidence[0].source
     for name in ARTICLES:
         pattern = "*" + name.replace("[", "[[]")
@@ -118,8 +137,9 @@ def test_bad_filters_are_refused_with_the_accepted_forms(answerer, kwargs, messa
         answerer.ask(QUESTION, **kwargs)
 
 
-def test_filter_keeping_nothing_answers_nothing(answerer):
-    answer = answerer.ask(QUESTION, since="2030")
+@BOTH
+def test_filter_keeping_nothing_answers_nothing(request, kind):
+    answer = request.getfixturevalue(kind).ask(QUESTION, since="2030")
     assert (answer.answered, answer.evidence, answer.kept_articles) == (False, [], 0)
 
 

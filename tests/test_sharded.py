@@ -19,6 +19,7 @@ from bot.cli import cli
 from index.embed.encoders import EncoderSpec, load_encoder
 from index.errors import BadInput, IndexCorrupt
 from index.indexer import update_index
+from index.search.filters import ArticleFilter
 from index.search.searcher import Searcher
 from index.search.sharded import ShardedSearcher
 from index.sharded_indexer import local_builder, update_sharded_index
@@ -118,6 +119,56 @@ def test_global_bm25_statistics_give_the_scores_of_one_index(tmp_path: Path):
                                         mean_length(lengths), float(weight), stats.avgdl)
         scored.append(scores)
     np.testing.assert_allclose(np.concatenate(scored), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_a_shards_corpus_weights_give_the_rescored_bm25(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    """A shard re-weights its postings for the corpus once, when loaded (a few entries at a
+    time): a term's corpus IDF times its weights is :func:`rescore`'s BM25."""
+    from index.store.corpus_stats import CorpusWeights
+
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 25)))) for _ in range(300)]
+    Bm25.build(texts).save(tmp_path)
+    bm25, params, lengths = Bm25.load(tmp_path), Bm25Params.of(tmp_path), sentence_lengths(texts)
+    monkeypatch.setattr(CorpusWeights, "CHUNK", 97)  # chunks that split postings
+    weights = CorpusWeights(bm25, lengths, params, corpus_avgdl=14.0)
+    for term, corpus_idf in (("w1", 2.5), ("w3", 0.75), ("w17", 1.25), ("w39", 3.0)):
+        docs, stored = bm25.posting(term)
+        held, weight = weights.posting(term)
+        np.testing.assert_array_equal(held, docs)
+        np.testing.assert_allclose(weight * corpus_idf,
+                                   rescore(stored, lengths[docs], len(docs), params,
+                                           mean_length(lengths), corpus_idf, 14.0), rtol=1e-6)
+    assert [len(a) for a in weights.posting("unknown")] == [0, 0]
+
+
+@pytest.mark.parametrize("wanted", [
+    ArticleFilter.of(since="2014"), ArticleFilter.of(until="2015-06"),
+    ArticleFilter.of(sources=["*part1*"]),
+    ArticleFilter.of(since="2012", until="2019", sources=["*part0*", "*part2*"]),
+    ArticleFilter.of(sources=["*article-007*"]), ArticleFilter.of(since="2090")])
+def test_a_filter_answers_on_a_sharded_index_as_on_one_index(news: Path, tmp_path: Path,
+                                                              wanted: ArticleFilter):
+    update_index([news], tmp_path / "one", spec=HASHING)
+    update_sharded_index([news], tmp_path / "four", shards=4, spec=HASHING)
+    one, four = Searcher.open(tmp_path / "one"), ShardedSearcher.open(tmp_path / "four")
+    a, b = one.restriction(wanted), four.restriction(wanted)
+    assert (b.kept_articles, len(b.articles), b.kept_sentences) == \
+        (a.kept_articles, len(a.articles), len(a.ids))
+    kept = {info.source for info in one._article_infos(np.flatnonzero(a.articles).tolist())
+            .values()}
+    questions = synthetic_questions(news, 30, seed=4)
+    same_top = same_set = 0
+    for question in questions:
+        x = [(h.article.source, h.sentence.start) for h in one.search(question, 10, a)]
+        y = [(h.article.source, h.sentence.start) for h in four.search(question, 10, b)]
+        assert {source for source, _ in y} <= kept
+        same_top += x[:1] == y[:1]
+        same_set += set(x) == set(y)
+    assert same_top >= 0.95 * len(questions) and same_set >= 0.9 * len(questions)
+    assert four.restriction(wanted) is b  # kept for the next questions
 
 
 def test_reindex_rebuilds_only_the_shards_whose_articles_changed(news: Path, tmp_path: Path):
@@ -225,6 +276,27 @@ def test_cli_builds_and_asks_a_sharded_index(news: Path, tmp_path: Path,
     refused = runner.invoke(cli, ["index", str(news), "--index-dir", str(tmp_path / "one"),
                                   "--shards", "2"])
     assert refused.exit_code == 1 and refused.output.startswith("error: ")
+
+
+def test_cli_asks_a_sharded_index_with_filters(news: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("BOT_MODEL", "hashing")
+    monkeypatch.setenv("BOT_BACKEND", "hashing")
+    runner = CliRunner()
+    for name, extra in (("idx", ["--shards", "3"]), ("one", [])):
+        built = runner.invoke(cli, ["index", str(news), "--index-dir", str(tmp_path / name),
+                                    *extra])
+        assert built.exit_code == 0, built.output
+    question = synthetic_questions(news, 1, seed=6)[0]
+    for flags in (["--since", "2013", "--source", "*part2*"], ["--until", "2011"],
+                  ["--since", "2099"]):
+        answers = [runner.invoke(cli, ["ask", question, "--json", "-k", "3", *flags,
+                                       "--index-dir", str(tmp_path / name)])
+                   for name in ("idx", "one")]
+        assert [a.exit_code for a in answers] == [0, 0], answers[0].output
+        sharded, one = (json.loads(a.stdout) for a in answers)
+        assert sharded["filters"] == one["filters"]
+        assert [a["text"] for a in sharded["answers"]] == [a["text"] for a in one["answers"]]
 
 
 def test_ray_option_without_ray_is_a_one_line_error(news: Path, tmp_path: Path):

@@ -37,6 +37,10 @@ class Restriction:
         return int(np.count_nonzero(self.articles))
 
     @property
+    def kept_sentences(self) -> int:
+        return len(self.ids)
+
+    @property
     def fraction(self) -> float:
         """Share of the index's sentences kept."""
         return len(self.ids) / max(1, len(self.mask))

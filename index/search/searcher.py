@@ -160,7 +160,7 @@ class Searcher:
                within: Restriction | None = None) -> list[Hit]:
         """The ``k`` best-supporting sentences for ``question``, best first (among the
         sentences ``within`` keeps, when given: see :meth:`restriction`)."""
-        if self.size == 0 or k <= 0 or (within is not None and not len(within.ids)):
+        if self.size == 0 or k <= 0 or (within is not None and not within.kept_sentences):
             return []
         return self.rank(question, self.encoder.encode_query(question), k, within)
 

@@ -1,11 +1,20 @@
 """One shard's part of a sharded search: its candidates, scored with corpus-wide statistics.
 
-A shard answers :meth:`ShardSearcher.gather` with a :class:`ShardPool`: its best sentences by
-cosine and by BM25 (re-scored with the corpus's statistics, :mod:`index.store.corpus_stats`),
-each with its neighbours, and for every one of those rows what the score parts need: cosine of
-the sentence and of its paragraph, BM25, position, answer kinds, which query terms it and its
-article's title hold. Everything is plain numbers (no vectors), so a pool is small enough to
-come back from another machine; :mod:`index.search.sharded` merges the pools and ranks once.
+A question reaches every shard twice:
+
+1. :meth:`ShardSearcher.top` answers with a :class:`ShardTop`: the shard's best sentences by
+   cosine and by BM25 (re-scored with the corpus's statistics, :mod:`index.store.corpus_stats`),
+   with their scores and their articles' places in the corpus's file order (ties break by it),
+   among the sentences a filter keeps when one is given. :mod:`index.search.sharded` picks the
+   corpus's best of each list from those.
+2. :meth:`ShardSearcher.gather` answers with a :class:`ShardPool` for the sentences picked
+   from this shard: each with its neighbours, and for every one of those rows what the score
+   parts need: cosine of the sentence and of its paragraph, BM25, position, answer kinds,
+   which query terms it and its article's title hold.
+
+Everything is plain numbers (no vectors), so both answers are small enough to come back from
+another machine; only the picked sentences' rows are read and sent (at 10 shards about a
+tenth of what every shard's top lists with neighbours would be).
 """
 
 from __future__ import annotations
@@ -16,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from index.ingest.documents import Article
+from index.search.filters import ArticleFilter
 from index.search.searcher import CANDIDATES, Searcher, load_errors
 from index.search.term_match import TermMatch, holds
 from index.store import ann
-from index.store.corpus_stats import Bm25Params, mean_length, rescore
+from index.store.corpus_stats import Bm25Params, CorpusWeights
 from index.store.docstore import ArticleInfo, SentenceRow
 from index.store.generations import IndexDir
 from index.store.sentence_table import COLUMNS
@@ -32,14 +42,29 @@ class ShardQuery:
     query: np.ndarray  # the question's vector
     terms: list[str]  # its distinct terms known to the corpus, in order
     idf: np.ndarray  # their corpus IDF
-    avgdl: float  # the corpus's mean sentence length
     candidates: int = CANDIDATES
     anchored: bool = False  # a "when" question: say which articles have a whole-day date
+    within: ArticleFilter | None = None  # a filter: only the articles it keeps compete
+
+
+@dataclass
+class ShardTop:
+    """A shard's best sentences by cosine and by BM25 (local ids, sorted), their scores and
+    their articles' ranks in the corpus's file order."""
+
+    shard: int
+    dense: np.ndarray  # int64
+    cosine: np.ndarray  # float32, sentence · question
+    dense_order: np.ndarray  # int64
+    lexical: np.ndarray  # int64, sentences holding a query term only
+    bm25: np.ndarray  # float32, corpus-statistics BM25
+    lexical_order: np.ndarray  # int64
+    best_bm25: float  # the best BM25 of the shard's (kept) sentences
 
 
 @dataclass
 class ShardPool:
-    """A shard's candidates and their neighbours (``rows``, sorted local sentence ids)."""
+    """The sentences picked from a shard and their neighbours (``rows``, sorted local ids)."""
 
     shard: int
     rows: np.ndarray
@@ -49,9 +74,7 @@ class ShardPool:
     table: np.ndarray  # int64 (rows, len(COLUMNS)): the sentence table's rows
     holds: np.ndarray  # bool (rows, terms): the sentence holds the term
     title_holds: np.ndarray  # bool (rows, terms): its article's title holds the term
-    dense: np.ndarray  # bool: among the shard's best by cosine
-    lexical: np.ndarray  # bool: among the shard's best by BM25
-    best_bm25: float  # the shard's best BM25 over all its sentences
+    picked: np.ndarray  # bool: a candidate (not only a neighbour)
     order: np.ndarray  # int64: its article's file's rank in the corpus (ties break by it)
     anchored: np.ndarray  # bool: its article has a whole-day date (asked for "when" only)
 
@@ -60,7 +83,7 @@ class ShardSearcher:
     """One shard's generation, loaded; no encoder (questions come embedded)."""
 
     def __init__(self, shard: int, generation: Path, lengths: np.ndarray,
-                 order: np.ndarray) -> None:
+                 order: np.ndarray, corpus_avgdl: float) -> None:
         self.shard = shard
         manifest = IndexDir(generation.parent.parent).read_manifest(generation)
         with load_errors(f"shard {shard} in {generation}", "bot index --rebuild --shards N "
@@ -71,33 +94,62 @@ class ShardSearcher:
                                  "sentences")
             if len(order) != manifest.counts.get("articles"):
                 raise ValueError("the article order does not match the articles")
-        self.lengths = lengths
+            self.weights = CorpusWeights(self.searcher.bm25, lengths,
+                                         Bm25Params.of(generation), corpus_avgdl)
         self.order = order
-        self.params = Bm25Params.of(generation)
-        self.avgdl = mean_length(lengths)
 
     @property
     def size(self) -> int:
         return self.searcher.size
 
-    def gather(self, ask: ShardQuery) -> ShardPool:
-        """This shard's candidates for a question (see the module text)."""
+    def kept(self, wanted: ArticleFilter) -> tuple[np.ndarray, int]:
+        """The articles ``wanted`` keeps in this shard (bool per local article id) and how
+        many sentences they hold (the shard's restriction, kept for the next questions)."""
+        within = self.searcher.restriction(wanted)
+        return within.articles, len(within.ids)
+
+    def top(self, ask: ShardQuery) -> ShardTop:
+        """This shard's best sentences by cosine and by BM25 (the first call, see the module
+        text), among those ``ask.within`` keeps when it is set."""
         s = self.searcher
         query = np.asarray(ask.query, dtype=np.float32)
-        dense_ids = ann.nearest(s.ann, s.ann_config, s.sentence_vectors, query, ask.candidates)
+        within = s.restriction(ask.within) if ask.within is not None else None
+        if within is None:
+            dense = ann.nearest(s.ann, s.ann_config, s.sentence_vectors, query, ask.candidates)
+        elif len(within.ids):
+            dense = ann.nearest_within(
+                s.ann, s.ann_config, s.sentence_vectors, query, ask.candidates, within.ids,
+                within.bitmap(), lambda: within.exact_index(s.sentence_vectors))
+        else:
+            nothing = np.zeros(0, dtype=np.int64)
+            return ShardTop(self.shard, nothing, np.zeros(0, dtype=np.float32), nothing,
+                            nothing, np.zeros(0, dtype=np.float32), nothing, 0.0)
         with s._score_buffer() as buffer:
             match = self._match(ask, buffer)
             try:
-                lexical_ids = match.top(ask.candidates)
-                best = match.best
-                wanted = np.unique(np.concatenate([dense_ids, lexical_ids]).astype(np.int64))
-                wanted = wanted[(wanted >= 0) & (wanted < s.size)]
-                rows = np.unique(np.concatenate([wanted - 1, wanted, wanted + 1]))
-                rows = rows[(rows >= 0) & (rows < s.size)]
-                bm25 = buffer[rows].copy()
-                present = match.present(rows)
+                kept = match if within is None else match.within(within.mask, within.ids)
+                lexical = np.sort(kept.top(ask.candidates)).astype(np.int64)
+                bm25 = buffer[lexical].copy()
+                best = kept.best
             finally:
                 match.release()
+        dense = np.unique(np.asarray(dense, dtype=np.int64))
+        dense = dense[(dense >= 0) & (dense < s.size)]
+        article = s.table.article
+        return ShardTop(
+            self.shard, dense,
+            (np.asarray(s.sentence_vectors[dense]) @ query).astype(np.float32),
+            self.order[article[dense]], lexical, bm25, self.order[article[lexical]], best)
+
+    def gather(self, ask: ShardQuery, picked: np.ndarray) -> ShardPool:
+        """The rows of the sentences ``picked`` from this shard and of their neighbours (the
+        second call, see the module text)."""
+        s = self.searcher
+        query = np.asarray(ask.query, dtype=np.float32)
+        picked = np.asarray(picked, dtype=np.int64)
+        rows = np.unique(np.concatenate([picked - 1, picked, picked + 1]))
+        rows = rows[(rows >= 0) & (rows < s.size)]
+        bm25, present = self._row_scores(ask, rows)
         table = np.asarray(s.table.table[rows], dtype=np.int64)
         article = table[:, COLUMNS.index("article")]
         passage = table[:, COLUMNS.index("passage")]
@@ -107,30 +159,26 @@ class ShardSearcher:
             passage_cosine=(np.asarray(s.passage_vectors[passage]) @ query).astype(np.float32),
             bm25=bm25, table=table, holds=present,
             title_holds=self._title_holds(ask.terms, article),
-            dense=np.isin(rows, dense_ids), lexical=np.isin(rows, lexical_ids),
-            best_bm25=best, order=self.order[article],
+            picked=holds(np.sort(picked), rows),
+            order=self.order[article],
             anchored=self.searcher.catalog().anchored[article] if ask.anchored
             else np.zeros(len(rows), dtype=bool))
 
     def _match(self, ask: ShardQuery, buffer: np.ndarray) -> TermMatch:
-        """The corpus's query terms matched in this shard, BM25 re-scored into ``buffer``."""
+        """The corpus's query terms matched in this shard, their corpus BM25 summed into
+        ``buffer`` term after term (float32, as :meth:`_row_scores` sums them)."""
         postings: list[np.ndarray] = []
         fresh: list[np.ndarray] = []
-        bm25 = self.searcher.bm25
         try:
             for term, weight in zip(ask.terms, ask.idf):
-                token = bm25.term_id(term)
-                if token is None:
-                    postings.append(np.zeros(0, dtype=np.intp))
-                    continue
-                docs, stored = bm25.posting_of(token)
+                docs, weights = self.weights.posting(term)
                 docs = docs.astype(np.intp)
                 postings.append(docs)
-                scores = rescore(stored, self.lengths[docs], len(docs), self.params,
-                                 self.avgdl, float(weight), ask.avgdl)
+                if not len(docs):
+                    continue
                 before = buffer.take(docs)
                 fresh.append(docs[before == 0])
-                buffer.put(docs, before + scores)
+                buffer.put(docs, before + weights * float(weight))
             matched = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.intp)
             values = buffer.take(matched)
         except BaseException:
@@ -139,6 +187,22 @@ class ShardSearcher:
             raise
         return TermMatch(list(ask.terms), np.asarray(ask.idf, dtype=np.float64), postings,
                          buffer, matched, values)
+
+    def _row_scores(self, ask: ShardQuery, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The corpus BM25 of the sentences ``rows`` (sorted; the numbers :meth:`_match`
+        gives them) and which query terms each holds: only their postings' entries are read."""
+        scores = np.zeros(len(rows), dtype=np.float32)
+        present = np.zeros((len(rows), len(ask.terms)), dtype=bool)
+        if not len(rows):
+            return scores, present
+        for j, (term, weight) in enumerate(zip(ask.terms, ask.idf)):
+            docs, weights = self.weights.posting(term)
+            if not len(docs):
+                continue
+            at = np.minimum(np.searchsorted(docs, rows), len(docs) - 1)
+            present[:, j] = hit = docs[at] == rows
+            scores[hit] += weights[at[hit]] * float(weight)
+        return scores, present
 
     def _title_holds(self, terms: list[str], article: np.ndarray) -> np.ndarray:
         out = np.zeros((len(article), len(terms)), dtype=bool)

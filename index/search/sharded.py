@@ -1,20 +1,26 @@
 """Search a sharded index: every shard's candidates merged, then ranked once, globally.
 
-Each shard returns its best sentences by cosine and by BM25 (with corpus-wide statistics)
-and their neighbours (:mod:`index.search.shard_search`); the merged rows stand in for one
-index's sentence table, so the very code that scores and ranks one index
+Each shard returns its best sentences by cosine and by BM25 (with corpus-wide statistics);
+the corpus's best of each list are picked from those, and the shards holding them return
+their rows and their neighbours' (:mod:`index.search.shard_search`); the merged rows stand in
+for one index's sentence table, so the very code that scores and ranks one index
 (:func:`index.search.features.candidate_features`, :meth:`Searcher.rank`) ranks them: the
 same candidates (the corpus's 100 best by cosine and by BM25), the same score parts, the same
 order as one index over all the articles would give. Sentence, passage and article ids are
 global: shard ``s``'s local id plus the count of the shards before it.
 
-Shards are searched in this process (:class:`LocalShards`) or by one Ray actor each
-(:mod:`index.cluster`); both answer the same calls.
+Shards are searched in this process (:class:`LocalShards`: all at once, on threads) or by
+one Ray actor each (:mod:`index.cluster`); both answer the same calls. A filter is applied
+by every shard to its own candidates (:meth:`ShardedSearcher.restriction`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -22,12 +28,13 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from index.embed.encoders import Encoder
-from index.errors import BadInput
 from index.ingest.documents import Article
 from index.search.answer_types import question_kind
 from index.search.features import candidate_features
-from index.search.searcher import CANDIDATES, Hit, Pool, Searcher, encoder_of
-from index.search.shard_search import ShardPool, ShardQuery, ShardSearcher
+from index.search.filters import ArticleFilter
+from index.search.searcher import CANDIDATES, RESTRICTIONS, Hit, Pool, Searcher, _recall, \
+    _remember, encoder_of
+from index.search.shard_search import ShardPool, ShardQuery, ShardSearcher, ShardTop
 from index.search.term_match import TermMatch
 from index.store.corpus_stats import CorpusStats
 from index.store.docstore import ArticleInfo, SentenceRow
@@ -44,35 +51,56 @@ class ShardSpec:
     generation: str
     lengths: str
     order: str
+    avgdl: float  # the corpus's mean sentence length (its BM25 weights are computed with it)
 
     def load(self) -> ShardSearcher:
         return ShardSearcher(self.shard, Path(self.generation), np.load(self.lengths),
-                             np.load(self.order))
+                             np.load(self.order), self.avgdl)
 
 
 class ShardGroup(Protocol):
     """The searchers of an index's shards, wherever they run."""
 
-    def gather(self, ask: ShardQuery) -> list[ShardPool]: ...
+    def each(self, method: str, calls: dict[int, tuple]) -> dict[int, Any]:
+        """``method(*args)`` of every shard in ``calls`` (shard → args), all at once."""
+        ...
 
     def call(self, shard: int, method: str, *args: Any) -> Any: ...
 
     def close(self) -> None: ...
 
 
+def shard_threads() -> int:
+    """How many shards one process searches at once (``BOT_SHARD_THREADS``; default 16):
+    FAISS and numpy let go of the interpreter while they scan and copy, and a shard reading
+    its memory-mapped files from disk waits without holding a core."""
+    try:
+        return max(1, int(os.environ.get("BOT_SHARD_THREADS", "16")))
+    except ValueError:
+        return 16
+
+
 class LocalShards:
-    """Every shard loaded in this process, searched one after another."""
+    """Every shard loaded in this process, searched on a pool of threads."""
 
-    def __init__(self, specs: Sequence[ShardSpec]) -> None:
+    def __init__(self, specs: Sequence[ShardSpec], threads: int | None = None) -> None:
         self.searchers = {s.shard: s.load() for s in specs}
+        count = min(len(self.searchers), threads or shard_threads())
+        self.pool = ThreadPoolExecutor(count, thread_name_prefix="shard") if count > 1 else None
 
-    def gather(self, ask: ShardQuery) -> list[ShardPool]:
-        return [searcher.gather(ask) for searcher in self.searchers.values()]
+    def each(self, method: str, calls: dict[int, tuple]) -> dict[int, Any]:
+        if self.pool is None or len(calls) < 2:
+            return {n: getattr(self.searchers[n], method)(*a) for n, a in calls.items()}
+        futures = {n: self.pool.submit(getattr(self.searchers[n], method), *a)
+                   for n, a in calls.items()}
+        return {n: f.result() for n, f in futures.items()}
 
     def call(self, shard: int, method: str, *args: Any) -> Any:
         return getattr(self.searchers[shard], method)(*args)
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False)
         self.searchers.clear()
 
 
@@ -179,6 +207,20 @@ class PooledMatch(TermMatch):
         pass
 
 
+@dataclass
+class ShardedRestriction:
+    """A filter over a sharded index: the articles it keeps (bool per global article id) and
+    how many sentences they hold. Each shard applies the filter to its own candidates."""
+
+    wanted: ArticleFilter
+    articles: np.ndarray
+    kept_sentences: int
+
+    @property
+    def kept_articles(self) -> int:
+        return int(np.count_nonzero(self.articles))
+
+
 class ShardedDocs:
     """The parts of :class:`index.store.docstore.DocReader` answering needs, over all shards."""
 
@@ -213,7 +255,10 @@ class ShardedSearcher(Searcher):
         self.offsets = {
             name: Offsets([e.shard for e in live], [int(e.counts.get(name, 0)) for e in live])
             for name in ("sentences", "passages", "articles")}
+        self.live = [e.shard for e in live]
         self.docs = ShardedDocs(self)  # type: ignore[assignment]
+        self._restrictions: OrderedDict[ArticleFilter, ShardedRestriction] = OrderedDict()
+        self._filter_lock = threading.Lock()
 
     @classmethod
     def open(cls, index_dir: str | Path | ShardedDir, encoder: Encoder | None = None,
@@ -224,52 +269,67 @@ class ShardedSearcher(Searcher):
         version = store.require_current()
         manifest = store.read_manifest(version)
         encoder = encoder_of(manifest, encoder)  # type: ignore[arg-type]
+        stats = CorpusStats.load(version, manifest.sentences, manifest.total_length)
         specs = [ShardSpec(e.shard, str(store.shard_generation(e)),
                            str(version / lengths_file(e.shard)),
-                           str(version / order_file(e.shard)))
+                           str(version / order_file(e.shard)), stats.avgdl)
                  for e in manifest.shards if e.generation]
         group = cluster.shard_group(specs) if cluster is not None else LocalShards(specs)
-        stats = CorpusStats.load(version, manifest.sentences, manifest.total_length)
         return cls(version, manifest, stats, group, encoder)
 
     @property
     def size(self) -> int:
         return int(self.sharded.sentences)
 
-    def restriction(self, wanted: Any) -> Any:
-        raise BadInput("filters do not work on a sharded index yet")
+    def restriction(self, wanted: ArticleFilter) -> ShardedRestriction:  # type: ignore[override]
+        """What ``wanted`` keeps, from every shard (each keeps its own restriction for the
+        next questions; this one is kept here too, least recently used dropped)."""
+        with self._filter_lock:
+            if wanted in self._restrictions:
+                return _recall(self._restrictions, wanted)
+        kept = self.group.each("kept", {n: (wanted,) for n in self.live})
+        restriction = ShardedRestriction(
+            wanted, np.concatenate([kept[n][0] for n in self.live]).astype(bool)
+            if self.live else np.zeros(0, dtype=bool), sum(kept[n][1] for n in self.live))
+        with self._filter_lock:
+            return _remember(self._restrictions, wanted, restriction, RESTRICTIONS)
 
-    def rank(self, question: str, query: np.ndarray, k: int = 5,
-             within: Any = None) -> list[Hit]:
+    def rank(self, question: str, query: np.ndarray, k: int = 5,  # type: ignore[override]
+             within: ShardedRestriction | None = None) -> list[Hit]:
         """As :meth:`Searcher.rank`, over the merged pool (its rows have their global ids)."""
-        if within is not None:
-            raise BadInput("filters do not work on a sharded index yet")
-        return super().rank(question, query, k)
+        return super().rank(question, query, k, within)  # type: ignore[arg-type]
 
-    def candidates(self, question: str, query: np.ndarray, within: Any = None,
+    def shard_pools(self, ask: ShardQuery) -> tuple[list[ShardPool], float]:
+        """Both calls to the shards (:mod:`index.search.shard_search`): every shard's best
+        sentences by cosine and by BM25, then the rows of the corpus's best of each list from
+        the shards holding them; and the corpus's best BM25 (among the kept sentences)."""
+        tops = self.group.each("top", {n: (ask,) for n in self.live})
+        picked = _picks([tops[n] for n in self.live])
+        pools = self.group.each("gather", {n: (ask, ids) for n, ids in picked.items()})
+        return [pools[n] for n in self.live if n in pools], \
+            max((t.best_bm25 for t in tops.values()), default=0.0)
+
+    def candidates(self, question: str, query: np.ndarray,  # type: ignore[override]
+                   within: ShardedRestriction | None = None,
                    also: np.ndarray | None = None) -> Pool | None:
-        """As :meth:`Searcher.candidates`, from every shard (without filters or extra ids:
-        not yet)."""
-        if within is not None:
-            raise BadInput("filters do not work on a sharded index yet")
+        """As :meth:`Searcher.candidates`, from every shard (without extra ids: not yet)."""
         if also is not None:
             raise NotImplementedError("extra candidates on a sharded index")
         terms, idf, known = self.stats.query_terms(question)
         dated = question_kind(question) == "date"
-        pools = [p for p in self.group.gather(
-            ShardQuery(np.asarray(query, dtype=np.float32), terms, idf, self.stats.avgdl,
-                       anchored=dated)) if len(p.rows)]
+        pools, best = self.shard_pools(ShardQuery(
+            np.asarray(query, dtype=np.float32), terms, idf, anchored=dated,
+            within=within.wanted if within is not None else None))
         if not pools:
             return None
         table = MergedTable(pools, self.offsets, self.group)
         cosine, bm25 = table.merged(pools, "cosine"), table.merged(pools, "bm25")
         holds = table.merged(pools, "holds").reshape(len(table), len(terms))
-        ids = _best_of_both(cosine, bm25, table.merged(pools, "dense"),
-                            table.merged(pools, "lexical"))
+        ids = np.flatnonzero(table.merged(pools, "picked")).astype(np.int64)
         matched = np.flatnonzero(bm25 > 0)
         match = PooledMatch(terms, idf, [np.flatnonzero(holds[:, j]) for j in range(len(terms))],
                             bm25, matched, bm25[matched], known, tuple(range(len(terms))),
-                            corpus_best=max(p.best_bm25 for p in pools))
+                            corpus_best=best)
         titles = TitleHolders(table.article, table.merged(pools, "title_holds")
                               .reshape(len(table), len(terms)))
         passages = PassageCosines(table.passage, table.merged(pools, "passage_cosine"))
@@ -306,13 +366,24 @@ class ShardedSearcher(Searcher):
         self.group.close()
 
 
-def _best_of_both(cosine: np.ndarray, bm25: np.ndarray, dense: np.ndarray,
-                  lexical: np.ndarray) -> np.ndarray:
-    """Positions of the corpus's best :data:`CANDIDATES` rows by cosine among the shards'
-    dense candidates, and by BM25 among their lexical ones (ties: the earlier row)."""
-    chosen = []
-    for score, flagged in ((cosine, dense), (bm25, lexical & (bm25 > 0))):
-        at = np.flatnonzero(flagged)
-        best = at[np.argsort(-score[at].astype(np.float64), kind="stable")][:CANDIDATES]
-        chosen.append(best)
-    return np.unique(np.concatenate(chosen)).astype(np.int64)
+def _picks(tops: list[ShardTop]) -> dict[int, np.ndarray]:
+    """Shard → its sentences (sorted local ids) among the corpus's best :data:`CANDIDATES` by
+    cosine and the best by BM25 of the shards' top lists; ties go to the sentence one index
+    over the same files would hold first (its file's rank, then its place in the file)."""
+    shards, ids = [], []
+    for name, score, order in (("dense", "cosine", "dense_order"),
+                               ("lexical", "bm25", "lexical_order")):
+        local = np.concatenate([getattr(t, name) for t in tops]) if tops else \
+            np.zeros(0, dtype=np.int64)
+        if not len(local):
+            continue
+        owner = np.concatenate([np.full(len(getattr(t, name)), t.shard) for t in tops])
+        values = np.concatenate([getattr(t, score) for t in tops]).astype(np.float64)
+        best = np.lexsort((local, np.concatenate([getattr(t, order) for t in tops]),
+                           -values))[:CANDIDATES]
+        shards.append(owner[best])
+        ids.append(local[best])
+    if not shards:
+        return {}
+    owner, local = np.concatenate(shards), np.concatenate(ids)
+    return {int(n): np.unique(local[owner == n]) for n in np.unique(owner)}
