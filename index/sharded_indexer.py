@@ -1,6 +1,7 @@
 """Building a sharded index: articles split over N shards, each an ordinary generation.
 
-Files go to shard ``sha256(path) mod N``; each shard is brought up to date by
+Files go to shard ``sha256(path) mod N``, URLs (a page, or a feed with all its items) to
+``sha256(url) mod N``; each shard is brought up to date by
 :func:`index.indexer.update_index` (so an unchanged shard embeds and writes nothing), one after
 another in this process (memory bounded by one shard) or as Ray tasks
 (:mod:`index.cluster`). When every shard is done, the corpus-wide BM25 statistics are merged
@@ -148,10 +149,8 @@ def update_sharded_index(paths: Iterable[str | Path], index_dir: str | Path,
     if shards is not None and not 1 <= shards <= MAX_SHARDS:
         raise BadInput(f"--shards must be between 1 and {MAX_SHARDS}, not {shards}")
     paths = list(paths)
-    if any(is_url(p) for p in paths):
-        raise BadInput("a sharded index is built from files and folders; URLs (feeds, pages) "
-                       "go to an unsharded one for now")
-    files, problems = discover(paths)
+    urls = list(dict.fromkeys(str(p) for p in paths if is_url(p)))
+    files, problems = discover([p for p in paths if not is_url(p)])
     report = ShardedReport(root.root, skipped=list(problems))
     for problem in problems:
         warn(problem)
@@ -175,6 +174,8 @@ def update_sharded_index(paths: Iterable[str | Path], index_dir: str | Path,
         groups: list[list[str]] = [[] for _ in range(count)]
         for path in files:
             groups[shard_of(str(path), count)].append(str(path))
+        for url in urls:  # a feed and all its items go to its URL's shard
+            groups[shard_of(url, count)].append(url)
         jobs = [ShardJob(n, str(root.shard(n).root), group, spec, rebuild)
                 for n, group in enumerate(groups)]
         run = builder or local_builder(encoder)

@@ -551,3 +551,43 @@ def test_a_page_served_again_without_validators_embeds_nothing(site, tmp_path: P
     again = index([f"{site.base}/plain.html"], tmp_path / "idx", encoder)
     assert len(site.got("/plain.html")) == 2 and first > 0
     assert (again.committed, again.sentences_embedded, encoder.count) == (False, 0, first)
+
+
+def test_urls_go_to_their_urls_shard_in_a_sharded_index(site, tmp_path: Path, monkeypatch):
+    """A feed (with all its items) or a page goes to shard ``sha256(url) mod N``, as a file
+    does by its path; the sharded index answers as one index over the same URLs, and a second
+    run asks conditionally and rebuilds nothing."""
+    from index.search.sharded import ShardedSearcher
+    from index.sharded_indexer import update_sharded_index
+    from index.store.sharded import ShardedDir, shard_of
+
+    monkeypatch.setenv("BOT_FETCH_TIMEOUT", "2")
+    monkeypatch.setenv("BOT_FETCH_DELAY", "0")
+    base = site.base
+    reaches = {f"{base}/rss": {f"{base}/news/leica.html", f"{base}/news/rain.html"},
+               f"{base}/atom": {f"{base}/science/comet"},
+               f"{base}/markets.json": {f"{base}/markets/wheat"},
+               f"{base}/latin1.html": {f"{base}/latin1.html"},
+               f"{base}/tokyo.html": {f"{base}/tokyo.html"}}
+    hashing = load_encoder(EncoderSpec("hashing", "hashing"))
+    report = update_sharded_index(list(reaches), tmp_path / "sharded", shards=3,
+                                  encoder=hashing)
+    assert report.committed and report.articles == 6
+    store = ShardedDir(tmp_path / "sharded")
+    held = {e.shard: set(store.shard(e.shard).read_manifest(store.shard_generation(e)).files)
+            for e in store.read_manifest().shards if e.generation}
+    expected: dict[int, set[str]] = {}
+    for url, keys in reaches.items():
+        expected.setdefault(shard_of(url, 3), set()).update(keys)
+    assert held == expected and len(held) > 1
+
+    update_index(list(reaches), tmp_path / "one", encoder=hashing, fetch=FAST)
+    one = Answerer.open(tmp_path / "one", encoder=hashing)
+    sharded = Answerer(ShardedSearcher.open(tmp_path / "sharded", encoder=hashing))
+    for question in ("When does the first phone with the camera ship?",
+                     "Where did heavy rain flood the streets?", "What did wheat prices do?"):
+        a, b = one.ask(question, k=3), sharded.ask(question, k=3)
+        assert [(e.source, e.text) for e in a.evidence] == \
+            [(e.source, e.text) for e in b.evidence]
+    again = update_sharded_index(list(reaches), tmp_path / "sharded", encoder=hashing)
+    assert not again.committed and again.rebuilt == [] and again.sentences_embedded == 0
