@@ -21,11 +21,10 @@ import hashlib
 from pathlib import Path
 from typing import Any, cast
 
-from index.errors import BadInput, UnreadableFile
-from index.files import read_regular_file
+from index.errors import BadInput
 
 from .coqa import CoqaSet, coqa_dialogues, is_coqa
-from .squad import (MAX_SQUAD_BYTES, Question, SquadArticle, SquadSet, read_json, safe_name,
+from .squad import (Question, SquadArticle, SquadSet, read_json, read_set_file, safe_name,
                     squad_set)
 
 COQA_MIN_WORDS = 1  # turns kept by default (all); the reranker's data keeps self-contained ones
@@ -53,14 +52,6 @@ def load_eval_set(path: str | Path, dialogues: bool = True) -> SquadSet | CoqaSe
         return squad_set(data, digest, path)
     return coqa_dialogues(data, digest, path) if dialogues else \
         coqa_set(data["data"], digest, str(path))
-
-
-def _read(path: Path) -> bytes:
-    """The bytes of a regular file (a FIFO or a device is refused without blocking)."""
-    try:
-        return read_regular_file(path, MAX_SQUAD_BYTES)
-    except UnreadableFile as exc:
-        raise BadInput(f"cannot read {path}: {exc.reason}") from None
 
 
 def coqa_set(items: list[dict[str, Any]], digest: str, source: str = "CoQA",
@@ -99,7 +90,7 @@ def coqa_set(items: list[dict[str, Any]], digest: str, source: str = "CoQA",
 
 def load_wikiqa(path: Path) -> SquadSet:
     """WikiQA's TSV: documents as articles, questions with an answering sentence."""
-    raw = _read(path)
+    raw = read_set_file(path)
     try:
         rows = list(csv.DictReader(raw.decode("utf-8").splitlines(), delimiter="\t",
                                    quoting=csv.QUOTE_NONE))
@@ -150,7 +141,7 @@ def load_natural(path: Path) -> SquadSet:
     """
     import yaml
 
-    raw = _read(path)
+    raw = read_set_file(path)
     try:
         data = yaml.safe_load(raw.decode("utf-8"))
         entries = data["questions"]
@@ -160,7 +151,7 @@ def load_natural(path: Path) -> SquadSet:
     texts = {}
     for name in names:
         article_path = path.parent / name
-        texts[name] = _read(article_path).decode("utf-8").replace("\r\n", "\n")
+        texts[name] = read_set_file(article_path).decode("utf-8").replace("\r\n", "\n")
     articles = [SquadArticle(Path(n).stem, texts[n], f"{i:03d}-{safe_name(Path(n).stem)}.txt")
                 for i, n in enumerate(names)]
     questions = []

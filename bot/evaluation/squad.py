@@ -66,17 +66,23 @@ class SquadSet:
                         moved(self.unanswerable), self.source, self.own_candidates)
 
 
-def read_json(path: str | Path) -> tuple[Any, bytes]:
-    """The parsed JSON of the regular file ``path`` and its bytes (a FIFO or a device is
-    refused without blocking; every problem is a one-line :class:`BadInput`). The one reader
-    of the JSON question sets: SQuAD, CoQA (:mod:`bot.evaluation.coqa`) and
-    :func:`bot.evaluation.formats.load_question_set`."""
-    path = Path(path)
+def read_set_file(path: str | Path) -> bytes:
+    """The bytes of the regular file ``path`` of an evaluation set (a FIFO or a device is
+    refused without blocking; too large or unreadable: a one-line :class:`BadInput`)."""
     try:
-        raw = read_regular_file(path, MAX_SQUAD_BYTES)
-        return json.loads(raw.decode("utf-8")), raw
+        return read_regular_file(Path(path), MAX_SQUAD_BYTES)
     except UnreadableFile as exc:
         raise BadInput(f"cannot read {path}: {exc.reason}") from None
+
+
+def read_json(path: str | Path) -> tuple[Any, bytes]:
+    """The parsed JSON of the regular file ``path`` and its bytes (:func:`read_set_file`;
+    every problem is a one-line :class:`BadInput`). The one reader of the JSON question sets:
+    SQuAD, CoQA (:mod:`bot.evaluation.coqa`) and
+    :func:`bot.evaluation.formats.load_question_set`."""
+    raw = read_set_file(path)
+    try:
+        return json.loads(raw.decode("utf-8")), raw
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         first = (str(exc).splitlines() or ["nested too deeply"])[0]
         raise BadInput(f"{path} is not JSON ({first})") from None
