@@ -27,6 +27,7 @@ from index.search.searcher import Pool, Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
 HALF_A = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-half-a.json"
+COQA = ROOT.parent / "shared" / "eval" / "coqa-dev-wikipedia-literature.json"
 SELF_CONTAINED_WORDS = 5  # CoQA turns this long mostly read alone (the fitting scripts keep them)
 
 
@@ -79,8 +80,11 @@ def collect(squad: SquadSet, spec: EncoderSpec | None = None,
                    ("search/features.py", "search/answer_types.py", "search/term_match.py",
                     "search/searcher.py", "indexer.py", "store/sentence_table.py",
                     "store/title_terms.py"))
+    # keyed by the questions too: one file's sets (CoQA turns of >= 1 or >= 5 words) share
+    # a work directory (the same articles, one index) but not their candidates
+    asked = "".join(f"{q.text}\n{q.article} {q.answer_starts}\n" for q in squad.questions)
     return gather(squad, spec or EncoderSpec(),
-                  f"candidates-{hashlib.sha256(code.encode()).hexdigest()[:12]}.npz",
+                  f"candidates-{hashlib.sha256((code + asked).encode()).hexdigest()[:12]}.npz",
                   lambda searcher, text, pool: (
                       np.column_stack([pool.parts[f] for f in FEATURES]), pool.ids),
                   "features", work_dir)

@@ -1,15 +1,28 @@
-"""Learn the ranker's weights (``index/ranker_weights.json``) on SQuAD dev half-a.
+"""Learn the ranker's weights (``index/search/ranker_weights.json``) on SQuAD half-a and CoQA.
 
     python scripts/train_ranker.py                 # cross-validate, print figures
     python scripts/train_ranker.py --write         # ... and write the weights
+    python scripts/train_ranker.py --fit-half even # fit on even positions, report the odd ones
+    python scripts/train_ranker.py --coqa ''       # SQuAD alone (the recipe before 2026-12-02)
     python scripts/train_ranker.py --features dense,lexical,passage   # an ablation
+
+Data: SQuAD v1.1 dev half-a's questions and **every turn** of the CoQA dev stories
+(``--coqa-min-words 1``; follow-ups such as "What did he do?" included, each asked alone).
+SQuAD's crowdworkers wrote their questions looking at the paragraph and reuse its words;
+fitted on SQuAD alone the weights bet on word overlap (title -6.2, coverage large) and lost
+to plain dense retrieval on natural questions. CoQA's short turns reuse few words, and with
+them the fit leans on the dense parts: measured on sets never fitted on (WikiQA dev, the
+natural news questions in ``bench/data/natural/``), see docs/quality.md.
 
 Model: a linear score over the candidate parts of :mod:`index.search.features`, fitted as a listwise
 softmax (the log-likelihood of the gold sentences among each question's candidates, with an L2
 penalty). The penalty is chosen by article-grouped cross-validation (questions of one article
-are never split between training and testing), since the judged articles are unseen; the
-printed P@1/MRR@10 are those held-out figures. The final weights are fitted on all articles.
-Only the weights are committed, never the data.
+or story are never split between training and testing), since the judged articles are unseen;
+the printed P@1/MRR@10 are those held-out figures. The final weights are fitted on all
+articles. ``--fit-half even`` instead fits on the articles and stories at even positions only
+and reports the odd ones, beside plain dense and BM25 on the same candidates (the check
+``bot eval FILE --half odd`` makes with the bot). Only the weights are committed, never the
+data.
 """
 
 from __future__ import annotations
@@ -23,9 +36,11 @@ import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ranker_data import (HALF_A, SELF_CONTAINED_WORDS, Candidates, collect,  # noqa: E402
-                         load_coqa_turns, load_half_a, stack)
+from ranker_data import (COQA, HALF_A, Candidates, collect, load_coqa_turns,  # noqa: E402
+                         load_half_a, stack)
 
+from bot.evaluation.squad import SquadSet  # noqa: E402
+from index.embed.encoders import EncoderSpec  # noqa: E402
 from index.search.features import FEATURES  # noqa: E402
 from index.search.ranking import WEIGHTS_FILE  # noqa: E402
 
@@ -110,43 +125,81 @@ def choose_l2(data: Candidates, columns: list[int], penalties: list[float], fold
     return best
 
 
+def half(squad: SquadSet, parity: int) -> SquadSet:
+    """The articles (stories) at even (0) or odd (1) positions, as ``bot eval --half``."""
+    return squad.subset([a for a in range(len(squad.articles)) if a % 2 == parity])
+
+
+def held_out_report(name: str, data: Candidates, columns: list[int], w: np.ndarray) -> None:
+    """P@1/MRR@10 of ``w`` on ``data`` (never fitted on), beside plain dense and BM25 ranking
+    the same candidates (their top 100 are among them, so their top 10 are theirs)."""
+    every = np.arange(data.questions())
+    print(f"held out, {name} ({data.questions()} questions): "
+          f"ranker {render(summary(ranks(data, every, columns, w)))}")
+    for label, part in (("plain dense", "dense"), ("plain BM25", "lexical")):
+        alone = ranks(data, every, [FEATURES.index(part)], np.ones(1))
+        print(f"held out, {name}: {label} {render(summary(alone))}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", type=Path, default=HALF_A)
+    parser.add_argument("--coqa", default=str(COQA),
+                        help="also fit on this CoQA file's stories ('' for SQuAD alone)")
+    parser.add_argument("--coqa-min-words", type=int, default=1,
+                        help="CoQA turns of at least this many words (default 1: all)")
     parser.add_argument("--features", default=",".join(FEATURES),
                         help="comma-separated parts to use (default: all)")
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--l2", default="0.00001,0.00003,0.0001,0.001")
-    parser.add_argument("--coqa", type=Path, default=None,
-                        help="also fit on this CoQA file's stories (turns of >= "
-                        f"{SELF_CONTAINED_WORDS} words)")
+    parser.add_argument("--fit-half", choices=("even", "odd"), default=None,
+                        help="fit on this half of the articles only; report the other half")
     parser.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where --write writes")
+    parser.add_argument("--model", default=None, help="encoder model (default: as bot index)")
+    parser.add_argument("--backend", default=None, help="encoder backend (default: onnx)")
     args = parser.parse_args()
     names = [f for f in args.features.split(",") if f]
     unknown = set(names) - set(FEATURES)
     if unknown:
         raise SystemExit(f"error: unknown features {sorted(unknown)}")
+    if args.write and args.fit_half:
+        raise SystemExit("error: --write fits on all articles; leave out --fit-half")
     columns = [FEATURES.index(f) for f in names]
-    data = collect(load_half_a(args.squad))
+    spec = EncoderSpec.from_env(args.model, args.backend)
+    sets = [("SQuAD", load_half_a(args.squad))]
     if args.coqa:
-        coqa = collect(load_coqa_turns(args.coqa))
-        data = stack([data, Candidates(coqa.X, coqa.gold, coqa.offsets,
-                                       coqa.article + int(data.article.max()) + 1)])
-    print(f"{data.questions()} questions, {len(data.X)} candidates, "
-          f"gold among candidates for {np.mean(data.reachable()):.3f}")
+        sets.append(("CoQA", load_coqa_turns(args.coqa, args.coqa_min_words)))
+    fit_parity = {"even": 0, "odd": 1}.get(args.fit_half or "")
+    parts, held, offset = [], [], 0
+    for name, squad in sets:
+        if fit_parity is not None:
+            held.append((name, collect(half(squad, 1 - fit_parity), spec)))
+            squad = half(squad, fit_parity)
+        chosen = collect(squad, spec)
+        parts.append(Candidates(chosen.X, chosen.gold, chosen.offsets, chosen.article + offset))
+        offset += len(squad.articles)
+    data = stack(parts)
+    print(f"{data.questions()} questions ({', '.join(n for n, _ in sets)}), {len(data.X)} "
+          f"candidates, gold among candidates for {np.mean(data.reachable()):.3f}")
     best = choose_l2(data, columns, [float(v) for v in args.l2.split(",")], args.folds)
     w = fit(data, np.arange(data.questions()), columns, best[0])
     weights = {name: round(float(v), 4) for name, v in zip(names, w)}
     print("weights:", json.dumps(weights))
+    for name, part in held:
+        held_out_report(f"{name} {'odd' if fit_parity == 0 else 'even'} half", part, columns, w)
     if args.write:
-        WEIGHTS_FILE.write_text(json.dumps({
+        used = "SQuAD v1.1 dev half-a (24 articles)" + (
+            f" + CoQA dev ({len(sets[1][1].articles)} stories, turns of >= "
+            f"{args.coqa_min_words} words)" if args.coqa else "")
+        args.out.write_text(json.dumps({
             "weights": weights, "l2": best[0],
             "cross_validated": {k: round(v, 4) for k, v in best[1].items()},
             "fitted_by": "python scripts/train_ranker.py --write",
-            "data": "SQuAD v1.1 dev half-a (24 articles), listwise softmax, "
+            "data": f"{used}, {data.questions()} questions, listwise softmax, "
                     f"{args.folds}-fold article-grouped cross-validation",
         }, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {WEIGHTS_FILE}")
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,70 @@
+"""scripts/train_ranker.py on a small made-up fixture (hashing encoder): the ranker's weights are
+fitted on SQuAD-format questions and CoQA turns, cross-validated by article, and checked on the
+half of the articles they never saw."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from index.search.features import FEATURES
+
+from . import verdict_fixture as fx
+from .conftest import ROOT
+
+
+def train(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    for name, data in (("squad.json", fx.squad(fx.TOWNS)), ("coqa.json", fx.coqa(fx.TOWNS))):
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_ranker.py"),
+         "--squad", str(tmp_path / "squad.json"), "--coqa", str(tmp_path / "coqa.json"),
+         "--backend", "hashing", "--model", "hashing", "--folds", "2", "--l2", "0.001,0.01",
+         *args], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+
+def figures(line: str) -> dict[str, float]:
+    words = line.split(": ")[-1].split()
+    return {words[i]: float(words[i + 1]) for i in range(words.index("p@1"), len(words) - 1, 2)}
+
+
+def test_fits_on_squad_and_every_coqa_turn_and_writes_all_parts(tmp_path: Path):
+    out = tmp_path / "weights.json"
+    run = train(tmp_path, "--write", "--out", str(out))
+    assert run.returncode == 0, run.stderr[-2000:]
+    # 8 towns: 48 SQuAD questions, and 5 answerable turns per CoQA story, short follow-ups
+    # ("When did he found it?") included: 40 more
+    assert run.stdout.startswith("88 questions (SQuAD, CoQA)")
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert list(written["weights"]) == list(FEATURES)
+    assert "CoQA dev (8 stories, turns of >= 1 words)" in written["data"]
+    # each made-up question names its town and asks for what one sentence holds
+    assert written["cross_validated"]["p@1"] > 0.6
+
+
+def test_fit_on_one_half_reports_the_other_beside_plain_dense_and_bm25(tmp_path: Path):
+    run = train(tmp_path, "--fit-half", "even", "--coqa-min-words", "5")
+    assert run.returncode == 0, run.stderr[-2000:]
+    # fitted on 4 towns: 24 SQuAD questions, 3 turns of >= 5 words per story
+    assert run.stdout.startswith("36 questions (SQuAD, CoQA)")
+    held = [line for line in run.stdout.splitlines() if line.startswith("held out")]
+    assert [line.split(" p@1")[0] for line in held] == [
+        "held out, SQuAD odd half (24 questions): ranker", "held out, SQuAD odd half: plain dense",
+        "held out, SQuAD odd half: plain BM25", "held out, CoQA odd half (12 questions): ranker",
+        "held out, CoQA odd half: plain dense", "held out, CoQA odd half: plain BM25"]
+    for line in held:
+        row = figures(line)
+        assert 0.0 <= row["p@1"] <= row["mrr@10"] <= row["r@10"] <= 1.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--write", "--fit-half", "even"), "--write fits on all articles"),
+    (("--features", "dense,nonsense"), "unknown features ['nonsense']"),
+])
+def test_contradictory_or_unknown_options_are_refused(tmp_path: Path, args, message):
+    run = train(tmp_path, *args)
+    assert run.returncode != 0 and message in run.stderr
