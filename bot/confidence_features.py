@@ -28,6 +28,13 @@ GAP_PARTS = ("dense", "lexical", "coverage", "context_coverage", "rerank")
 WH_WORDS = ("what", "which", "who", "when", "where", "why", "how")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _NAMEISH = re.compile(r"\b[A-Z][A-Za-z\-]+\b")  # capitalised words
+# "where" questions want a place: a capitalised name after a preposition of place ("in Wetzlar",
+# "at the University of Chicago", "near Tarland"). A nationality ("a German company") is not
+# one: it says where a thing is from, not where it is.
+_WANTS_PLACE = re.compile(r"\b(where|what (country|city|town|village|place|county|region|"
+                          r"state)|which (country|city|town|village|place|county|region|"
+                          r"state))\b", re.I)
+_PLACE = re.compile(r"\b(?:in|at|near|from|outside|across|into|to)\s+(?:the\s+)?([A-Z][a-z]+)")
 
 
 class Scored(Protocol):
@@ -80,7 +87,8 @@ def verdict_features(question: str, ranked: Sequence[Scored],
 
 def text_features(question: str, sentence: str, kind: str | None) -> dict[str, float]:
     """What the best sentence's words say: how much it adds to the question, and whether it
-    holds an answer of the kind asked for that the question does not already give. (Which
+    holds an answer of the kind asked for that the question does not already give (a date,
+    a number, a name; a place for "where", read here: the ranking has no place cue). (Which
     question terms it lacks is read from the coverage parts, weighted by rarity.)"""
     asked = set(tokenize([question])[0])
     held = set(tokenize([sentence])[0])
@@ -93,7 +101,12 @@ def text_features(question: str, sentence: str, kind: str | None) -> dict[str, f
         fresh = any(w.lower() not in q_lower for w in _NAMEISH.findall(sentence)[1:])
     else:
         fresh = False
+    place = None
+    if kind is None and _WANTS_PLACE.search(question):
+        place = any(m.group(1).lower() not in q_lower for m in _PLACE.finditer(sentence))
     return {
+        "wants_place_held": 1.0 if place else 0.0,
+        "wants_place_missing": 1.0 if place is False else 0.0,
         "new_terms": len(held - asked) / len(held) if held else 0.0,
         "answer_new": 1.0 if fresh else 0.0,
         "answer_new_missing": 1.0 if kind is not None and not fresh else 0.0,

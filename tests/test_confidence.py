@@ -102,6 +102,35 @@ def test_the_shipped_weights_load_and_say_how_they_were_fitted():
     assert mix["precision"] >= 0.8 and mix["auroc"] >= 0.85
 
 
+class Sentence:
+    def __init__(self, text: str, **parts: float) -> None:
+        self.parts, self.text, self.title = parts, text, ""
+
+
+@pytest.mark.parametrize("question, sentence, held, missing", [
+    ("Where is Leica's headquarters?", "Leica is a 150-year-old German company.", 0.0, 1.0),
+    ("Where is Leica based?", "Leica is based in Wetzlar, a town in Hesse.", 1.0, 0.0),
+    ("Which city hosts the fair?", "The fair is held in Leipzig every spring.", 1.0, 0.0),
+    ("Where is the fair held in Leipzig?", "The fair is held in Leipzig.", 0.0, 1.0),  # asked
+    ("Who runs Leica?", "Leica is based in Wetzlar.", 0.0, 0.0),  # not a place question
+])
+def test_where_questions_read_whether_the_sentence_names_a_place(question, sentence, held,
+                                                                 missing):
+    from bot.confidence_features import verdict_features
+
+    features = verdict_features(question, [Sentence(sentence, dense=0.6)])
+    assert (features["wants_place_held"], features["wants_place_missing"]) == (held, missing)
+
+
+def test_a_where_reply_naming_no_place_is_less_sure_than_one_that_does():
+    """The shipped model: same parts, the nationality alone does not say where a thing is."""
+    parts = dict(STRONG.parts, cue_name=0.0)
+    with_place = Sentence("Leica, the camera maker, is based in Wetzlar.", **parts)
+    without = Sentence("Leica, the camera maker, is a German company.", **parts)
+    asked = "Where is Leica's headquarters?"
+    assert confidence(asked, [with_place]) > confidence(asked, [without])
+
+
 def test_fitting_script_on_a_small_fixture(tmp_path: Path):
     files = {"v1.json": fx.squad(fx.TOWNS), "v2.json": fx.squad(fx.TOWNS, impossible=True),
              "coqa.json": fx.coqa(fx.TOWNS)}

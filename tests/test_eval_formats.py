@@ -98,3 +98,16 @@ def test_the_shipped_natural_set_reads():
     assert len(squad.articles) == 5 and len(squad.questions) >= 60
     seed = [q for q in squad.questions if q.article == 0]
     assert len(seed) >= 24
+
+
+def test_the_reader_questions_read_and_each_answer_is_one_sentence_of_its_article():
+    """bench/data/natural/reader-questions.yaml: 19 questions about the four news articles the
+    dialogues use (their files beside the dialogue set), each answer fragment found."""
+    squad = load_question_set(ROOT / "bench" / "data" / "natural" / "reader-questions.yaml")
+    assert len(squad.articles) == 4 and len(squad.questions) == 19
+    assert {a.title for a in squad.articles} == {"ashcombe-heath-fire", "bakery-sandwich-recall",
+                                                 "old-mill-bridge-closure",
+                                                 "rovers-manager-sacked"}
+    for question in squad.questions:
+        text = squad.articles[question.article].text
+        assert all(0 < start < len(text) for start in question.answer_starts)

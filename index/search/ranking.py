@@ -1,8 +1,11 @@
 """Combine a candidate sentence's score parts (:mod:`index.search.features`) into one ranking score.
 
-The default ranker is linear in the parts; its weights were learned on SQuAD v1.1 dev half-a by
-``scripts/train_ranker.py`` (a listwise softmax over each question's candidates, chosen by
-article-grouped cross-validation) and are kept as figures in ``ranker_weights.json``. Two
+The default ranker is linear in the parts; its weights were learned on SQuAD v1.1 dev half-a and
+every turn of the CoQA dev stories by ``scripts/train_ranker.py`` (a listwise softmax over each
+question's candidates, chosen by article-grouped cross-validation) and are kept as figures in
+``ranker_weights.json``. CoQA's short turns reuse few of the story's words, so the weights lean
+on the dense parts more than a fit on SQuAD alone (whose questions copy the paragraph's words)
+and hold up better on natural questions (docs/quality.md). Two
 reference rankers remain for comparison with ``bot eval --ranker``: ``hand`` (the original
 hand-set weighted sum) and ``rrf`` (reciprocal-rank fusion of dense and BM25).
 
