@@ -449,7 +449,7 @@ DEAL_END = "The deal between the two companies reportedly expired in 2021"
 @pytest.mark.xfail(strict=True, reason="known regression of the dialogue reader (issue 14): "
                    "the first turn's best sentence is the Xiaomi one (a ranking miss, issue "
                    "18) and the bare 'When did it end?' matches 'high-end'; the deal's end "
-                   "comes 5th (golden dialogue leica-before-xiaomi says within 5)")
+                   "comes 3rd (golden dialogue leica-before-xiaomi says within 5)")
 @pilot_test
 async def test_leica_follow_up_in_the_chat(seed_index: Path, real_encoder) -> None:
     _, shown = await _dialogue_in_the_chat(seed_index, real_encoder,
