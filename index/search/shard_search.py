@@ -164,28 +164,42 @@ class ShardSearcher:
             anchored=self.searcher.catalog().anchored[article] if ask.anchored
             else np.zeros(len(rows), dtype=bool))
 
+    def _postings(self, ask: ShardQuery) -> tuple[list[tuple[np.ndarray, np.ndarray]],
+                                                  list[int]]:
+        """Each query term's posting here (sentences, weights), and the order their BM25 is
+        summed in: the longest posting first (written without reading the buffer, which is
+        all zeros then), then the others, each in the question's order."""
+        postings = [self.weights.posting(term) for term in ask.terms]
+        order = sorted(range(len(postings)), key=lambda j: -len(postings[j][0]))
+        return postings, order
+
     def _match(self, ask: ShardQuery, buffer: np.ndarray) -> TermMatch:
         """The corpus's query terms matched in this shard, their corpus BM25 summed into
-        ``buffer`` term after term (float32, as :meth:`_row_scores` sums them)."""
-        postings: list[np.ndarray] = []
+        ``buffer`` (float32, in the order :meth:`_row_scores` sums them too)."""
+        postings, order = self._postings(ask)
+        ids: list[np.ndarray] = [np.zeros(0, dtype=np.intp)] * len(postings)
         fresh: list[np.ndarray] = []
         try:
-            for term, weight in zip(ask.terms, ask.idf):
-                docs, weights = self.weights.posting(term)
-                docs = docs.astype(np.intp)
-                postings.append(docs)
+            for j in order:
+                docs, weights = postings[j]
                 if not len(docs):
+                    continue
+                ids[j] = docs = docs.astype(np.intp)
+                scores = weights * float(ask.idf[j])
+                if not fresh:  # the longest posting: every sentence new, the buffer zeros
+                    fresh.append(docs)
+                    buffer.put(docs, scores)
                     continue
                 before = buffer.take(docs)
                 fresh.append(docs[before == 0])
-                buffer.put(docs, before + weights * float(weight))
+                buffer.put(docs, before + scores)
             matched = np.concatenate(fresh) if fresh else np.zeros(0, dtype=np.intp)
             values = buffer.take(matched)
         except BaseException:
-            for docs in postings:
+            for docs in ids:
                 buffer[docs] = 0.0
             raise
-        return TermMatch(list(ask.terms), np.asarray(ask.idf, dtype=np.float64), postings,
+        return TermMatch(list(ask.terms), np.asarray(ask.idf, dtype=np.float64), ids,
                          buffer, matched, values)
 
     def _row_scores(self, ask: ShardQuery, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,13 +209,14 @@ class ShardSearcher:
         present = np.zeros((len(rows), len(ask.terms)), dtype=bool)
         if not len(rows):
             return scores, present
-        for j, (term, weight) in enumerate(zip(ask.terms, ask.idf)):
-            docs, weights = self.weights.posting(term)
+        postings, order = self._postings(ask)
+        for j in order:
+            docs, weights = postings[j]
             if not len(docs):
                 continue
             at = np.minimum(np.searchsorted(docs, rows), len(docs) - 1)
             present[:, j] = hit = docs[at] == rows
-            scores[hit] += weights[at[hit]] * float(weight)
+            scores[hit] += weights[at[hit]] * float(ask.idf[j])
         return scores, present
 
     def _title_holds(self, terms: list[str], article: np.ndarray) -> np.ndarray:
