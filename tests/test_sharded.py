@@ -144,6 +144,41 @@ def test_a_shards_corpus_weights_give_the_rescored_bm25(tmp_path: Path,
     assert [len(a) for a in weights.posting("unknown")] == [0, 0]
 
 
+def test_a_shards_top_list_and_its_rows_carry_the_same_bm25_as_one_index(news: Path,
+                                                                          tmp_path: Path):
+    """Each shard sums its postings' BM25 twice: for its top list and for the rows picked
+    from it. Both give the very same float32 scores (the pick and the best BM25 read the
+    list's, the ranking the rows'), and they are BM25 over all the articles at once."""
+    from index.search.shard_search import ShardQuery
+    from index.store.sentence_table import COLUMNS
+
+    update_index([news], tmp_path / "one", spec=HASHING)
+    update_sharded_index([news], tmp_path / "four", shards=4, spec=HASHING)
+    one, four = Searcher.open(tmp_path / "one"), ShardedSearcher.open(tmp_path / "four")
+    whole = Bm25.load(one.generation)
+    sources = one._article_infos(list(range(int(one.manifest.counts["articles"]))))
+    sentence_of = {(sources[int(a)].source, int(s)): i for i, (a, s) in
+                   enumerate(zip(one.table.article, one.table.start))}
+    article, start = COLUMNS.index("article"), COLUMNS.index("start")
+    compared = 0
+    for question in synthetic_questions(news, 12, seed=8):
+        terms, idf, _ = four.stats.query_terms(question)
+        assert len(terms) >= 3, "only sums of three terms or more can differ by their order"
+        ask = ShardQuery(four.encoder.encode_query(question), terms, idf)
+        expected = whole.scores(" ".join(terms))
+        for searcher in four.group.searchers.values():
+            top = searcher.top(ask)
+            pool = searcher.gather(ask, top.lexical)
+            np.testing.assert_array_equal(pool.bm25[np.searchsorted(pool.rows, top.lexical)],
+                                          top.bm25)
+            infos = searcher.article_infos(np.unique(pool.table[:, article]).tolist())
+            same = [sentence_of[(infos[int(a)].source, int(s))]
+                    for a, s in zip(pool.table[:, article], pool.table[:, start])]
+            np.testing.assert_allclose(pool.bm25, expected[same], rtol=1e-5, atol=1e-6)
+            compared += len(top.lexical)
+    assert compared > 100
+
+
 @pytest.mark.parametrize("wanted", [
     ArticleFilter.of(since="2014"), ArticleFilter.of(until="2015-06"),
     ArticleFilter.of(sources=["*part1*"]),
