@@ -8,10 +8,11 @@ Each shard is an ordinary generation whose BM25 index (bm25s, Lucene variant) ho
 A shard's N, df and avgdl are not the corpus's, so its scores (and the IDF weights of term
 coverage) would differ from those of one index over all articles. The corpus's figures are
 kept beside the shards (:class:`CorpusStats`: every term's document frequency, the number of
-sentences and their total length), each shard's sentence lengths with them, and a query
-re-scores the postings it reads (:func:`rescore`): the term frequency is recovered from the
-stored contribution, then scored again with the corpus's idf and avgdl. A shard rebuilt alone
-thus leaves the others' files as they are.
+sentences and their total length), each shard's sentence lengths with them, and a shard
+being loaded re-weights its postings once (:class:`CorpusWeights`): the term frequency is
+recovered from each stored contribution, then weighted again with the corpus's avgdl; a
+question multiplies a term's weights by its corpus IDF (:func:`rescore` does both at once, for
+one posting). A shard rebuilt alone thus leaves the others' files as they are.
 """
 
 from __future__ import annotations
