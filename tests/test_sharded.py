@@ -121,6 +121,37 @@ def test_global_bm25_statistics_give_the_scores_of_one_index(tmp_path: Path):
     np.testing.assert_allclose(np.concatenate(scored), whole, rtol=1e-5, atol=1e-6)
 
 
+def test_shards_on_threads_answer_as_one_after_another(news: Path, tmp_path: Path):
+    """Shards loaded and searched on a pool of threads give the very hits (ids, scores) of
+    shards searched one after another in this thread."""
+    from index.search.sharded import LocalShards
+
+    update_sharded_index([news], tmp_path / "idx", shards=5, spec=HASHING)
+    one, many = (ShardedSearcher.open(tmp_path / "idx") for _ in range(2))
+    one.group = LocalShards(_specs(tmp_path / "idx"), threads=1)
+    many.group = LocalShards(_specs(tmp_path / "idx"), threads=4)
+    assert one.group.pool is None and many.group.pool is not None
+    for question in synthetic_questions(news, 20, seed=11):
+        query = one.encoder.encode_query(question)
+        assert [(h.sentence.id, h.score, h.parts) for h in one.rank(question, query, 10)] == \
+            [(h.sentence.id, h.score, h.parts) for h in many.rank(question, query, 10)]
+
+
+def _specs(index_dir: Path):
+    """The shard specs :meth:`ShardedSearcher.open` makes for ``index_dir``."""
+    from index.search.sharded import ShardSpec
+    from index.store.sharded import lengths_file, order_file
+
+    store = ShardedDir(index_dir)
+    version = store.require_current()
+    manifest = store.read_manifest(version)
+    avgdl = manifest.total_length / manifest.sentences
+    return [ShardSpec(e.shard, str(store.shard_generation(e)),
+                      str(version / lengths_file(e.shard)), str(version / order_file(e.shard)),
+                      avgdl)
+            for e in manifest.shards if e.generation]
+
+
 def test_a_shards_corpus_weights_give_the_rescored_bm25(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch):
     """A shard re-weights its postings for the corpus once, when loaded (a few entries at a
