@@ -189,7 +189,9 @@ def main() -> None:
     for name, part in held:
         held_out_report(f"{name} {'odd' if fit_parity == 0 else 'even'} half", part, columns, w)
     if args.write:
-        used = "SQuAD v1.1 dev half-a (24 articles)" + (
+        squad_used = "SQuAD v1.1 dev half-a" if args.squad == HALF_A else \
+            f"SQuAD {args.squad.name}"
+        used = f"{squad_used} ({len(sets[0][1].articles)} articles)" + (
             f" + CoQA dev ({len(sets[1][1].articles)} stories, turns of >= "
             f"{args.coqa_min_words} words)" if args.coqa else "")
         args.out.write_text(json.dumps({

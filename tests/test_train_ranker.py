@@ -41,7 +41,8 @@ def test_fits_on_squad_and_every_coqa_turn_and_writes_all_parts(tmp_path: Path):
     assert run.stdout.startswith("88 questions (SQuAD, CoQA)")
     written = json.loads(out.read_text(encoding="utf-8"))
     assert list(written["weights"]) == list(FEATURES)
-    assert "CoQA dev (8 stories, turns of >= 1 words)" in written["data"]
+    assert written["data"].startswith("SQuAD squad.json (8 articles) + CoQA dev (8 stories, "
+                                      "turns of >= 1 words), 88 questions")
     # each made-up question names its town and asks for what one sentence holds
     assert written["cross_validated"]["p@1"] > 0.6
 
