@@ -62,6 +62,18 @@ def test_fit_on_one_half_reports_the_other_beside_plain_dense_and_bm25(tmp_path:
         assert 0.0 <= row["p@1"] <= row["mrr@10"] <= row["r@10"] <= 1.0
 
 
+def test_two_turn_sets_of_one_coqa_file_each_get_their_own_candidates(tmp_path: Path):
+    """CoQA's turns of >= 5 words and all its turns share one work directory (the same
+    stories, one index) but not their candidates: a fit on all turns after one on the long
+    turns still fits on all of them."""
+    long_turns = train(tmp_path, "--coqa-min-words", "5")
+    assert long_turns.returncode == 0, long_turns.stderr[-2000:]
+    assert long_turns.stdout.startswith("72 questions (SQuAD, CoQA)")  # 48 + 3 turns × 8
+    every_turn = train(tmp_path)
+    assert every_turn.returncode == 0, every_turn.stderr[-2000:]
+    assert every_turn.stdout.startswith("88 questions (SQuAD, CoQA)")
+
+
 @pytest.mark.parametrize("args, message", [
     (("--write", "--fit-half", "even"), "--write fits on all articles"),
     (("--features", "dense,nonsense"), "unknown features ['nonsense']"),
