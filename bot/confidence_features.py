@@ -13,6 +13,7 @@ import re
 from typing import Any, Mapping, Protocol, Sequence
 
 from index.search.answer_types import _DATE, _NUMBER, KINDS, question_kind
+from index.search.date_expressions import MONTHS, WEEKDAYS
 from index.store.bm25 import tokenize
 
 # The best sentence's own parts, taken as they are (a part the ranker does not give reads 0).
@@ -31,10 +32,29 @@ _NAMEISH = re.compile(r"\b[A-Z][A-Za-z\-]+\b")  # capitalised words
 # "where" questions want a place: a capitalised name after a preposition of place ("in Wetzlar",
 # "at the University of Chicago", "near Tarland"). A nationality ("a German company") is not
 # one: it says where a thing is from, not where it is.
-_WANTS_PLACE = re.compile(r"\b(where|what (country|city|town|village|place|county|region|"
-                          r"state)|which (country|city|town|village|place|county|region|"
-                          r"state))\b", re.I)
-_PLACE = re.compile(r"\b(?:in|at|near|from|outside|across|into|to)\s+(?:the\s+)?([A-Z][a-z]+)")
+# "where" asks for a place when it opens the question or is followed by its verb ("where is",
+# "where did"), not in a relative clause ("the stadium where Super Bowl 50 was played").
+_WANTS_PLACE = re.compile(r"^\W*where\b|\bwhere\s+(?:is|are|was|were|do|does|did|can|could|will|"
+                          r"would|has|have|had|should)\b|\b(?:what|which) (?:country|city|town|"
+                          r"village|place|county|region|state)\b", re.I)
+_PLACE = re.compile(r"\b(?:in|at|near|from|outside|across|into)\s+(?:[Tt]he\s+)?([A-Z][a-z]+)"
+                    r"(\s+[a-z]+)?")
+# Not places: months and weekdays ("in April", "on the Monday"), and a nationality before a
+# noun ("from British researchers", "in European markets").
+_NOT_PLACES = frozenset(MONTHS) | frozenset(WEEKDAYS)
+_DEMONYM = re.compile(r"(?:ian|ish|ese|ean|can)$")
+
+
+def _places(sentence: str) -> list[str]:
+    """Capitalised names after a preposition of place, months, weekdays and nationalities
+    before a noun left out."""
+    out = []
+    for m in _PLACE.finditer(sentence):
+        name = m.group(1)
+        if name.lower() in _NOT_PLACES or (m.group(2) and _DEMONYM.search(name)):
+            continue
+        out.append(name)
+    return out
 
 
 class Scored(Protocol):
@@ -103,7 +123,7 @@ def text_features(question: str, sentence: str, kind: str | None) -> dict[str, f
         fresh = False
     place = None
     if kind is None and _WANTS_PLACE.search(question):
-        place = any(m.group(1).lower() not in q_lower for m in _PLACE.finditer(sentence))
+        place = any(name.lower() not in q_lower for name in _places(sentence))
     return {
         "wants_place_held": 1.0 if place else 0.0,
         "wants_place_missing": 1.0 if place is False else 0.0,

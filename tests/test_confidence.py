@@ -113,6 +113,16 @@ class Sentence:
     ("Which city hosts the fair?", "The fair is held in Leipzig every spring.", 1.0, 0.0),
     ("Where is the fair held in Leipzig?", "The fair is held in Leipzig.", 0.0, 1.0),  # asked
     ("Who runs Leica?", "Leica is based in Wetzlar.", 0.0, 0.0),  # not a place question
+    # Not places: a month, a weekday, a nationality before a noun, "according to".
+    ("Where do the meetings take place?", "They take place in April.", 0.0, 1.0),
+    ("Where was media day held?", "It moved to the Monday evening.", 0.0, 1.0),
+    ("Where do the buyers come from?", "Most are from British retailers.", 0.0, 1.0),
+    ("Where was it reported?", "It was sold, according to Reuters.", 0.0, 1.0),
+    ("Where is Sharp's phone sold?", "It is sold in Japan only.", 1.0, 0.0),
+    ("Where is the court?", "The court sits at The Hague.", 1.0, 0.0),
+    # "where" in a relative clause does not ask for a place.
+    ("What is the stadium where the final was played called?", "It is in Santa Clara.", 0.0,
+     0.0),
 ])
 def test_where_questions_read_whether_the_sentence_names_a_place(question, sentence, held,
                                                                  missing):
