@@ -163,7 +163,7 @@ class Conversation:
         earlier = [embedded for _, embedded in self._vectors]
         self._vectors.append((question, vector))
         search = f"{text} {' '.join(terms)}" if terms else text
-        if not _pools(searcher):  # a sharded index: the topic prior alone keeps the dialogue
+        if not searcher.takes_extra_candidates:  # sharded: the topic prior alone keeps it
             context = searcher.rank(search, _blend(vector, earlier), POOL, within)
             self._topic.add(((h.sentence.article, h.score) for h in context), CONTEXT_SHARE)
             return searcher.rank(text, vector, 2 * POOL, within), \
@@ -199,7 +199,7 @@ class Conversation:
 
     def _topic_sentences(self) -> np.ndarray:
         """The sentence ids of the :data:`TOPIC_ARTICLES` heaviest articles of the topic."""
-        if not _pools(self.answerer.searcher):
+        if not self.answerer.searcher.takes_extra_candidates:
             return np.zeros(0, dtype=np.int64)
         top = self._topic.best(TOPIC_ARTICLES)
         return np.concatenate([self._sentences_of(a) for a in top]) if top else \
@@ -212,14 +212,6 @@ class Conversation:
             while len(self._members) > 2 * TOPIC_ARTICLES:
                 self._members.popitem(last=False)
         return self._members[article]
-
-
-def _pools(searcher: object) -> bool:
-    """Whether ``searcher`` takes extra candidates (``rank(..., also=ids)``; a sharded index's
-    searcher does not yet)."""
-    import inspect
-
-    return "also" in inspect.signature(searcher.rank).parameters  # type: ignore[attr-defined]
 
 
 def _every(also: np.ndarray) -> int:

@@ -90,6 +90,24 @@ def test_answers_cite_the_right_article_passage_and_global_ids(news: Path, tmp_p
     assert len(ids) == len(answer.evidence)
 
 
+def test_a_conversation_on_a_sharded_index_reads_follow_ups_by_its_topic(news: Path,
+                                                                         tmp_path: Path):
+    """A sharded searcher takes no extra candidates yet (one index's does): a dialogue there
+    keeps its topic by the prior alone, and every turn answers from the index's articles."""
+    update_sharded_index([news], tmp_path / "idx", shards=3, spec=HASHING)
+    update_index([news], tmp_path / "one", spec=HASHING)
+    sharded, one = Answerer.open(tmp_path / "idx"), Answerer.open(tmp_path / "one")
+    assert not sharded.searcher.takes_extra_candidates and one.searcher.takes_extra_candidates
+    first, second = synthetic_questions(news, 2, seed=7)
+    dialogue = sharded.conversation()
+    for question in (first, second, "And then?"):
+        reply = dialogue.ask(question, k=3)
+        evidence = reply.answer.evidence
+        assert evidence and all(sharded.article(e).text[e.start:e.end] == e.text
+                                for e in evidence)
+    assert len(dialogue.turns) == 3
+
+
 def test_global_bm25_statistics_give_the_scores_of_one_index(tmp_path: Path):
     """A shard's stored BM25, re-scored with the corpus's statistics, equals BM25 over all
     the sentences at once."""

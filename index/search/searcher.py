@@ -106,6 +106,9 @@ class Searcher:
     """A loaded generation plus its encoder; cheap to query many times, one query at a time
     (its caches are not locked)."""
 
+    # Whether :meth:`rank` takes extra candidate ids (``also``: a conversation's topic).
+    takes_extra_candidates = True
+
     def __init__(self, generation: Path, manifest: Manifest, encoder: Encoder) -> None:
         self.generation = generation
         self.manifest = manifest

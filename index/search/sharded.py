@@ -244,6 +244,8 @@ class ShardedSearcher(Searcher):
     """A sharded index's live version: its shards' searchers, the corpus statistics and the
     encoder; asked like a :class:`Searcher`."""
 
+    takes_extra_candidates = False  # not yet: a conversation keeps its topic by the prior alone
+
     def __init__(self, version: Path, manifest: ShardedManifest, stats: CorpusStats,
                  group: ShardGroup, encoder: Encoder) -> None:
         self.generation = version
