@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from rich.text import Text
+from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
 from bot.chat.app import ChatApp, help_sections, make_app
+from bot.chat.commands import ChatCommands
 from bot.chat.engine import ChatEngine
 from bot.chat.screens import ArticleScreen, CorpusScreen, HelpScreen
 from bot.chat.widgets import EvidenceCard, QuestionInput, TurnView
@@ -96,7 +98,7 @@ async def wait_for(pilot, condition, seconds: float = 20.0) -> None:  # noqa: AN
 
 def palette_offers(app: ChatApp, text: str) -> bool:
     """Whether the command palette is open with a highlighted command containing ``text``."""
-    from textual.command import CommandList, CommandPalette
+    from textual.command import CommandList
 
     if not isinstance(app.screen, CommandPalette):
         return False
@@ -729,6 +731,12 @@ async def test_article_view_offers_only_its_own_keys(app: ChatApp) -> None:
         await pilot.press("ctrl+l", "ctrl+o")
         await pilot.pause()
         assert isinstance(app.screen, ArticleScreen)
+        await pilot.press("ctrl+p")  # nor does the palette offer to clear it
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        offered = [name for name, _, _ in ChatCommands(app.screen).commands()]
+        assert "Save transcript" in offered and "Clear conversation" not in offered
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen))
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.turns) == 1 and list(app.turns.values())[0].turn is not None

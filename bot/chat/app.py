@@ -274,6 +274,11 @@ class ChatApp(App[None]):
     def _copy_card(self, event: EvidenceCard.Copy) -> None:
         self._copy(event.card.evidence)
 
+    @property
+    def article_open(self) -> bool:
+        """Whether the article view is open (under the command palette, if that is open)."""
+        return any(isinstance(screen, ArticleScreen) for screen in self.screen_stack)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The article view has its own keys: the chat's open, copy and clear are off there
         (ctrl+l would clear the conversation unseen behind it) and out of its footer."""

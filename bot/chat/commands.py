@@ -41,8 +41,9 @@ class ChatCommands(Provider):
                "answer only from articles dated since/until a date or from some sources")
         if chat.filters.active:
             yield ("Clear filter", chat.clear_filter, f"now: {chat.filters.describe()}")
-        yield ("Clear conversation", chat.action_clear, "start a new topic (and drop the "
-               "filter)")
+        if not chat.article_open:  # the conversation waits unseen behind the article view
+            yield ("Clear conversation", chat.action_clear, "start a new topic (and drop the "
+                   "filter)")
         yield ("Help: keys", chat.action_help, "list every key binding")
 
     async def discover(self) -> Hits:
