@@ -93,6 +93,71 @@ def test_natural_file_names_each_answer_by_a_fragment(tmp_path: Path):
         load_question_set(tmp_path / "bad.yaml")
 
 
+def test_a_natural_question_answered_by_null_is_an_unanswerable_one(tmp_path: Path):
+    """``answer: null``: on topic, but the article does not say (SQuAD v2.0's
+    ``is_impossible``); a question with no ``answer`` key at all is an error, not one of them."""
+    (tmp_path / "a.txt").write_text("Title\n\nThe cat sat. The dog ran.\n", encoding="utf-8")
+    (tmp_path / "q.yaml").write_text(
+        "questions:\n  - {q: \"What did the dog do?\", article: a.txt, answer: The dog}\n"
+        "  - {q: \"What colour is the cat?\", article: a.txt, answer: null}\n",
+        encoding="utf-8")
+    squad = load_question_set(tmp_path / "q.yaml")
+    assert [q.text for q in squad.questions] == ["What did the dog do?"]
+    assert [(q.text, q.article, q.answer_starts) for q in squad.unanswerable] == [
+        ("What colour is the cat?", 0, [])]
+    (tmp_path / "forgot.yaml").write_text(
+        "questions:\n  - {q: \"What did the dog do?\", article: a.txt, answer: The dog}\n"
+        "  - {q: \"What colour is the cat?\", article: a.txt}\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="question 2 has no 'answer'"):
+        load_question_set(tmp_path / "forgot.yaml")
+    (tmp_path / "none.yaml").write_text(
+        "questions:\n  - {q: \"What colour is the cat?\", article: a.txt, answer: null}\n",
+        encoding="utf-8")
+    with pytest.raises(BadInput, match="holds no answerable questions"):
+        load_question_set(tmp_path / "none.yaml")
+
+
+def test_eval_asks_and_counts_a_natural_files_unanswerable_questions(tmp_path: Path):
+    (tmp_path / "a.txt").write_text(
+        "Town news\n\nThe mayor opened the new library on Monday. The bakery sells bread.\n",
+        encoding="utf-8")
+    (tmp_path / "q.yaml").write_text(
+        "questions:\n"
+        "  - {q: \"Who opened the library?\", article: a.txt, answer: The mayor opened}\n"
+        "  - {q: \"How much did the library cost?\", article: a.txt, answer: null}\n"
+        "  - {q: \"When does the bakery open?\", article: a.txt, answer: null}\n",
+        encoding="utf-8")
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "q.yaml"), "--json", "--work-dir",
+                                      str(tmp_path / "w"), "--backend", "hashing",
+                                      "--model", "hashing"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    verdict = report["verdict"]
+    assert verdict["unanswerable"]["questions"] == 2
+    assert verdict["all"]["replies"] == 3  # the answerable one and both unanswerable ones
+    assert report["questions"] == 1  # ranking figures: the answerable question alone
+
+
+def test_the_natural_training_set_reads_and_each_answer_is_one_sentence():
+    """scripts/data/natural-train/ (for fitting only): eight articles, about a fifth of the
+    questions unanswerable, every answer fragment inside one sentence."""
+    from index.ingest.splitter import sentences
+
+    folder = ROOT / "scripts" / "data" / "natural-train"
+    squad = load_question_set(folder / "questions.yaml")
+    assert len(squad.articles) == 8
+    asked = len(squad.questions) + len(squad.unanswerable)
+    assert asked >= 200 and 0.15 <= len(squad.unanswerable) / asked <= 0.25
+    assert {q.article for q in squad.unanswerable} == set(range(8))
+    for article in squad.articles:
+        assert 25 <= len(sentences(article.text)) <= 45
+    for question in squad.questions:
+        text = squad.articles[question.article].text
+        spans = sentences(text)
+        for start in question.answer_starts:
+            assert sum(s.start <= start < s.end for s in spans) == 1
+
+
 def test_the_shipped_natural_set_reads():
     squad = load_question_set(ROOT / "bench" / "data" / "natural" / "questions.yaml")
     assert len(squad.articles) == 5 and len(squad.questions) >= 60

@@ -138,6 +138,12 @@ def load_natural(path: Path) -> SquadSet:
           - q: Who runs Xiaomi?
             article: a.txt
             answer: Lei Jun, the company's founder   # a fragment of the answering sentence
+          - q: How much does the phone cost?
+            article: a.txt
+            answer: null      # on topic, but the article does not say (v2.0's is_impossible)
+
+    Questions with ``answer: null`` go to ``unanswerable``, which ``bot eval`` asks and counts
+    as it does SQuAD v2.0's; a question without an ``answer`` key is an error, not one of them.
     """
     import yaml
 
@@ -154,11 +160,17 @@ def load_natural(path: Path) -> SquadSet:
         texts[name] = read_set_file(article_path).decode("utf-8").replace("\r\n", "\n")
     articles = [SquadArticle(Path(n).stem, texts[n], f"{i:03d}-{safe_name(Path(n).stem)}.txt")
                 for i, n in enumerate(names)]
-    questions = []
+    questions, unanswerable = [], []
     for number, entry in enumerate(entries):
         name = entry.get("article") if isinstance(entry, dict) else None
         if name not in texts:
             raise BadInput(f"{path}: question {number + 1} names no listed article")
+        if "answer" not in entry or "q" not in entry:
+            raise BadInput(f"{path}: question {number + 1} has no "
+                           f"'{'q' if 'q' not in entry else 'answer'}' (null if unanswered)")
+        if entry["answer"] is None:
+            unanswerable.append(Question(str(number + 1), str(entry["q"]), names.index(name)))
+            continue
         fragments = entry["answer"] if isinstance(entry["answer"], list) else [entry["answer"]]
         starts = []
         for fragment in fragments:
@@ -167,5 +179,7 @@ def load_natural(path: Path) -> SquadSet:
                 raise BadInput(f"{path}: question {number + 1}: '{fragment}' is not in {name}")
             starts.append(at)
         questions.append(Question(str(number + 1), str(entry["q"]), names.index(name), starts))
+    if not questions:
+        raise BadInput(f"{path} holds no answerable questions")
     return SquadSet(articles, questions, hashlib.sha256(raw + b"".join(
-        t.encode() for t in texts.values())).hexdigest(), source=str(path))
+        t.encode() for t in texts.values())).hexdigest(), unanswerable, source=str(path))
