@@ -12,6 +12,10 @@ its two best sentences (what :func:`bot.confidence_features.verdict_features` re
 - ``coqa``: CoQA conversations (all stories indexed together), asked turn by turn through
   :class:`bot.conversation.Conversation`, follow-ups included; right when the best sentence
   overlaps the turn's rationale (a turn without one is never right).
+- ``natural`` / ``natural_impossible`` (only with natural-question files for fitting, such as
+  ``scripts/data/natural-train/questions.yaml``; never the measurement sets in ``bench/``): all
+  of a file's articles indexed together, its answerable questions asked (right when the best
+  sentence holds the named fragment) and its ``answer: null`` ones (on topic, never right).
 
 Each reply carries a ``group`` (its article or story), so that fits can be cross-fitted by
 article. Replies are cached in the work directory; nothing here is committed.
@@ -55,7 +59,9 @@ COQA = EVAL / "coqa-dev-wikipedia-literature.json"
 # bump when what this script records changes (they key the caches of SQuAD's and CoQA's replies)
 SQUAD_VERSION = 2
 COQA_VERSION = 3
+NATURAL_VERSION = 1
 COQA_GROUP = 1000  # CoQA story n is group COQA_GROUP + n (SQuAD articles are 0..)
+NATURAL_GROUP = 2000  # article n of the k-th natural file: NATURAL_GROUP + 100 * k + n
 _TITLE_WORDS = re.compile(r"[A-Za-z0-9'\-]+")
 
 
@@ -64,7 +70,7 @@ class Reply:
     """One asked question: what the verdict saw, and whether the best sentence was right."""
 
     question: str
-    kind: str  # answerable | ooc | impossible | coqa
+    kind: str  # answerable | ooc | impossible | coqa | natural | natural_impossible
     group: int  # the question's article (SQuAD position) or COQA_GROUP + story
     right: bool
     follow_up: bool
@@ -140,6 +146,26 @@ def squad_replies(v1: SquadSet, v2: SquadSet | None, encoder: Encoder,
     return replies
 
 
+def natural_replies(path: Path, number: int, encoder: Encoder,
+                    spec: EncoderSpec) -> list[Reply]:
+    """``natural`` and ``natural_impossible`` replies: the file's articles indexed together,
+    each question asked as ``bot ask`` asks it (``number``: the file's place, for groups)."""
+    from ranker_data import load_natural_set, question_vectors
+
+    asked = load_natural_set(path)
+    work = work_dir_for(asked, spec)
+    prepared = prepare(asked, work, encoder)
+    groups = [NATURAL_GROUP + 100 * number + n for n in range(len(asked.articles))]
+    replies = _ranked_replies(prepared.searcher, asked, question_vectors(asked, encoder, work),
+                              prepared.gold, "natural", groups, f"{path.parent.name}: answerable")
+    for q in asked.unanswerable:
+        text = clean_question(q.text)
+        hits = prepared.searcher.rank(text, encoder.encode_query(text), VERDICT_DEPTH)
+        replies.append(Reply(q.text, "natural_impossible", groups[q.article], False, False,
+                             _parts(hits), _texts(hits)))
+    return replies
+
+
 @contextlib.contextmanager
 def recorded_verdicts() -> Iterator[list[tuple[str, list, bool]]]:
     """Record what each verdict of the answering API and the conversation reads (question as
@@ -199,8 +225,10 @@ def coqa_replies(path: Path, encoder: Encoder, spec: EncoderSpec,
 
 def collect(encoder: Encoder, spec: EncoderSpec, v1: Path = SQUAD_V1, v2: Path | None = SQUAD_V2,
             coqa: Path | None = COQA, articles: int | None = None,
-            stories: int | None = None) -> list[Reply]:
-    """All labelled replies: SQuAD's and CoQA's, each cached by its data and code."""
+            stories: int | None = None, natural: list[Path] | tuple[Path, ...] = ()
+            ) -> list[Reply]:
+    """All labelled replies: SQuAD's, CoQA's and those of the ``natural`` files (article files
+    beside each), each cached by its data and code."""
     def cached(sources: list[Path], code: str, make) -> list[Reply]:  # noqa: ANN001
         key = hashlib.sha256(b"".join(p.read_bytes() for p in sources)
                              + repr((articles, stories, spec.backend, spec.model)).encode()
@@ -226,13 +254,17 @@ def collect(encoder: Encoder, spec: EncoderSpec, v1: Path = SQUAD_V1, v2: Path |
         replies += cached([coqa], _code_key(COQA_VERSION, ROOT / "bot" / "conversation.py",
                                             ROOT / "bot" / "answering.py"),
                           lambda: coqa_replies(coqa, encoder, spec, stories))
+    for number, path in enumerate(natural):
+        beside = sorted(p for p in path.parent.iterdir() if p.suffix == ".txt")
+        replies += cached([path, *beside], _code_key(NATURAL_VERSION) + str(number),
+                          lambda: natural_replies(path, number, encoder, spec))
     return replies
 
 
 def summary(replies: list[Reply]) -> str:
     """Counts and right rates per kind."""
     lines = []
-    for kind in ("answerable", "ooc", "impossible", "coqa"):
+    for kind in ("answerable", "ooc", "impossible", "coqa", "natural", "natural_impossible"):
         rows = [r for r in replies if r.kind == kind]
         if rows:
             lines.append(f"{kind:<11} {len(rows):>6} replies, right {np.mean([r.right for r in rows]):.3f}")

@@ -3,17 +3,21 @@
     python scripts/fit_confidence.py            # cross-fitted figures
     python scripts/fit_confidence.py --write    # ... and write the model
     python scripts/fit_confidence.py --reranked --write   # the model for reranked replies
+    python scripts/fit_confidence.py --natural scripts/data/natural-train/questions.yaml
 
 Replies labelled right or wrong (``scripts/confidence_data.py``: answerable SQuAD questions,
 questions about articles not indexed, SQuAD v2.0 questions their article does not answer,
-CoQA conversations with follow-ups) are turned into features
+CoQA conversations with follow-ups; with ``--natural FILE...`` also the questions of
+natural-question files written for fitting, answerable and ``answer: null`` ones) are turned
+into features
 (:func:`bot.confidence_features.verdict_features`). The model is a logistic regression (L2)
 followed by an isotonic calibration map. Figures are **cross-fitted by article**: the articles
 and stories are dealt into ``--folds`` folds, and every reply is scored by a model fitted
 without its article's fold. The threshold is the lowest cross-fitted confidence at which the
 answered replies of the SQuAD mix (answerable, on-topic unanswerable, other articles' questions)
 are right at least ``--precision`` of the time and other articles' questions are answered at
-most ``--ooc`` of the time. The written model is fitted on all replies.
+most ``--ooc`` of the time (natural questions are fitted on and reported, but the rule reads
+the SQuAD mix alone, as before). The written model is fitted on all replies.
 
 On-topic unanswerable questions weigh ``--impossible-weight`` each (default: so that they are
 to the answerable ones as in the held-out mix the issue describes, 1,154 to 5,609), in the fit
@@ -43,6 +47,7 @@ from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 L2 = 1e-3
 CALIBRATION_POINTS = 40
 HELD_OUT_IMPOSSIBLE_SHARE = 1154 / 5609  # unanswerable : answerable in issue 13's held-out mix
+NATURAL_KINDS = ("natural", "natural_impossible")  # --natural files' replies
 
 
 @dataclass
@@ -58,7 +63,8 @@ class Data:
     weight: np.ndarray
 
     @classmethod
-    def of(cls, replies: list[Reply], impossible_weight: float | None = None) -> "Data":
+    def of(cls, replies: list[Reply], impossible_weight: float | None = None,
+           natural_weight: float = 1.0) -> "Data":
         rows = [verdict_features(r.question, [_Ranked(p, *t) for p, t in zip(r.parts, r.texts)],
                                  r.follow_up) if r.parts else None for r in replies]
         names = list(next(r for r in rows if r is not None))
@@ -68,7 +74,8 @@ class Data:
             impossible, answerable = np.sum(kind == "impossible"), np.sum(kind == "answerable")
             impossible_weight = min(1.0, HELD_OUT_IMPOSSIBLE_SHARE * answerable
                                     / max(impossible, 1))
-        weight = np.where(kind == "impossible", impossible_weight, 1.0)
+        weight = np.where(kind == "impossible", impossible_weight, 1.0) * np.where(
+            np.isin(kind, NATURAL_KINDS), natural_weight, 1.0)
         return cls(names, X, np.array([r.right for r in replies], dtype=float),
                    np.array([r.group for r in replies]), kind,
                    np.array([r.follow_up for r in replies]), weight)
@@ -191,7 +198,7 @@ def precision_at_coverage(conf: np.ndarray, data: Data, coverage: float) -> tupl
 
 def report(conf: np.ndarray, data: Data, threshold: float) -> dict:
     """Verdict figures on the SQuAD mix, on everything, and on each kind of reply."""
-    answerable = np.isin(data.kind, ("answerable", "coqa"))
+    answerable = np.isin(data.kind, ("answerable", "coqa", "natural"))
     mix = squad_mix(data)
     out = {"mix": verdict_scores(conf[mix], data.right[mix], threshold,
                                  answerable[mix], data.weight[mix]),
@@ -199,6 +206,10 @@ def report(conf: np.ndarray, data: Data, threshold: float) -> dict:
     for kind in np.unique(data.kind):
         keep = data.kind == kind
         out[str(kind)] = verdict_scores(conf[keep], data.right[keep], threshold)
+    natural = np.isin(data.kind, NATURAL_KINDS)
+    if natural.any():
+        out["natural all"] = verdict_scores(conf[natural], data.right[natural], threshold,
+                                            answerable[natural])
     coqa = data.kind == "coqa"
     for name, keep in (("coqa first", coqa & ~data.follow_up),
                        ("coqa follow-up", coqa & data.follow_up)):
@@ -233,6 +244,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", type=float, default=0.8)
     parser.add_argument("--ooc", type=float, default=0.03)
     parser.add_argument("--impossible-weight", type=float, default=None)
+    parser.add_argument("--natural", nargs="+", type=Path, default=[], metavar="YAML",
+                        help="also fit on these natural-question files (articles beside them), "
+                        "e.g. scripts/data/natural-train/questions.yaml")
+    parser.add_argument("--natural-weight", type=float, default=1.0,
+                        help="each natural reply weighs this many others")
     parser.add_argument("--model", default=None, help="model name or path (default: bot's)")
     parser.add_argument("--backend", default=None, help="encoder backend (default: bot's)")
     parser.add_argument("--write", action="store_true", help="write the model")
@@ -242,12 +258,12 @@ def main(argv: list[str] | None = None) -> None:
                         "reranker on) and write it as the file's 'reranked' section; without "
                         "it the main model is fitted on replies without one (BOT_RERANK_DEPTH=0)")
     args = parser.parse_args(argv)
-    for path in (args.squad, args.squad_v2, args.coqa):
+    for path in (args.squad, args.squad_v2, args.coqa, *args.natural):
         if not path.exists():
             raise SystemExit(f"error: {path} not found")
     spec = EncoderSpec.from_env(args.model, args.backend)
     replies = collect(load_encoder(spec), spec, args.squad, args.squad_v2, args.coqa,
-                      args.articles, args.stories)
+                      args.articles, args.stories, args.natural)
     print(summary(replies))
     reranked = sum(1 for r in replies if r.parts and "rerank" in r.parts[0])
     if args.reranked != (reranked > len(replies) / 2):
@@ -255,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
                          + ("run with the reranker on for --reranked" if args.reranked else
                             "fit the main model without the reranker (BOT_RERANK_DEPTH=0), "
                             "and the reranked one with --reranked"))
-    data = Data.of(replies, args.impossible_weight)
+    data = Data.of(replies, args.impossible_weight, args.natural_weight)
     conf = cross_fit(data, args.folds)
     threshold = choose_threshold(conf, data, args.precision, args.ooc)
     figures = report(conf, data, threshold)
@@ -284,7 +300,9 @@ def main(argv: list[str] | None = None) -> None:
         "cross_fitted": figures,
         "baselines_auroc_on_mix": baselines,
         "mix_precision_at_coverage_0.6": round(at[0], 4),
-        "fitted_by": "python scripts/fit_confidence.py --write",
+        "fitted_by": "python scripts/fit_confidence.py --write" + "".join(
+            f" --natural {path}" for path in args.natural) + (
+            f" --natural-weight {args.natural_weight:g}" if args.natural else ""),
         "fitted_on": f"{datetime.date.today()}: " + "; ".join(
             f"{k} {int(np.sum(data.kind == k))}" for k in np.unique(data.kind)),
         "threshold_rule": f"lowest cross-fitted confidence with precision >= {args.precision} "

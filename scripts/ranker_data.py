@@ -16,10 +16,11 @@ from typing import Callable
 import numpy as np
 
 from bot.evaluation.coqa import is_coqa
-from bot.evaluation.formats import coqa_set
+from bot.evaluation.formats import coqa_set, load_natural
 from bot.evaluation.runner import prepare, work_dir_for
 from bot.evaluation.squad import SquadSet, load_squad, read_json
 from bot.questions import clean_question
+from index.errors import BadInput
 from index.embed.encoders import EncoderSpec, load_encoder
 from index.progress import progress_bar
 from index.search.features import FEATURES
@@ -138,3 +139,13 @@ def load_coqa_turns(path: str | Path, min_words: int = SELF_CONTAINED_WORDS) -> 
     if not is_coqa(data):
         raise SystemExit(f"error: {path} is not a CoQA-format file")
     return coqa_set(data["data"], hashlib.sha256(raw).hexdigest(), str(path), min_words)
+
+
+def load_natural_set(path: Path) -> SquadSet:
+    """A natural-questions YAML file (:func:`bot.evaluation.formats.load_natural`: articles
+    beside it, ``answer: null`` for the questions they leave open); a bad file is a one-line
+    error."""
+    try:
+        return load_natural(Path(path))
+    except BadInput as exc:
+        raise SystemExit(f"error: {exc}") from None

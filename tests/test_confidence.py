@@ -175,3 +175,32 @@ def test_reranked_replies_get_the_model_fitted_on_them(weights_at):
     assert confidence("Who?", [STRONG]) != confidence("Who?", [with_logit])  # the main model
     assert threshold() == plain["threshold"] and threshold(reranked=True) == 0.9
     assert verdict("Who?", [Ranked(rerank=-9.0)])[1] is False  # its own threshold
+
+
+def test_fitting_script_takes_natural_questions_answerable_and_not(tmp_path: Path):
+    files = {"v1.json": fx.squad(fx.TOWNS), "v2.json": fx.squad(fx.TOWNS, impossible=True),
+             "coqa.json": fx.coqa(fx.TOWNS[:4])}
+    for name, data in files.items():
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+    folder = tmp_path / "natural-train"
+    folder.mkdir()
+    natural = fx.natural(fx.TOWNS, folder)
+    out = tmp_path / "weights.json"
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "fit_confidence.py"),
+         "--squad", str(tmp_path / "v1.json"), "--squad-v2", str(tmp_path / "v2.json"),
+         "--coqa", str(tmp_path / "coqa.json"), "--natural", str(natural),
+         "--natural-weight", "2", "--backend", "hashing", "--model", "hashing",
+         "--folds", "4", "--write", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    written = json.loads(out.read_text())
+    # three answerable questions a town and one its article leaves open
+    for kind, count in (("natural", 24), ("natural_impossible", 8), ("answerable", 48)):
+        assert f"{kind} {count}" in written["fitted_on"]
+    figures = written["cross_fitted"]
+    assert figures["natural all"]["replies"] == 32
+    assert figures["natural_impossible"]["right_rate"] == 0.0  # never right
+    assert 0.0 <= figures["natural all"]["coverage"] <= figures["natural"]["right_rate"]
+    assert written["fitted_by"].endswith(f"--natural {natural} --natural-weight 2")
+    assert "natural all" in run.stdout

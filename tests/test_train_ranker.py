@@ -81,3 +81,41 @@ def test_two_turn_sets_of_one_coqa_file_each_get_their_own_candidates(tmp_path: 
 def test_contradictory_or_unknown_options_are_refused(tmp_path: Path, args, message):
     run = train(tmp_path, *args)
     assert run.returncode != 0 and message in run.stderr
+
+
+def test_a_natural_training_file_is_fitted_on_weighted_and_reported_alone(tmp_path: Path):
+    folder = tmp_path / "natural-train"
+    folder.mkdir()
+    path = fx.natural(fx.TOWNS, folder)
+    out = tmp_path / "weights.json"
+    run = train(tmp_path, "--natural", str(path), "--natural-weight", "3", "--write",
+                "--out", str(out))
+    assert run.returncode == 0, run.stderr[-2000:]
+    # 88 SQuAD and CoQA questions + 3 answerable ones a town (the null ones are not ranked)
+    assert run.stdout.startswith("112 questions (SQuAD, CoQA, natural-train)")
+    alone = [line for line in run.stdout.splitlines() if line.startswith("cross-validated,")]
+    assert [line.split(" p@1")[0] for line in alone][-3:] == [
+        "cross-validated, natural-train (24 questions): ranker",
+        "cross-validated, natural-train: plain dense", "cross-validated, natural-train: plain BM25"]
+    assert all(0.0 <= figures(line)["p@1"] <= 1.0 for line in alone)
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["data"].split(", 112 questions")[0].endswith(
+        " + natural-train (8 articles, 24 questions, each weighing 3)")
+    assert written["fitted_by"].endswith(f"--natural {path} --natural-weight 3")
+    # the weight counts: a natural set weighed far more pulls the fit towards it
+    heavy = train(tmp_path, "--natural", str(path), "--natural-weight", "50", "--write",
+                  "--out", str(tmp_path / "heavy.json"))
+    assert heavy.returncode == 0, heavy.stderr[-2000:]
+    assert json.loads((tmp_path / "heavy.json").read_text())["weights"] != written["weights"]
+
+
+def test_fit_on_one_half_holds_out_the_other_half_of_the_natural_articles(tmp_path: Path):
+    folder = tmp_path / "natural-train"
+    folder.mkdir()
+    run = train(tmp_path, "--natural", str(fx.natural(fx.TOWNS, folder)), "--fit-half", "even")
+    assert run.returncode == 0, run.stderr[-2000:]
+    held = [line for line in run.stdout.splitlines() if line.startswith("held out, natural")]
+    assert [line.split(" p@1")[0] for line in held] == [
+        "held out, natural-train odd half (12 questions): ranker",
+        "held out, natural-train odd half: plain dense",
+        "held out, natural-train odd half: plain BM25"]

@@ -1,7 +1,11 @@
 """Small made-up question sets in the formats the confidence model is fitted on (SQuAD v1.1,
-SQuAD v2.0 with unanswerable questions, CoQA conversations), written here from templates."""
+SQuAD v2.0 with unanswerable questions, CoQA conversations, natural-question YAML files),
+written here from templates."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 TOWNS = [("Aldmere", "Lune", 1204, "Hugh Ashby", 3, "wool", "March", "Edith Crane"),
          ("Brackwater", "Teme", 1321, "Ralph Dunn", 5, "cheese", "June", "Oswin Hale"),
@@ -73,3 +77,25 @@ def coqa(towns: list[tuple]) -> dict:
         data.append({"source": "made-up", "story": story, "questions": questions,
                      "answers": answers})
     return {"version": "1.0", "data": data}
+
+
+def natural(towns: list[tuple], folder: Path) -> Path:
+    """A natural-questions YAML file about ``towns`` (one article file each, beside it): three
+    answerable questions a town and one its article leaves open (``answer: null``)."""
+    lines = ["questions:"]
+    for town in towns:
+        name, river, year, founder, bridges, product, month, mayor = town
+        (folder / f"{name.lower()}.txt").write_text(
+            f"{name} news\ndate 2026-01-01\n\n" + "\n\n".join(town_paragraphs(town)) + "\n",
+            encoding="utf-8")
+        asked = [(f"who started {name}", f"It was founded in {year}"),
+                 (f"{name} bridges", f"The town has {bridges} stone bridges"),
+                 (f"who runs {name} now", f"The mayor of {name} is"),
+                 (f"how many shops does {name} have", None)]
+        for question, fragment in asked:
+            answer = "null" if fragment is None else json.dumps(fragment)
+            lines.append(f"  - {{q: {json.dumps(question)}, article: {name.lower()}.txt, "
+                         f"answer: {answer}}}")
+    path = folder / "questions.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
