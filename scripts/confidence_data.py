@@ -12,7 +12,7 @@ its two best sentences (what :func:`bot.confidence_features.verdict_features` re
 - ``coqa``: CoQA conversations (all stories indexed together), asked turn by turn through
   :class:`bot.conversation.Conversation`, follow-ups included; right when the best sentence
   overlaps the turn's rationale (a turn without one is never right).
-- ``natural`` / ``natural_impossible`` (only with natural-question files for fitting, such as
+- ``natural`` / ``natural_impossible`` (natural-question files written for fitting, such as
   ``scripts/data/natural-train/questions.yaml``; never the measurement sets in ``bench/``): all
   of a file's articles indexed together, its answerable questions asked (right when the best
   sentence holds the named fragment) and its ``answer: null`` ones (on topic, never right).
@@ -55,6 +55,7 @@ EVAL = ROOT.parent / "shared" / "eval"
 SQUAD_V1 = EVAL / "squad-v1.1-dev-half-a.json"
 SQUAD_V2 = EVAL / "squad-v2.0-dev-half-a.json"
 COQA = EVAL / "coqa-dev-wikipedia-literature.json"
+NATURAL_TRAIN = ROOT / "scripts" / "data" / "natural-train" / "questions.yaml"  # ours: fit on it
 
 # bump when what this script records changes (they key the caches of SQuAD's and CoQA's replies)
 SQUAD_VERSION = 2

@@ -3,14 +3,14 @@
     python scripts/fit_confidence.py            # cross-fitted figures
     python scripts/fit_confidence.py --write    # ... and write the model
     python scripts/fit_confidence.py --reranked --write   # the model for reranked replies
-    python scripts/fit_confidence.py --natural scripts/data/natural-train/questions.yaml
+    python scripts/fit_confidence.py --natural     # without our natural training questions
 
 Replies labelled right or wrong (``scripts/confidence_data.py``: answerable SQuAD questions,
 questions about articles not indexed, SQuAD v2.0 questions their article does not answer,
-CoQA conversations with follow-ups; with ``--natural FILE...`` also the questions of
-natural-question files written for fitting, answerable and ``answer: null`` ones) are turned
-into features
-(:func:`bot.confidence_features.verdict_features`). The model is a logistic regression (L2)
+CoQA conversations with follow-ups, and the questions of natural-question files written for
+fitting, answerable and ``answer: null`` ones: ``--natural FILE...``, by default
+``scripts/data/natural-train/questions.yaml``; ``--natural`` alone for none) are turned into
+features (:func:`bot.confidence_features.verdict_features`). The model is a logistic regression (L2)
 followed by an isotonic calibration map. Figures are **cross-fitted by article**: the articles
 and stories are dealt into ``--folds`` folds, and every reply is scored by a model fitted
 without its article's fold. The threshold is the lowest cross-fitted confidence at which the
@@ -37,7 +37,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from confidence_data import COQA, SQUAD_V1, SQUAD_V2, Reply, collect, summary  # noqa: E402
+from confidence_data import (COQA, NATURAL_TRAIN, SQUAD_V1, SQUAD_V2, Reply,  # noqa: E402
+                             collect, summary)
 
 from bot.confidence import WEIGHTS_FILE  # noqa: E402
 from bot.confidence_features import verdict_features  # noqa: E402
@@ -233,6 +234,14 @@ def render(figures: dict) -> str:
     return "\n".join(lines)
 
 
+def shown(path: Path) -> str:
+    """``path`` as a command in the repository would name it."""
+    try:
+        return str(path.resolve().relative_to(NATURAL_TRAIN.parents[3]))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", type=Path, default=SQUAD_V1)
@@ -244,9 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", type=float, default=0.8)
     parser.add_argument("--ooc", type=float, default=0.03)
     parser.add_argument("--impossible-weight", type=float, default=None)
-    parser.add_argument("--natural", nargs="+", type=Path, default=[], metavar="YAML",
-                        help="also fit on these natural-question files (articles beside them), "
-                        "e.g. scripts/data/natural-train/questions.yaml")
+    parser.add_argument("--natural", nargs="*", type=Path, default=[NATURAL_TRAIN],
+                        metavar="YAML", help="also fit on these natural-question files (articles "
+                        "beside them; default: %(default)s); --natural alone: none")
     parser.add_argument("--natural-weight", type=float, default=1.0,
                         help="each natural reply weighs this many others")
     parser.add_argument("--model", default=None, help="model name or path (default: bot's)")
@@ -301,8 +310,8 @@ def main(argv: list[str] | None = None) -> None:
         "baselines_auroc_on_mix": baselines,
         "mix_precision_at_coverage_0.6": round(at[0], 4),
         "fitted_by": "python scripts/fit_confidence.py --write" + "".join(
-            f" --natural {path}" for path in args.natural) + (
-            f" --natural-weight {args.natural_weight:g}" if args.natural else ""),
+            f" --natural {shown(path)}" for path in args.natural) + (
+            f" --natural-weight {args.natural_weight:g}" if args.natural else " --natural"),
         "fitted_on": f"{datetime.date.today()}: " + "; ".join(
             f"{k} {int(np.sum(data.kind == k))}" for k in np.unique(data.kind)),
         "threshold_rule": f"lowest cross-fitted confidence with precision >= {args.precision} "

@@ -18,7 +18,9 @@ natural news questions in ``bench/data/natural/``), see docs/quality.md. ``--nat
 adds natural-question YAML files written for fitting (``scripts/data/natural-train/``; never
 the measurement sets in ``bench/data/``): their answerable questions, grouped by article like
 the rest, each weighing ``--natural-weight`` questions in the fit; the cross-validated figures
-are then also printed for each set alone.
+are then also printed for each set alone. The shipped weights are not fitted on them: on
+2026-12-02 that gained nothing measurable out of style and lost about a point held out on
+SQuAD (docs/quality.md, "Fitting on our own natural questions").
 
 Model: a linear score over the candidate parts of :mod:`index.search.features`, fitted as a listwise
 softmax (the log-likelihood of the gold sentences among each question's candidates, with an L2

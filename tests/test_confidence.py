@@ -151,11 +151,14 @@ def test_fitting_script_on_a_small_fixture(tmp_path: Path):
         [sys.executable, str(ROOT / "scripts" / "fit_confidence.py"),
          "--squad", str(tmp_path / "v1.json"), "--squad-v2", str(tmp_path / "v2.json"),
          "--coqa", str(tmp_path / "coqa.json"), "--backend", "hashing", "--model", "hashing",
-         "--folds", "4", "--precision", "0.8", "--write", "--out", str(out)],
+         "--folds", "4", "--precision", "0.8", "--write", "--out", str(out), "--natural"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     for kind, count in (("answerable", 48), ("ooc", 48), ("impossible", 16), ("coqa", 48)):
         assert f"{kind} {count}" in json.loads(out.read_text())["fitted_on"]
+    # --natural alone: none of our natural training questions (by default they are in)
+    assert "natural" not in json.loads(out.read_text())["fitted_on"]
+    assert json.loads(out.read_text())["fitted_by"].endswith("--write --natural")
     fitted = ConfidenceModel.from_json(json.loads(out.read_text()))
     figures = json.loads(out.read_text())["cross_fitted"]
     # made-up towns: each question names its town, so the model separates right from not
