@@ -16,10 +16,17 @@ the retrieval side, in two searches:
    walk on through its article). The question's own words decide *what* is asked; the
    dialogue decides *where*. A question that clearly belongs elsewhere still wins there.
 
-The first turn is asked exactly as a standalone question. Constants were tuned on the CoQA
-dev dialogues by ``scripts/tune_conversation.py``. Plain Python: the chat, ``bot ask`` (JSON
-lines with ``"conversation"``), ``bot check`` (golden ``turns:``) and ``bot eval`` on
-dialogues all use :class:`Conversation`, made by :meth:`bot.answering.Answerer.conversation`.
+The first turn is asked exactly as a standalone question, and so is a later turn that changes
+the subject: after the two searches, :mod:`bot.topic_change` decides whether the turn follows up
+the dialogue (it refers back, or nothing points elsewhere) or is a new question (another
+article's best sentence leads the topic's by far, or it names only things the dialogue never
+used). A new question is asked again alone, exactly as ``bot ask`` would, and starts the topic
+afresh: the next turns are read with it, not with the old subject (the old articles' votes fade
+to :data:`~bot.topic_change.SWITCH_FADE`). Constants were tuned on the CoQA dev dialogues by
+``scripts/tune_conversation.py`` and ``scripts/topic_switches.py``. Plain Python: the chat,
+``bot ask`` (JSON lines with ``"conversation"``), ``bot check`` (golden ``turns:``) and
+``bot eval`` on dialogues all use :class:`Conversation`, made by
+:meth:`bot.answering.Answerer.conversation`.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ import numpy as np
 from .confidence import VERDICT_DEPTH, verdict
 from .questions import clean_question
 from .topic import Topic
+from . import topic_change
+from .topic_change import SHORT_WORDS, TopicCheck, is_name, lead_of, normal
 
 if TYPE_CHECKING:  # the answering API pulls in FAISS: import it only when used
     from index.search.filters import ArticleFilter
@@ -85,6 +94,7 @@ class Reply:
     answer: Answer
     follow_up: bool = False  # read with earlier turns (False: asked as a standalone question)
     context: tuple[str, ...] = ()  # the earlier turns' key terms added to its search
+    check: TopicCheck | None = None  # a later turn's topic-change decision (None: first turn)
 
     @property
     def read_with(self) -> tuple[str, ...]:
@@ -102,21 +112,32 @@ class Conversation:
         default_factory=lambda: deque(maxlen=2))
     _topic: Topic = field(default_factory=Topic)
     _members: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
+    _on_topic: int = 0  # how many of the last turns belong to the current topic
 
     def ask(self, question: str, k: int = 3, filters: ArticleFilter | None = None) -> Reply:
-        """Answer ``question`` in the context of the earlier turns (the first turn: alone),
-        from the articles ``filters`` keeps."""
-        previous = next((t for t in reversed(self.turns) if t.answer.evidence), None)
-        if previous is None:  # exactly a standalone question (its top POOL kept for the topic)
+        """Answer ``question`` in the context of the earlier turns of its topic (the first
+        turn, and a new question that stands alone: alone), from the articles ``filters``
+        keeps."""
+        on_topic = list(self.turns)[len(self.turns) - self._on_topic:]
+        previous = next((t for t in reversed(on_topic) if t.answer.evidence), None)
+        check, leading = None, []
+        if previous is not None:
+            first = self._answer_frame(question, filters)
+            terms = context_terms(on_topic)
+            leading = self._topic.best(1)
+            hits, read = self._read(question, terms, first.filters)
+            check = _check(question, on_topic, hits, leading[0] if leading else None)
+        alone = check is None or check.stands_alone
+        if alone:  # exactly a standalone question
             first = self.answerer.ask(question, k=max(k, POOL), filters=filters)
-            evidence = first.evidence
+            evidence = first.evidence  # its top POOL kept for the topic
+            same = check is not None and bool(evidence) and bool(leading) and \
+                evidence[0].article_id == leading[0]  # the article stays: keep its votes
+            self._restart(1.0 if same else topic_change.SWITCH_FADE)
             plain = [(e.article_id, e.score) for e in evidence]
             self._vectors.append((question, None))  # embedded if a next turn needs it
-            terms: list[str] = []
+            terms = []
         else:
-            first = self._answer_frame(question, filters)
-            terms = context_terms(self.turns)
-            hits, read = self._read(question, terms, first.filters)
             plain = [(h.sentence.article, h.score) for h in hits]
             evidence = self._reorder(hits, previous.answer.evidence[0], max(k, VERDICT_DEPTH))
             # the verdict reads the question as understood (with its context) and the
@@ -126,11 +147,22 @@ class Conversation:
                                       for e in evidence[:VERDICT_DEPTH]], follow_up=True)
             first = replace(first, answered=answered, confidence=conf)
         self._topic.fade()
-        self._topic.add(plain, 1.0 if previous is None else PLAIN_SHARE)  # the ranker's scores
+        self._topic.add(plain, 1.0 if alone else PLAIN_SHARE)  # the ranker's scores
         answer = replace(first, question=question, evidence=evidence[:k])
-        reply = Reply(answer, follow_up=previous is not None, context=tuple(terms))
+        reply = Reply(answer, follow_up=not alone, context=tuple(terms), check=check)
         self.turns.append(reply)
+        self._on_topic = min(self._on_topic + 1, KEPT_TURNS)
         return reply
+
+    def _restart(self, keep: float = 0.0) -> None:
+        """Start the topic afresh: the next turns are read with this one and those after; the
+        articles' votes are kept ``keep`` times (0: forgotten)."""
+        if keep:
+            self._topic.fade(keep)
+        else:
+            self._topic.clear()
+        self._vectors.clear()
+        self._on_topic = 0
 
     def _answer_frame(self, question: str, scope: ArticleFilter | None) -> Answer:
         """An empty answer to ``question`` under ``scope``, as :meth:`Answerer.ask` frames
@@ -178,8 +210,7 @@ class Conversation:
     def clear(self) -> None:
         """Forget every turn (the next question starts a new topic)."""
         self.turns.clear()
-        self._vectors.clear()
-        self._topic.clear()
+        self._restart(0.0)
 
     def _reorder(self, hits: list[Hit], anchor: Evidence, keep: int) -> list[Evidence]:
         """The ``keep`` best of ``hits`` by the bare question's ranker score plus the topic's
@@ -212,6 +243,25 @@ class Conversation:
             while len(self._members) > 2 * TOPIC_ARTICLES:
                 self._members.popitem(last=False)
         return self._members[article]
+
+
+def _check(question: str, on_topic: list[Reply], hits: list[Hit],
+           leading: int | None) -> TopicCheck:
+    """Whether ``question`` follows up the topic's turns ``on_topic`` or stands alone
+    (:mod:`bot.topic_change`), from the bare question's ranked ``hits`` and the topic's
+    leading article."""
+    said = {normal(t) for turn in on_topic for t in key_terms(turn.answer.question)}
+    said |= {normal(t) for turn in on_topic if turn.answer.evidence
+             for t in key_terms(turn.answer.evidence[0].text)}
+    terms = key_terms(question)
+    opening = words(question)[:1]
+    names = [t for t in terms if is_name(t) and [t] != opening]
+    return TopicCheck(
+        refers_back=is_follow_up(question) or (len(words(question)) <= SHORT_WORDS
+                                               and not names),
+        lead=lead_of([(h.sentence.article, h.score) for h in hits], leading),
+        new_names=tuple(t for t in names if normal(t) not in said),
+        shared=tuple(t for t in terms if normal(t) in said))
 
 
 def _every(also: np.ndarray) -> int:

@@ -28,10 +28,10 @@ class Topic:
         self.scores: dict[int, float] = {}
         self.unreached = 0.0  # the score of an article no search has reached
 
-    def fade(self) -> None:
-        """One turn older: every earlier turn counts :data:`DECAY` times less."""
-        self.scores = {a: s * DECAY for a, s in self.scores.items()}
-        self.unreached *= DECAY
+    def fade(self, factor: float = DECAY) -> None:
+        """One turn older: every earlier turn counts ``factor`` (:data:`DECAY`) times less."""
+        self.scores = {a: s * factor for a, s in self.scores.items()}
+        self.unreached *= factor
 
     def add(self, ranked: Iterable[tuple[int, float]], share: float = 1.0) -> None:
         """Add one search's best candidates, ``(article id, ranker score)`` each (``share``:

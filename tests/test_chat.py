@@ -196,6 +196,21 @@ async def test_follow_up_is_read_with_the_previous_turn(app: ChatApp) -> None:
 
 
 @pilot_test
+async def test_a_new_question_is_shown_read_alone(app: ChatApp) -> None:
+    """Changing the subject: the turn shows no follow-up context, and says why it was read
+    alone."""
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await ask(pilot, "Who did Acme sign a partnership with in 2015?")
+        view = await ask(pilot, "Where is the Umbrella factory?")
+        assert not view.turn.reply.follow_up
+        verdict = plain(view.query_one(".verdict"))
+        assert "follow-up" not in verdict
+        assert "new question: read alone (" in verdict
+        assert "Umbrella factory in Raccoon City" in plain(cards(view)[0])
+
+
+@pilot_test
 async def test_keys_move_between_evidence_and_open_the_article(app: ChatApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.ready)

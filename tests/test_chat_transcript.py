@@ -58,7 +58,7 @@ def test_every_front_end_words_the_verdict_the_same() -> None:
     said = []
     for answer in answers:
         chat = verdict_text(SimpleNamespace(answer=answer, reply=SimpleNamespace(
-            follow_up=False, context=()))).plain
+            follow_up=False, context=(), check=None))).plain
         assert f"\n{chat}\n" in transcript([_Turn(answer)])  # the saved chat says it too
         assert chat in unstyle(render(answer))  # and bot ask
         said.append(chat)

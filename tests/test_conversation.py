@@ -114,3 +114,50 @@ def test_follow_ups_on_the_seed_article_with_the_real_model(seed_index: Path,
     ended = chat.ask("When did it end?", k=3)
     assert any(e.text.startswith("The deal between the two companies reportedly expired in "
                                  "2021") for e in ended.answer.evidence[:2])
+
+
+def test_a_new_question_in_a_dialogue_is_read_alone(partners_index: Path) -> None:
+    """Changing the subject: a question naming the other article's subject, and nothing the
+    dialogue said, is answered as if asked alone (and starts a new topic); a pronoun after it
+    follows the new topic, not the old one."""
+    from bot.answering import Answerer
+
+    answerer = Answerer.open(partners_index)
+    chat = Conversation(answerer)
+    chat.ask("Who did Acme sign a partnership with in 2015?", k=3)
+    ended = chat.ask("When did it end?", k=3)
+    assert ended.follow_up and "acme" in ended.answer.evidence[0].source
+
+    question = "Where is the Umbrella factory?"
+    alone = answerer.ask(question, k=3)
+    switched = chat.ask(question, k=3)
+    assert not switched.follow_up and switched.read_with == ()
+    assert "umbrella" in switched.answer.evidence[0].source
+    assert [e.sentence_id for e in switched.answer.evidence] == \
+        [e.sentence_id for e in alone.evidence]
+    assert (switched.answer.answered, switched.answer.confidence) == \
+        (alone.answered, alone.confidence)
+
+    closed = chat.ask("Why did it close?", k=3)
+    assert closed.follow_up and "Umbrella" in closed.read_with
+    assert not {"Acme", "Globex", "partnership"} & set(closed.read_with)
+    assert "umbrella" in closed.answer.evidence[0].source
+
+
+@pytest.mark.slow
+def test_a_change_of_subject_on_the_seed_article_is_answered_as_alone(seed_index: Path,
+                                                                      real_encoder) -> None:
+    """"Who runs Xiaomi?" after "Where is Leica's headquarters?" is a new question: read with
+    the first, it was answered (0.82) from a sentence about Leica's partners; alone it is
+    not answered, and that is what the dialogue shows now."""
+    from bot.answering import Answerer
+
+    answerer = Answerer.open(seed_index, encoder=real_encoder)
+    chat = answerer.conversation()
+    chat.ask("Where is Leica's headquarters?", k=3)
+    reply = chat.ask("Who runs Xiaomi?", k=3)
+    alone = answerer.ask("Who runs Xiaomi?", k=3)
+    assert not reply.follow_up and reply.read_with == ()
+    assert [e.text for e in reply.answer.evidence] == [e.text for e in alone.evidence]
+    assert (reply.answer.answered, reply.answer.confidence) == \
+        (alone.answered, alone.confidence)

@@ -169,9 +169,13 @@ class TurnView(Vertical):
 
 
 def verdict_text(turn: "Turn") -> Text:
-    """``Answered`` / ``Not answered`` line, with the follow-up context when there was one."""
+    """``Answered`` / ``Not answered`` line, with the follow-up context when there was one, or
+    why a later turn was read alone (a new question: bot/topic_change.py)."""
     text = Text(verdict(turn.answer))
     if turn.reply.follow_up:
         context = ", ".join(printable(t) for t in turn.reply.context)
         text.append(f"\nfollow-up: read with the previous turn ({context})", style="italic")
+    elif turn.reply.check is not None:
+        text.append(f"\nnew question: read alone ({printable(turn.reply.check.reason)})",
+                    style="italic")
     return text

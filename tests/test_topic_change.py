@@ -1,0 +1,34 @@
+"""The topic-change decision of a later conversation turn (bot/topic_change.py)."""
+
+from __future__ import annotations
+
+from bot.topic_change import SWITCH_LEAD, TopicCheck, lead_of, normal
+
+
+def test_lead_is_how_far_another_article_leads_the_topics_best_sentence() -> None:
+    hits = [(7, 12.0), (3, 9.5), (3, 4.0), (5, 1.0)]
+    assert lead_of(hits, 3) == 2.5
+    assert lead_of(hits, 7) == 0.0  # the topic's article leads
+    assert lead_of(hits, 9) == 11.0  # the topic's article is not among them: over the lowest
+    assert lead_of(hits, None) == lead_of([], 3) == 0.0
+
+
+def test_a_question_that_refers_back_is_a_follow_up_whatever_else_points_away() -> None:
+    far = SWITCH_LEAD + 10
+    assert not TopicCheck(refers_back=True, lead=far, new_names=("Xiaomi",)).stands_alone
+    assert TopicCheck(refers_back=False, lead=far).stands_alone
+    assert "another article leads" in TopicCheck(refers_back=False, lead=far).reason
+
+
+def test_a_new_name_makes_a_new_question_only_when_nothing_is_shared() -> None:
+    new = TopicCheck(refers_back=False, lead=0.0, new_names=("Xiaomi",))
+    assert new.stands_alone and new.reason == "names Xiaomi, new to the dialogue"
+    assert not TopicCheck(refers_back=False, lead=0.0, new_names=("Xiaomi",),
+                          shared=("partner",)).stands_alone
+    assert not TopicCheck(refers_back=False, lead=SWITCH_LEAD).stands_alone
+
+
+def test_words_are_compared_without_possessives_or_plurals() -> None:
+    assert normal("Leica's") == normal("leica") == "leica"
+    assert normal("Partners") == normal("partner")
+    assert normal("Glass") == "glass"
