@@ -179,7 +179,8 @@ def main() -> None:
                         help="also fit on these natural-question files (their articles beside "
                         "them), e.g. scripts/data/natural-train/questions.yaml")
     parser.add_argument("--natural-weight", type=float, default=1.0,
-                        help="each natural question counts this many times in the fit")
+                        help="each natural question counts this many times in the fit "
+                        "(0: reported, cross-validated, but not fitted on)")
     parser.add_argument("--features", default=",".join(FEATURES),
                         help="comma-separated parts to use (default: all)")
     parser.add_argument("--folds", type=int, default=4)
@@ -197,8 +198,8 @@ def main() -> None:
         raise SystemExit(f"error: unknown features {sorted(unknown)}")
     if args.write and args.fit_half:
         raise SystemExit("error: --write fits on all articles; leave out --fit-half")
-    if args.natural_weight <= 0:
-        raise SystemExit("error: --natural-weight must be above 0")
+    if args.natural_weight < 0:
+        raise SystemExit("error: --natural-weight must not be negative")
     columns = [FEATURES.index(f) for f in names]
     spec = EncoderSpec.from_env(args.model, args.backend)
     sets = [("SQuAD", load_half_a(args.squad))]

@@ -77,6 +77,7 @@ def test_two_turn_sets_of_one_coqa_file_each_get_their_own_candidates(tmp_path: 
 @pytest.mark.parametrize("args, message", [
     (("--write", "--fit-half", "even"), "--write fits on all articles"),
     (("--features", "dense,nonsense"), "unknown features ['nonsense']"),
+    (("--natural-weight", "-1"), "--natural-weight must not be negative"),
 ])
 def test_contradictory_or_unknown_options_are_refused(tmp_path: Path, args, message):
     run = train(tmp_path, *args)
