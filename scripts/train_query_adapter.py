@@ -68,13 +68,15 @@ class DenseSet:
     article: np.ndarray  # (Q,) article position of each question
     bm25: np.ndarray  # (Q,) plain BM25's rank of the first gold sentence (the reference)
     own_candidates: bool = False
+    weight: float = 1.0  # each question's weight in the fit
 
     def subset(self, keep: np.ndarray) -> "DenseSet":
         """The questions where ``keep`` is True (the sentences all stay)."""
         picked = np.flatnonzero(keep)
         return DenseSet(self.name, self.questions[picked], self.sentences,
                         self.sentence_article, [self.gold[i] for i in picked],
-                        self.article[picked], self.bm25[picked], self.own_candidates)
+                        self.article[picked], self.bm25[picked], self.own_candidates,
+                        self.weight)
 
 
 def dense_set(name: str, path: "str | Path | SquadSet", spec: EncoderSpec) -> DenseSet:
@@ -153,8 +155,8 @@ def fit_adapter(parts: list[tuple[DenseSet, np.ndarray]], kind: str = "full",
         usable = target.any(1)
         data.append((torch.tensor(ds.questions, dtype=torch.float32)[usable],
                      torch.tensor(ds.sentences[columns], dtype=torch.float32),
-                     target[usable]))
-    count = sum(len(q) for q, _, _ in data)
+                     target[usable], ds.weight))
+    count = sum(len(q) * weight for q, _, _, weight in data)
     if kind == "full":
         params = [torch.zeros(dim, dim, dtype=torch.float32, requires_grad=True)]
     elif kind == "diagonal":
@@ -179,13 +181,13 @@ def fit_adapter(parts: list[tuple[DenseSet, np.ndarray]], kind: str = "full",
         optimiser.zero_grad()
         W = eye + delta()
         loss = torch.zeros((), dtype=torch.float32)
-        for questions, sentences, target in data:
+        for questions, sentences, target, weight in data:
             mapped = questions @ W.T
             mapped = mapped / mapped.norm(dim=1, keepdim=True).clamp_min(1e-12)
             logits = mapped @ sentences.T / temperature
             every = torch.logsumexp(logits, 1)
             gold = torch.logsumexp(logits.masked_fill(~target, -torch.inf), 1)
-            loss = loss + (every - gold).sum()
+            loss = loss + weight * (every - gold).sum()
         loss = loss / count + pull * (W - eye).pow(2).sum()
         loss.backward()
         return loss
@@ -265,6 +267,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", default=str(HALF_A), help="'' for CoQA alone")
     parser.add_argument("--coqa", default=str(COQA), help="'' for SQuAD alone")
+    parser.add_argument("--natural", default="",
+                        help="also fit on this natural-questions YAML "
+                             "(scripts/data/natural-train/questions.yaml)")
+    parser.add_argument("--natural-weight", type=float, default=1.0,
+                        help="weight of each --natural question against one SQuAD/CoQA one")
     parser.add_argument("--kind", choices=("full", "diagonal", "low-rank"), default="full")
     parser.add_argument("--rank", type=int, default=32, help="for --kind low-rank")
     parser.add_argument("--pull", type=float, default=0.03,
@@ -283,6 +290,9 @@ def main() -> None:
     sets = [dense_set("SQuAD", args.squad, spec)] if str(args.squad) else []
     if args.coqa:
         sets.append(dense_set("CoQA", load_coqa_turns(args.coqa, 1), spec))
+    if args.natural:
+        sets.append(dense_set("natural-train", args.natural, spec))
+        sets[-1].weight = args.natural_weight
     print(f"fitting sets: {', '.join(f'{d.name} {len(d.gold)}' for d in sets)}; {options}")
     if not args.no_cross_fit:
         held = cross_fit(sets, options)

@@ -76,14 +76,17 @@ def test_the_script_cross_fits_and_reports_a_set_it_never_saw(tmp_path: Path):
     run = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "train_query_adapter.py"),
          "--squad", str(tmp_path / "squad.json"), "--coqa", str(tmp_path / "coqa.json"),
-         "--report", str(tmp_path / "other.json"), "--backend", "hashing", "--model", "hashing",
-         "--iterations", "20"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+         "--natural", str(ROOT / "scripts" / "data" / "natural-train" / "questions.yaml"),
+         "--natural-weight", "2", "--report", str(tmp_path / "other.json"),
+         "--backend", "hashing", "--model", "hashing", "--iterations", "20"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
     # 8 towns: 48 SQuAD questions; CoQA: every turn whose rationale lies in one sentence
     assert lines[0].startswith("fitting sets: SQuAD 48, CoQA ")
-    assert [line.split(":")[0] for line in lines[1:3]] == ["cross-fitted SQuAD",
-                                                           "cross-fitted CoQA"]
+    assert ", natural-train " in lines[0]
+    assert [line.split(":")[0] for line in lines[1:4]] == [
+        "cross-fitted SQuAD", "cross-fitted CoQA", "cross-fitted natural-train"]
     report = next(line for line in lines if line.startswith("out of style other.json (12)"))
     adapted, plain, bm25 = (float(part.split("P@1 ")[1].split()[0])
                             for part in report.split("; plain "))
