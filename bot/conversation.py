@@ -113,6 +113,8 @@ class Conversation:
     _topic: Topic = field(default_factory=Topic)
     _members: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
     _on_topic: int = 0  # how many of the last turns belong to the current topic
+    _said: deque[frozenset[str]] = field(  # each turn's words, as bot.topic_change compares them
+        default_factory=lambda: deque(maxlen=KEPT_TURNS))
 
     def ask(self, question: str, k: int = 3, filters: ArticleFilter | None = None) -> Reply:
         """Answer ``question`` in the context of the earlier turns of its topic (the first
@@ -126,7 +128,8 @@ class Conversation:
             terms = context_terms(on_topic)
             leading = self._topic.best(1)
             hits, read = self._read(question, terms, first.filters)
-            check = _check(question, on_topic, hits, leading[0] if leading else None)
+            said = set().union(*list(self._said)[len(self._said) - len(on_topic):])
+            check = _check(question, said, hits, leading[0] if leading else None)
         alone = check is None or check.stands_alone
         if alone:  # exactly a standalone question
             first = self.answerer.ask(question, k=max(k, POOL), filters=filters)
@@ -151,6 +154,7 @@ class Conversation:
         answer = replace(first, question=question, evidence=evidence[:k])
         reply = Reply(answer, follow_up=not alone, context=tuple(terms), check=check)
         self.turns.append(reply)
+        self._said.append(_said(reply))
         self._on_topic = min(self._on_topic + 1, KEPT_TURNS)
         return reply
 
@@ -210,6 +214,7 @@ class Conversation:
     def clear(self) -> None:
         """Forget every turn (the next question starts a new topic)."""
         self.turns.clear()
+        self._said.clear()
         self._restart(0.0)
 
     def _reorder(self, hits: list[Hit], anchor: Evidence, keep: int) -> list[Evidence]:
@@ -245,14 +250,17 @@ class Conversation:
         return self._members[article]
 
 
-def _check(question: str, on_topic: list[Reply], hits: list[Hit],
-           leading: int | None) -> TopicCheck:
-    """Whether ``question`` follows up the topic's turns ``on_topic`` or stands alone
-    (:mod:`bot.topic_change`), from the bare question's ranked ``hits`` and the topic's
+def _said(turn: Reply) -> frozenset[str]:
+    """The words a turn put into the dialogue: its question's and its best sentence's content
+    words (:func:`bot.topic_change.normal`)."""
+    shown = turn.answer.evidence[0].text if turn.answer.evidence else ""
+    return frozenset(normal(t) for t in key_terms(f"{turn.answer.question} {shown}"))
+
+
+def _check(question: str, said: set[str], hits: list[Hit], leading: int | None) -> TopicCheck:
+    """Whether ``question`` follows up a topic whose turns used the words ``said`` or stands
+    alone (:mod:`bot.topic_change`), from the bare question's ranked ``hits`` and the topic's
     leading article."""
-    said = {normal(t) for turn in on_topic for t in key_terms(turn.answer.question)}
-    said |= {normal(t) for turn in on_topic if turn.answer.evidence
-             for t in key_terms(turn.answer.evidence[0].text)}
     terms = key_terms(question)
     opening = words(question)[:1]
     names = [t for t in terms if is_name(t) and [t] != opening]

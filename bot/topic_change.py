@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 SWITCH_LEAD = 7.0  # ranker-score lead (log-odds) of another article's best sentence
-SWITCH_FADE = 0.3  # how much of the old topic a new question in another article keeps
+SWITCH_FADE = 0.6  # how much of the old topic a new question in another article keeps
 NEW_NAMES = True  # a question naming only things new to the dialogue is a new one
 SHORT_WORDS = 3  # a question of at most this many words leans on the dialogue
 _CAPITALISED = re.compile(r"[A-Z]")
