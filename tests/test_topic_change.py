@@ -32,3 +32,14 @@ def test_words_are_compared_without_possessives_or_plurals() -> None:
     assert normal("Leica's") == normal("leica") == "leica"
     assert normal("Partners") == normal("partner")
     assert normal("Glass") == "glass"
+
+
+def test_the_short_question_rule_reads_the_constant_when_asked(monkeypatch) -> None:  # noqa: ANN001
+    """scripts/topic_switches.py --set SHORT_WORDS=N changes bot.topic_change's constant: the
+    conversation's check must read it then, not a copy taken at import."""
+    from bot import topic_change
+    from bot.conversation import _check
+
+    assert _check("In what city?", set(), [], None).refers_back
+    monkeypatch.setattr(topic_change, "SHORT_WORDS", 2)
+    assert not _check("In what city?", set(), [], None).refers_back
