@@ -124,12 +124,6 @@ def cross_validated_ranks(data: Candidates, columns: list[int], l2: float, folds
     return held
 
 
-def cross_validate(data: Candidates, columns: list[int], l2: float,
-                   folds: int) -> dict[str, float]:
-    """Held-out figures with the articles split into ``folds`` groups."""
-    return summary(cross_validated_ranks(data, columns, l2, folds))
-
-
 def choose_l2(data: Candidates, columns: list[int], penalties: list[float], folds: int,
               label: str = "", weight: np.ndarray | None = None
               ) -> tuple[float, dict[str, float], np.ndarray]:
