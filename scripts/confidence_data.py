@@ -250,7 +250,9 @@ def collect(encoder: Encoder, spec: EncoderSpec, v1: Path = SQUAD_V1, v2: Path |
             v1_set = v1_set.subset(list(range(min(articles, len(v1_set.articles)))))
         return squad_replies(v1_set, load_squad(v2) if v2 else None, encoder, spec)
 
-    replies = cached([p for p in (v1, v2) if p is not None], _code_key(SQUAD_VERSION), squad)
+    vectors = ROOT / "scripts" / "ranker_data.py"  # how the questions are embedded
+    replies = cached([p for p in (v1, v2) if p is not None], _code_key(SQUAD_VERSION, vectors),
+                     squad)
     if coqa is not None:
         replies += cached([coqa], _code_key(COQA_VERSION, *(
             ROOT / "bot" / name for name in ("conversation.py", "topic.py", "topic_change.py",
@@ -258,7 +260,7 @@ def collect(encoder: Encoder, spec: EncoderSpec, v1: Path = SQUAD_V1, v2: Path |
                           lambda: coqa_replies(coqa, encoder, spec, stories))
     for number, path in enumerate(natural):
         beside = sorted(p for p in path.parent.iterdir() if p.suffix == ".txt")
-        replies += cached([path, *beside], _code_key(NATURAL_VERSION) + str(number),
+        replies += cached([path, *beside], _code_key(NATURAL_VERSION, vectors) + str(number),
                           lambda: natural_replies(path, number, encoder, spec))
     return replies
 

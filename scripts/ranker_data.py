@@ -29,6 +29,7 @@ from index.search.searcher import Pool, Searcher
 ROOT = Path(__file__).resolve().parent.parent
 HALF_A = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-half-a.json"
 COQA = ROOT.parent / "shared" / "eval" / "coqa-dev-wikipedia-literature.json"
+QUESTION_VECTORS = "single"  # how questions are embedded (in the cache keys): one at a time
 SELF_CONTAINED_WORDS = 5  # CoQA turns this long mostly read alone (the fitting scripts keep them)
 
 
@@ -62,14 +63,19 @@ def stack(parts: list[Candidates]) -> Candidates:
 
 
 def question_vectors(squad: SquadSet, encoder, work_dir: Path) -> np.ndarray:
-    """All questions embedded (batched), cached in ``work_dir``."""
+    """All questions embedded one at a time, as ``bot ask`` embeds a question (the int8
+    model's activations are scaled per batch, so a batch's vectors differ slightly: cosine
+    0.987-0.993 to the served ones), cached in ``work_dir``."""
     texts = [clean_question(q.text) for q in squad.questions]
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = work_dir / f"questions-{key}.npy"
+    path = work_dir / f"questions-{QUESTION_VECTORS}-{key}.npy"
     if path.exists():
         return np.load(path)
+    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     with progress_bar(len(texts), "embedding questions", unit="question") as bar:
-        vectors = encoder.encode(texts, progress=bar.update)
+        for row, text in enumerate(texts):
+            vectors[row] = encoder.encode_query(text)
+            bar.update(1)
     np.save(path, vectors)
     return vectors
 
@@ -80,7 +86,7 @@ def collect(squad: SquadSet, spec: EncoderSpec | None = None,
     code = "".join((ROOT / "index" / name).read_text(encoding="utf-8") for name in
                    ("search/features.py", "search/answer_types.py", "search/term_match.py",
                     "search/searcher.py", "indexer.py", "store/sentence_table.py",
-                    "store/title_terms.py"))
+                    "store/title_terms.py")) + QUESTION_VECTORS
     # keyed by the questions too: one file's sets (CoQA turns of >= 1 or >= 5 words) share
     # a work directory (the same articles, one index) but not their candidates
     asked = "".join(f"{q.text}\n{q.article} {q.answer_starts}\n" for q in squad.questions)
