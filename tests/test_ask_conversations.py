@@ -155,3 +155,15 @@ def test_a_sharded_index_answers_conversations_too(tmp_path: Path):
     out = objects(run)
     assert "Acme" in out[1]["read_with"]
     assert out[1]["answers"][0]["source"].endswith("acme.txt")
+
+
+def test_a_new_subject_in_a_conversation_is_answered_as_alone(indexed: Path):
+    """A turn that changes the subject shows no earlier terms and the standalone answer."""
+    new = "Where is the Umbrella factory?"
+    run = ask(indexed, [turn(ACME_FIRST, "a"), turn(FOLLOW_UP, "a"), turn(new, "a"), new],
+              "--json")
+    assert run.returncode == 0, run.stderr
+    first, follow_up, switched, alone = objects(run)
+    assert "Acme" in follow_up["read_with"]
+    assert switched["read_with"] == []
+    assert {k: v for k, v in switched.items() if k not in ("conversation", "read_with")} == alone
