@@ -148,7 +148,7 @@ def test_a_new_question_in_a_dialogue_is_read_alone(partners_index: Path) -> Non
 def test_a_change_of_subject_on_the_seed_article_is_answered_as_alone(seed_index: Path,
                                                                       real_encoder) -> None:
     """"Who runs Xiaomi?" after "Where is Leica's headquarters?" is a new question: read with
-    the first, it was answered (0.81) from a sentence about Leica's partners; alone it is
+    the first, it was answered (0.83) from a sentence about Leica's partners; alone it is
     not answered, and that is what the dialogue shows now."""
     from bot.answering import Answerer
 
