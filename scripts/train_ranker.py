@@ -7,6 +7,8 @@
     python scripts/train_ranker.py --features dense,lexical,passage   # an ablation
     python scripts/train_ranker.py --natural scripts/data/natural-train/questions.yaml \
         --natural-weight 5                          # + our natural-question training set
+    python scripts/train_ranker.py --report ../shared/eval/wikiqa-dev.tsv \
+        bench/data/natural/questions.yaml   # + sets never fitted on, right first pooled
 
 Data: SQuAD v1.1 dev half-a's questions and **every turn** of the CoQA dev stories
 (``--coqa-min-words 1``; follow-ups such as "What did he do?" included, each asked alone).
@@ -47,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ranker_data import (COQA, HALF_A, Candidates, collect, load_coqa_turns,  # noqa: E402
                          load_half_a, load_natural_set, stack)
 
+from bot.evaluation.formats import load_eval_set  # noqa: E402
 from bot.evaluation.squad import SquadSet  # noqa: E402
 from index.embed.encoders import EncoderSpec  # noqa: E402
 from index.search.features import FEATURES  # noqa: E402
@@ -156,6 +159,31 @@ def held_out_report(name: str, data: Candidates, columns: list[int], w: np.ndarr
         print(f"held out, {name}: {label} {render(summary(alone))}")
 
 
+def out_of_style_report(paths: list[Path], columns: list[int], w: np.ndarray,
+                        spec: EncoderSpec) -> None:
+    """:func:`held_out_report` for each set never fitted on (``bot eval``'s question files:
+    WikiQA, natural-question YAML), each on candidates from its own index, then the right-first
+    counts pooled over them for the ranker, plain dense and plain BM25."""
+    right = {"ranker": 0, "plain dense": 0, "plain BM25": 0}
+    total = 0
+    for path in paths:
+        loaded = load_eval_set(path)
+        if not isinstance(loaded, SquadSet):
+            raise SystemExit(f"error: --report {path}: a question file, not dialogues")
+        data = collect(loaded, spec)
+        held_out_report(f"{path.name} (never fitted on)", data, columns, w)
+        every = np.arange(data.questions())
+        for label, (used, weights) in (
+                ("ranker", (columns, w)),
+                ("plain dense", ([FEATURES.index("dense")], np.ones(1))),
+                ("plain BM25", ([FEATURES.index("lexical")], np.ones(1)))):
+            right[label] += int(np.sum(ranks(data, every, used, weights) == 1))
+        total += data.questions()
+    if paths:
+        print(f"out of style, pooled ({total} questions): right first "
+              + ", ".join(f"{label} {count}" for label, count in right.items()))
+
+
 def natural_name(path: Path) -> str:
     """How a natural-question file is named in the figures: its folder for a
     ``questions.yaml`` (``natural-train``), else its own name."""
@@ -175,6 +203,9 @@ def main() -> None:
     parser.add_argument("--natural-weight", type=float, default=1.0,
                         help="each natural question counts this many times in the fit "
                         "(0: reported, cross-validated, but not fitted on)")
+    parser.add_argument("--report", nargs="+", type=Path, default=[], metavar="FILE",
+                        help="sets never fitted on (WikiQA TSV, natural-question YAML): each "
+                        "ranked with the weights fitted on all, and right first pooled")
     parser.add_argument("--features", default=",".join(FEATURES),
                         help="comma-separated parts to use (default: all)")
     parser.add_argument("--folds", type=int, default=4)
@@ -231,6 +262,7 @@ def main() -> None:
     print("weights:", json.dumps(weights))
     for name, part in held:
         held_out_report(f"{name} {'odd' if fit_parity == 0 else 'even'} half", part, columns, w)
+    out_of_style_report(args.report, columns, w, spec)
     if args.write:
         squad_used = "SQuAD v1.1 dev half-a" if args.squad == HALF_A else \
             f"SQuAD {args.squad.name}"

@@ -120,3 +120,20 @@ def test_fit_on_one_half_holds_out_the_other_half_of_the_natural_articles(tmp_pa
         "held out, natural-train odd half (12 questions): ranker",
         "held out, natural-train odd half: plain dense",
         "held out, natural-train odd half: plain BM25"]
+
+
+def test_sets_never_fitted_on_are_reported_and_their_right_first_pooled(tmp_path: Path):
+    folder = tmp_path / "other"
+    folder.mkdir()
+    other = fx.natural(fx.TOWNS[:4], folder)
+    run = train(tmp_path, "--report", str(other), str(other))
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    ranker = next(line for line in lines if line.startswith(
+        f"held out, {other.name} (never fitted on) (12 questions): ranker"))
+    pooled = next(line for line in lines if line.startswith("out of style, pooled"))
+    right = round(figures(ranker)["p@1"] * 12)
+    assert pooled.startswith("out of style, pooled (24 questions): right first ranker "
+                             f"{2 * right}, plain dense ")
+    refused = train(tmp_path, "--report", str(tmp_path / "coqa.json"))
+    assert refused.returncode != 0 and "a question file, not dialogues" in refused.stderr
