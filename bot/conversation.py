@@ -132,13 +132,15 @@ class Conversation:
             check = _check(question, said, hits, leading[0] if leading else None)
         alone = check is None or check.stands_alone
         if alone:  # exactly a standalone question
+            # a new question was embedded by _read: keep its vector past the restart
+            asked = self._vectors[-1] if check is not None else (question, None)
             first = self.answerer.ask(question, k=max(k, POOL), filters=filters)
             evidence = first.evidence  # its top POOL kept for the topic
             same = check is not None and bool(evidence) and bool(leading) and \
                 evidence[0].article_id == leading[0]  # the article stays: keep its votes
             self._restart(1.0 if same else topic_change.SWITCH_FADE)
             plain = [(e.article_id, e.score) for e in evidence]
-            self._vectors.append((question, None))  # embedded if a next turn needs it
+            self._vectors.append(asked)  # embedded (if not yet) when a next turn needs it
             terms = []
         else:
             plain = [(h.sentence.article, h.score) for h in hits]
