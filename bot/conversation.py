@@ -113,8 +113,6 @@ class Conversation:
     _topic: Topic = field(default_factory=Topic)
     _members: OrderedDict[int, np.ndarray] = field(default_factory=OrderedDict)
     _on_topic: int = 0  # how many of the last turns belong to the current topic
-    _said: deque[frozenset[str]] = field(  # each turn's words, as bot.topic_change compares them
-        default_factory=lambda: deque(maxlen=KEPT_TURNS))
 
     def ask(self, question: str, k: int = 3, filters: ArticleFilter | None = None) -> Reply:
         """Answer ``question`` in the context of the earlier turns of its topic (the first
@@ -128,7 +126,7 @@ class Conversation:
             terms = context_terms(on_topic)
             leading = self._topic.best(1)
             hits, read = self._read(question, terms, first.filters)
-            said = set().union(*list(self._said)[len(self._said) - len(on_topic):])
+            said = set().union(*(_said(turn) for turn in on_topic))
             check = _check(question, said, hits, leading[0] if leading else None)
         alone = check is None or check.stands_alone
         if alone:  # exactly a standalone question
@@ -156,7 +154,6 @@ class Conversation:
         answer = replace(first, question=question, evidence=evidence[:k])
         reply = Reply(answer, follow_up=not alone, context=tuple(terms), check=check)
         self.turns.append(reply)
-        self._said.append(_said(reply))
         self._on_topic = min(self._on_topic + 1, KEPT_TURNS)
         return reply
 
@@ -216,7 +213,6 @@ class Conversation:
     def clear(self) -> None:
         """Forget every turn (the next question starts a new topic)."""
         self.turns.clear()
-        self._said.clear()
         self._restart(0.0)
 
     def _reorder(self, hits: list[Hit], anchor: Evidence, keep: int) -> list[Evidence]:
