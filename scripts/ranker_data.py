@@ -63,10 +63,14 @@ def stack(parts: list[Candidates]) -> Candidates:
 
 
 def question_vectors(squad: SquadSet, encoder, work_dir: Path) -> np.ndarray:
-    """All questions embedded one at a time, as ``bot ask`` embeds a question (the int8
+    """All questions, cleaned as ``bot ask`` cleans them, embedded by :func:`text_vectors`."""
+    return text_vectors([clean_question(q.text) for q in squad.questions], encoder, work_dir)
+
+
+def text_vectors(texts: list[str], encoder, work_dir: Path) -> np.ndarray:
+    """``texts`` embedded one at a time, as ``bot ask`` embeds a question (the int8
     model's activations are scaled per batch, so a batch's vectors differ slightly: cosine
     0.987-0.993 to the served ones), cached in ``work_dir``."""
-    texts = [clean_question(q.text) for q in squad.questions]
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     path = work_dir / f"questions-{QUESTION_VECTORS}-{key}.npy"
     if path.exists():

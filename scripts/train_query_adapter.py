@@ -29,7 +29,6 @@ Nothing is written but the caches (question vectors beside each work directory's
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ranker_data import COQA, HALF_A, load_coqa_turns  # noqa: E402
+from ranker_data import COQA, HALF_A, load_coqa_turns, text_vectors  # noqa: E402
 
 from bot.evaluation.coqa import CoqaSet  # noqa: E402
 from bot.evaluation.dialogues import gold_of  # noqa: E402
@@ -46,7 +45,7 @@ from bot.evaluation.formats import load_eval_set  # noqa: E402
 from bot.evaluation.runner import _gold, index_articles, work_dir_for  # noqa: E402
 from bot.evaluation.squad import SquadSet  # noqa: E402
 from bot.questions import clean_question  # noqa: E402
-from index.embed.encoders import Encoder, EncoderSpec, load_encoder  # noqa: E402
+from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ",".join(str(p) for p in (
@@ -105,7 +104,7 @@ def dense_set(name: str, path: "str | Path | SquadSet", spec: EncoderSpec) -> De
     gold = [np.array(sorted(g), dtype=np.int64) for _, _, g in asked]
     bm25 = np.array([first_rank(indexed.searcher.bm25.scores(t), g) for t, g in zip(texts, gold)],
                     dtype=np.int64)
-    return DenseSet(name, query_vectors(texts, encoder, work_dir), sentences, sentence_article,
+    return DenseSet(name, text_vectors(texts, encoder, work_dir), sentences, sentence_article,
                     gold, np.array([a for _, a, _ in asked], dtype=np.int64), bm25,
                     bool(getattr(loaded, "own_candidates", False)))
 
@@ -113,19 +112,6 @@ def dense_set(name: str, path: "str | Path | SquadSet", spec: EncoderSpec) -> De
 def first_rank(scores: np.ndarray, gold: np.ndarray) -> int:
     """1-based rank of the best-scored gold item (ties counted in its favour)."""
     return 1 + int(np.sum(scores > scores[gold].max()))
-
-
-def query_vectors(texts: list[str], encoder: Encoder, work_dir: Path) -> np.ndarray:
-    """Each question embedded alone, as ``bot ask`` embeds it (a batch can round the int8
-    model's activations differently); cached in ``work_dir``."""
-    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = work_dir / f"query-vectors-{key}.npy"
-    if path.exists():
-        return np.load(path)
-    vectors = np.stack([encoder.encode_query(t) for t in texts]).astype(np.float32) if texts else \
-        np.zeros((0, encoder.dim), dtype=np.float32)
-    np.save(path, vectors)
-    return vectors
 
 
 def adapt(questions: np.ndarray, W: np.ndarray) -> np.ndarray:
