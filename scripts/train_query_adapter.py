@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ranker_data import COQA, HALF_A, load_coqa_turns, text_vectors  # noqa: E402
+from ranker_data import (COQA, HALF_A, load_coqa_turns, load_natural_set,  # noqa: E402
+                         text_vectors)
 
 from bot.evaluation.coqa import CoqaSet  # noqa: E402
 from bot.evaluation.dialogues import gold_of  # noqa: E402
@@ -277,7 +278,7 @@ def main() -> None:
     if args.coqa:
         sets.append(dense_set("CoQA", load_coqa_turns(args.coqa, 1), spec))
     if args.natural:
-        sets.append(dense_set("natural-train", args.natural, spec))
+        sets.append(dense_set("natural-train", load_natural_set(args.natural), spec))
         sets[-1].weight = args.natural_weight
     print(f"fitting sets: {', '.join(f'{d.name} {len(d.gold)}' for d in sets)}; {options}")
     if not args.no_cross_fit:
