@@ -23,6 +23,8 @@ from .confidence import VERDICT_DEPTH, model, verdict
 from .questions import DEFAULT_K, clean_question
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .conversation import Conversation
 
 
@@ -162,11 +164,12 @@ class Answerer:
 
     def ask(self, question: str, k: int = DEFAULT_K, *, since: str | None = None,
             until: str | None = None, sources: Iterable[str] | str | None = None,
-            filters: ArticleFilter | None = None) -> Answer:
+            filters: ArticleFilter | None = None, vector: np.ndarray | None = None) -> Answer:
         """Rank the best-supporting sentences for ``question`` (raises BadInput if empty),
         from the articles dated ``since``..``until`` (``YYYY[-MM[-DD]]``, inclusive) whose
         source matches one of the ``sources`` patterns, when given (or ``filters``, the
-        same already checked; :mod:`index.search.filters`). A bad filter raises BadInput."""
+        same already checked; :mod:`index.search.filters`). A bad filter raises BadInput.
+        ``vector``: the question already embedded (None: embedded here)."""
         query = clean_question(question)
         wanted = filters if filters is not None else ArticleFilter.of(since, until, sources)
         if filters is not None and (since or until or sources):
@@ -174,11 +177,11 @@ class Answerer:
                                       (*filters.sources, *_patterns(sources)))
         depth = max(k, VERDICT_DEPTH)  # the verdict reads the two best, whatever k
         if not wanted.active:
-            hits = self.searcher.search(query, depth)
+            hits = self.searcher.search(query, depth, vector=vector)
             kept = total = None
         else:
             within = self.searcher.restriction(wanted)
-            hits = self.searcher.search(query, depth, within)
+            hits = self.searcher.search(query, depth, within, vector=vector)
             kept, total = within.kept_articles, len(within.articles)
         conf, answered = verdict(query, hits[:VERDICT_DEPTH])
         return Answer(question=question, answered=answered, confidence=conf,

@@ -132,7 +132,8 @@ class Conversation:
         if alone:  # exactly a standalone question
             # a new question was embedded by _read: keep its vector past the restart
             asked = self._vectors[-1] if check is not None else (question, None)
-            first = self.answerer.ask(question, k=max(k, POOL), filters=filters)
+            first = self.answerer.ask(question, k=max(k, POOL), filters=filters,
+                                      vector=asked[1])
             evidence = first.evidence  # its top POOL kept for the topic
             same = check is not None and bool(evidence) and bool(leading) and \
                 evidence[0].article_id == leading[0]  # the article stays: keep its votes

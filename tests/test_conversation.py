@@ -161,3 +161,27 @@ def test_a_change_of_subject_on_the_seed_article_is_answered_as_alone(seed_index
     assert [e.text for e in reply.answer.evidence] == [e.text for e in alone.evidence]
     assert (reply.answer.answered, reply.answer.confidence) == \
         (alone.answered, alone.confidence)
+
+
+def test_a_new_question_in_a_dialogue_is_embedded_once(partners_index: Path) -> None:
+    """The topic check's embedding of a subject-changing question is the one its standalone
+    search and the next turn's context use (an encode is the costliest step of a turn)."""
+    from bot.answering import Answerer
+
+    answerer = Answerer.open(partners_index)
+    encoder = answerer.searcher.encoder
+    embedded: list[str] = []
+    encode = encoder.encode_query
+
+    def counted(text: str):  # noqa: ANN202
+        embedded.append(text)
+        return encode(text)
+
+    encoder.encode_query = counted  # type: ignore[method-assign]
+    chat = Conversation(answerer)
+    chat.ask("Who did Acme sign a partnership with in 2015?", k=3)
+    switched = chat.ask("Where is the Umbrella factory?", k=3)
+    assert not switched.follow_up
+    chat.ask("Why did it close?", k=3)
+    assert embedded.count("Where is the Umbrella factory?") == 1
+    assert embedded.count("Why did it close?") == 1

@@ -159,13 +159,16 @@ class Searcher:
     def size(self) -> int:
         return len(self.sentence_vectors)
 
-    def search(self, question: str, k: int = 5,
-               within: Restriction | None = None) -> list[Hit]:
+    def search(self, question: str, k: int = 5, within: Restriction | None = None, *,
+               vector: np.ndarray | None = None) -> list[Hit]:
         """The ``k`` best-supporting sentences for ``question``, best first (among the
-        sentences ``within`` keeps, when given: see :meth:`restriction`)."""
+        sentences ``within`` keeps, when given: see :meth:`restriction`); ``vector``: the
+        question already embedded by ``encoder.encode_query`` (None: embedded here)."""
         if self.size == 0 or k <= 0 or (within is not None and not within.kept_sentences):
             return []
-        return self.rank(question, self.encoder.encode_query(question), k, within)
+        if vector is None:
+            vector = self.encoder.encode_query(question)
+        return self.rank(question, vector, k, within)
 
     def restriction(self, wanted: ArticleFilter) -> Restriction:
         """The sentences ``wanted`` keeps (built on first use, then kept for the next
