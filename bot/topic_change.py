@@ -50,20 +50,22 @@ class TopicCheck:
     @property
     def stands_alone(self) -> bool:
         """True when the turn is a new question (see the module's docstring)."""
-        if self.refers_back:
-            return False
-        return self.lead > SWITCH_LEAD or (NEW_NAMES and bool(self.new_names) and not self.shared)
+        return self._decision()[0]
 
     @property
     def reason(self) -> str:
         """Why, in a few words."""
+        return self._decision()[1]
+
+    def _decision(self) -> tuple[bool, str]:
+        """Whether the turn stands alone, and why: the rule, in one place."""
         if self.refers_back:
-            return "refers back"
+            return False, "refers back"
         if self.lead > SWITCH_LEAD:
-            return f"another article leads by {self.lead:.1f}"
+            return True, f"another article leads by {self.lead:.1f}"
         if NEW_NAMES and self.new_names and not self.shared:
-            return f"names {', '.join(self.new_names)}, new to the dialogue"
-        return "shares " + (", ".join(self.shared) if self.shared else "the topic")
+            return True, f"names {', '.join(self.new_names)}, new to the dialogue"
+        return False, "shares " + (", ".join(self.shared) if self.shared else "the topic")
 
 
 def normal(term: str) -> str:
