@@ -750,6 +750,11 @@ async def test_article_view_offers_only_its_own_keys(app: ChatApp) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         offered = [name for name, _, _ in ChatCommands(app.screen).commands()]
         assert "Save transcript" in offered and "Clear conversation" not in offered
+        beneath = app.screen_stack[-2]  # the article view, its footer under the palette
+        under = [b.binding.description for b in beneath.active_bindings.values()
+                 if b.binding.show and b.enabled]
+        assert isinstance(beneath, ArticleScreen) and "Quit" in under, under
+        assert "Clear" not in under and "Open article" not in under, under
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ArticleScreen))
         await pilot.press("escape")

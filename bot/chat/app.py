@@ -281,8 +281,9 @@ class ChatApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The article view has its own keys: the chat's open, copy and clear are off there
-        (ctrl+l would clear the conversation unseen behind it) and out of its footer."""
-        return not (action in ARTICLE_VIEW_OFF and isinstance(self.screen, ArticleScreen))
+        (ctrl+l would clear the conversation unseen behind it) and out of its footer, also
+        while the command palette is open over it."""
+        return not (action in ARTICLE_VIEW_OFF and self.article_open)
 
     def action_open_article(self) -> None:
         if isinstance(self.screen, ArticleScreen):
