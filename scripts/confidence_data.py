@@ -43,7 +43,7 @@ from bot.conversation import Conversation
 from bot.evaluation.coqa import CoqaSet
 from bot.evaluation.dialogues import gold_of
 from bot.evaluation.runner import index_articles, prepare, work_dir_for
-from bot.evaluation.squad import SquadArticle, SquadSet, load_squad
+from bot.evaluation.squad import Question, SquadArticle, SquadSet, load_squad
 from bot.questions import clean_question
 from index.embed.encoders import Encoder, EncoderSpec
 from index.paths import cache_dir
@@ -138,12 +138,23 @@ def squad_replies(v1: SquadSet, v2: SquadSet | None, encoder: Encoder,
         if v2 is None:
             continue
         held = [n for n, a in enumerate(v2.articles) if position.get(a.title, -1) in mine]
-        for q in v2.subset(held).unanswerable:
-            article = position[v2.articles[held[q.article]].title]
-            text = clean_question(q.text)
-            hits = searcher.rank(text, searcher.encoder.encode_query(text), VERDICT_DEPTH)
-            replies.append(Reply(q.text, "impossible", article, False, False, _parts(hits),
-                                 _texts(hits)))
+        replies += _unanswerable_replies(
+            searcher, v2.subset(held).unanswerable, "impossible",
+            [position[v2.articles[n].title] for n in held])
+    return replies
+
+
+def _unanswerable_replies(searcher: Searcher, questions: list[Question], kind: str,
+                          articles: list[int]) -> list[Reply]:
+    """On-topic questions the articles do not answer, each embedded alone and ranked as ``bot
+    ask`` ranks it: never right (``articles``: each question's article number, by its
+    ``article`` index)."""
+    replies = []
+    for q in questions:
+        text = clean_question(q.text)
+        hits = searcher.rank(text, searcher.encoder.encode_query(text), VERDICT_DEPTH)
+        replies.append(Reply(q.text, kind, articles[q.article], False, False, _parts(hits),
+                             _texts(hits)))
     return replies
 
 
@@ -159,12 +170,8 @@ def natural_replies(path: Path, number: int, encoder: Encoder,
     groups = [NATURAL_GROUP + 100 * number + n for n in range(len(asked.articles))]
     replies = _ranked_replies(prepared.searcher, asked, question_vectors(asked, encoder, work),
                               prepared.gold, "natural", groups, f"{path.parent.name}: answerable")
-    for q in asked.unanswerable:
-        text = clean_question(q.text)
-        hits = prepared.searcher.rank(text, encoder.encode_query(text), VERDICT_DEPTH)
-        replies.append(Reply(q.text, "natural_impossible", groups[q.article], False, False,
-                             _parts(hits), _texts(hits)))
-    return replies
+    return replies + _unanswerable_replies(prepared.searcher, asked.unanswerable,
+                                           "natural_impossible", groups)
 
 
 @contextlib.contextmanager
