@@ -2,6 +2,8 @@
 
     python scripts/dialogues_to_coqa.py            # writes bench/data/dialogues/news-dialogues.json
     python scripts/dialogues_to_coqa.py --check    # exit 1 when the JSON is not up to date
+    python scripts/dialogues_to_coqa.py --source bench/data/dialogues2/dialogues.yaml
+        # another set: writes news-dialogues2.json beside it (news-<its folder>.json)
     python scripts/dialogues_to_coqa.py --out /tmp/news-dialogues-among-coqa.json \
         --distractors ../shared/eval/coqa-dev-wikipedia-literature.json  # + stories, none asked
 
@@ -32,6 +34,11 @@ SOURCE = ROOT / "bench" / "data" / "dialogues" / "dialogues.yaml"
 TARGET = SOURCE.with_name("news-dialogues.json")
 
 
+def target_of(source: Path) -> Path:
+    """The JSON file written for ``source``: ``news-<its folder's name>.json`` beside it."""
+    return source.with_name(f"news-{source.resolve().parent.name}.json")
+
+
 def build(source: Path = SOURCE) -> dict[str, Any]:
     """The CoQA-format object for the dialogues in ``source`` (ValueError naming a bad turn)."""
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
@@ -51,7 +58,7 @@ def build(source: Path = SOURCE) -> dict[str, Any]:
                             "span_end": start + len(fragment), "span_text": fragment})
         items.append({"source": Path(dialogue["article"]).stem, "id": f"news-{number:02d}",
                       "story": story, "questions": questions, "answers": answers})
-    return {"version": "news-dialogues-1", "data": items}
+    return {"version": f"{target_of(source).stem}-1", "data": items}
 
 
 def rendered(source: Path = SOURCE) -> str:
@@ -60,13 +67,16 @@ def rendered(source: Path = SOURCE) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=SOURCE,
+                        help="the dialogues' YAML file (default: the first set, "
+                        "bench/data/dialogues/dialogues.yaml)")
     parser.add_argument("--check", action="store_true",
                         help="only check that the JSON file matches the YAML file")
     parser.add_argument("--distractors", type=Path, default=None,
                         help="a CoQA-format file whose stories are added, without questions")
     parser.add_argument("--out", type=Path, default=None,
                         help="where to write the dialogues with the distractors (only with "
-                        "--distractors: the committed file is always news-dialogues.json)")
+                        "--distractors: the committed file is always news-<folder>.json)")
     args = parser.parse_args()
     if args.out is not None and args.distractors is None:
         parser.error("--out goes with --distractors")
@@ -74,7 +84,7 @@ def main() -> int:
         if args.out is None or args.check:
             parser.error("--distractors needs --out (and no --check)")
         try:
-            data = build()
+            data = build(args.source)
             others = json.loads(args.distractors.read_text(encoding="utf-8"))["data"]
             data["data"] += [{"source": o.get("source", "story"), "id": f"distractor-{i}",
                               "story": o["story"], "questions": [], "answers": []}
@@ -86,23 +96,33 @@ def main() -> int:
         print(f"{args.out}: {len(data['data'])} stories")
         return 0
     try:
-        text = rendered()
+        text = rendered(args.source)
     except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    target = target_of(args.source)
     if args.check:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != text:
-            print(f"error: {TARGET.relative_to(ROOT)} is out of date: run "
-                  "python scripts/dialogues_to_coqa.py", file=sys.stderr)
+            again = "" if args.source == SOURCE else f" --source {args.source}"
+            print(f"error: {_shown(target)} is out of date: run "
+                  f"python scripts/dialogues_to_coqa.py{again}", file=sys.stderr)
             return 1
         return 0
-    TARGET.write_text(text, encoding="utf-8")
+    target.write_text(text, encoding="utf-8")
     data = json.loads(text)["data"]
-    print(f"{TARGET.relative_to(ROOT)}: {len(data)} dialogues, "
+    print(f"{_shown(target)}: {len(data)} dialogues, "
           f"{sum(len(d['questions']) for d in data)} turns, "
           f"{len({d['story'] for d in data})} articles")
     return 0
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

@@ -125,3 +125,83 @@ def test_bot_eval_runs_on_the_news_dialogues(tmp_path: Path):
     assert (report["stories"], report["dialogues"], report["turns"]) == (9, 18, 78)
     assert report["read_with_earlier_turns"] == 78 - 18
     assert set(report["methods"]) == set(METHODS)
+
+
+NEWS2 = NEWS.parent / "dialogues2"
+CONVERTER = NEWS.parent.parent.parent / "scripts" / "dialogues_to_coqa.py"
+
+
+def _sentence_spans(story: str) -> list[tuple[int, int]]:
+    """The article's sentences as the index splits the file (headline and date line apart)."""
+    from index.indexer import split_article
+    from index.ingest.readers import read_txt
+
+    (article,) = read_txt("story.txt", story)
+    return [(start, end) for _, start, end in split_article(article).sentences]
+
+
+def test_second_news_dialogues_are_the_converted_yaml_each_turn_inside_one_sentence():
+    """The second out-of-style set (bench/data/dialogues2): eight articles, three dialogues
+    each, the JSON file what the converter writes from the YAML file, and every turn's
+    fragment inside one sentence of its article (so each turn has one gold sentence)."""
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, str(CONVERTER), "--check", "--source",
+                            str(NEWS2 / "dialogues.yaml")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    coqa = load_coqa(NEWS2 / "news-dialogues2.json")
+    assert (len(coqa.articles), len(coqa.dialogues), coqa.turns) == (8, 24, 123)
+    assert all(3 <= len(d.turns) <= 6 for d in coqa.dialogues)
+    for dialogue in coqa.dialogues:
+        article = coqa.articles[dialogue.story]
+        spans = _sentence_spans(article.text)
+        for turn in dialogue.turns:
+            assert turn.span is not None
+            inside = [s for s in spans if s[0] <= turn.span[0] and turn.span[1] <= s[1]]
+            assert len(inside) == 1, (turn.text, article.text[slice(*turn.span)])
+
+
+def test_first_news_dialogues_fragments_sit_inside_one_sentence_too():
+    coqa = load_coqa(NEWS / "news-dialogues.json")
+    for dialogue in coqa.dialogues:
+        article = coqa.articles[dialogue.story]
+        spans = _sentence_spans(article.text)
+        for turn in dialogue.turns:
+            assert turn.span is not None
+            assert any(s <= turn.span[0] and turn.span[1] <= e for s, e in spans), turn.text
+
+
+def test_converter_check_names_the_set_whose_json_is_stale(tmp_path: Path):
+    """``--source`` converts another set beside its YAML file (news-<folder>.json), and
+    ``--check`` fails with the command to rerun once the YAML file has moved on."""
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "extra"
+    shutil.copytree(NEWS2, copy)
+    (copy / "news-dialogues2.json").unlink()
+    source = copy / "dialogues.yaml"
+    run = [sys.executable, str(CONVERTER), "--source", str(source)]
+    written = subprocess.run(run, capture_output=True, text=True)
+    assert written.returncode == 0, written.stderr
+    assert "24 dialogues, 123 turns, 8 articles" in written.stdout
+    assert json.loads((copy / "news-extra.json").read_text(encoding="utf-8"))["version"] == \
+        "news-extra-1"
+    source.write_text(source.read_text(encoding="utf-8").replace(
+        "Who reported him missing?", "Who called the police?"), encoding="utf-8")
+    stale = subprocess.run([*run, "--check"], capture_output=True, text=True)
+    assert stale.returncode == 1
+    assert "news-extra.json is out of date" in stale.stderr and "--source" in stale.stderr
+
+
+def test_bot_eval_runs_on_the_second_news_dialogues(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["eval", str(NEWS2 / "news-dialogues2.json"), "--json",
+                                      "--fast", "--backend", "hashing", "--model", "hashing",
+                                      "--work-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["stories"], report["dialogues"], report["turns"]) == (8, 24, 123)
+    assert report["unscored_turns"] == 0
+    assert set(report["methods"]) == set(METHODS)
