@@ -177,3 +177,44 @@ def test_the_reader_questions_read_and_each_answer_is_one_sentence_of_its_articl
     for question in squad.questions:
         text = squad.articles[question.article].text
         assert all(0 < start < len(text) for start in question.answer_starts)
+
+
+def test_the_natural_news_set_reads_each_answer_inside_one_sentence_as_its_header_counts():
+    """bench/data/natural-news/ (measurement only): ten articles, every answer fragment whole
+    inside one sentence of its article, and the unanswerable share and the reader / search
+    split its header states."""
+    import re
+
+    import yaml
+
+    from index.ingest.splitter import sentences
+
+    path = ROOT / "bench" / "data" / "natural-news" / "questions.yaml"
+    raw = path.read_text(encoding="utf-8")
+    header = " ".join(line.lstrip("# ") for line in raw.splitlines() if line.startswith("#"))
+    unanswered, asked, percent = map(int, re.search(
+        r"(\d+) of the (\d+) questions \((\d+)%\) are unanswerable", header).groups())
+    searches = int(re.search(r"\((\d+) search queries\)", header).group(1))
+    readers = int(re.search(r"\((\d+) reader questions\)", header).group(1))
+
+    squad = load_question_set(path)
+    assert len(squad.articles) == 10
+    assert len(squad.unanswerable) == unanswered
+    assert len(squad.questions) + len(squad.unanswerable) == asked == readers + searches
+    assert round(100 * unanswered / asked) == percent
+    entries = yaml.safe_load(raw)["questions"]
+    assert sum("?" not in e["q"] and e["q"] == e["q"].lower() for e in entries) == searches
+    for article in squad.articles:  # the title and date line read as one sentence
+        assert 23 <= len(sentences(article.text)) <= 31
+    texts = {article.title: article.text for article in squad.articles}  # title: file stem
+    for entry in entries:
+        if entry["answer"] is None:
+            continue
+        text = texts[Path(entry["article"]).stem]
+        spans = sentences(text)
+        fragments = entry["answer"] if isinstance(entry["answer"], list) else [entry["answer"]]
+        for fragment in fragments:
+            assert text.count(fragment) == 1, fragment
+            start = text.index(fragment)
+            assert sum(s.start <= start and start + len(fragment) <= s.end
+                       for s in spans) == 1, fragment
