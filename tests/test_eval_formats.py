@@ -218,3 +218,41 @@ def test_the_natural_news_set_reads_each_answer_inside_one_sentence_as_its_heade
             start = text.index(fragment)
             assert sum(s.start <= start and start + len(fragment) <= s.end
                        for s in spans) == 1, fragment
+
+
+def test_the_style_split_reproduces_bot_eval_and_splits_readers_from_searches(
+        tmp_path: Path, hashing_spec, monkeypatch):  # noqa: ANN001
+    """scripts/natural_styles.py: its "all" row is what ``bot eval FILE --fast`` reports on
+    the same index, and reader questions and search queries are told apart by their form."""
+    from index.embed.encoders import load_encoder
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from natural_styles import measure, style
+
+    assert style("teachers strike pay offer") == "search"
+    assert style("Why are teachers on strike?") == style("Harbour ferry strike") == "reader"
+    (tmp_path / "a.txt").write_text(
+        "Town news\n\nThe mayor opened the new library on Monday. The bakery sells bread "
+        "and cakes. Roadworks closed the bridge for a week.\n", encoding="utf-8")
+    (tmp_path / "q.yaml").write_text(
+        "questions:\n"
+        "  - {q: \"Who opened the library?\", article: a.txt, answer: The mayor opened}\n"
+        "  - {q: \"What does the bakery sell?\", article: a.txt, answer: The bakery sells}\n"
+        "  - {q: \"bridge closed roadworks\", article: a.txt, answer: Roadworks closed}\n"
+        "  - {q: \"How much did the library cost?\", article: a.txt, answer: null}\n"
+        "  - {q: \"bakery opening hours\", article: a.txt, answer: null}\n", encoding="utf-8")
+    split = measure(tmp_path / "q.yaml", load_encoder(hashing_spec), tmp_path / "w")
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "q.yaml"), "--json", "--fast",
+                                      "--work-dir", str(tmp_path / "w"), "--backend",
+                                      "hashing", "--model", "hashing"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    for name in ("bot", "dense", "bm25"):
+        assert split["all"]["methods"][name] == {k: v for k, v in report["methods"][name].items()
+                                                 if k != "answered"}
+    assert split["all"]["verdict"] == report["verdict"]["all"]
+    assert (split["reader"]["questions"], split["search"]["questions"]) == (2, 1)
+    assert (split["reader"]["unanswerable"], split["search"]["unanswerable"]) == (1, 1)
+    assert split["reader"]["verdict"]["replies"] + split["search"]["verdict"]["replies"] == 5
+    assert len(split["misses"]) == sum(round((1 - split[s]["methods"]["bot"]["p@1"])
+                                             * split[s]["questions"]) for s in ("reader", "search"))
