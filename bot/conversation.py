@@ -31,6 +31,7 @@ to :data:`~bot.topic_change.SWITCH_FADE`). Constants were tuned on the CoQA dev 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field, replace
@@ -63,7 +64,11 @@ TOPIC_SENTENCES = 400  # at most this many sentences of one article join them
 # sentence 47%, the next 20%, two on 7%, the one before 4%; any other one about 0.5% each).
 # Counted by ``python scripts/tune_conversation.py FILE --steps``.
 STEPS = {0: 3.85, 1: 3.02, 2: 2.0, 3: 1.13, 4: 0.96, 5: 0.53, -1: 1.31, -2: 0.92, -3: 0.53}
-WALK_WEIGHT = 1.0  # how much of it counts (the previous best sentence may be wrong)
+WALK_WEIGHT = 1.0  # how much of it counts
+# How far the walk trusts the previous best sentence: its verdict's confidence (P(right)),
+# raised to at least this floor. The walk's prior is then the mixture "right with that chance,
+# else it says nothing" (see :func:`_walk`); 1.0: always trusted (as before).
+ANCHOR_FLOOR = 0.0
 MAX_CONTEXT_TERMS = 8
 KEPT_TURNS = 20  # turns a conversation keeps (its memory stays bounded)
 MAX_FOLLOW_UP_WORDS = 12
@@ -143,7 +148,8 @@ class Conversation:
             terms = []
         else:
             plain = [(h.sentence.article, h.score) for h in hits]
-            evidence = self._reorder(hits, previous.answer.evidence[0], max(k, VERDICT_DEPTH))
+            evidence = self._reorder(hits, previous.answer.evidence[0], max(k, VERDICT_DEPTH),
+                                     trust(previous.answer.confidence))
             # the verdict reads the question as understood (with its context) and the
             # sentences' parts for that reading, where the context search found them
             conf, answered = verdict(f"{question} {' '.join(terms)}",
@@ -216,14 +222,16 @@ class Conversation:
         self.turns.clear()
         self._restart(0.0)
 
-    def _reorder(self, hits: list[Hit], anchor: Evidence, keep: int) -> list[Evidence]:
+    def _reorder(self, hits: list[Hit], anchor: Evidence, keep: int,
+                 sure: float = 1.0) -> list[Evidence]:
         """The ``keep`` best of ``hits`` by the bare question's ranker score plus the topic's
-        log-prior for its article and the walk's from the previous best sentence."""
+        log-prior for its article and the walk's from the previous best sentence (right with
+        probability ``sure``)."""
         from .answering import Evidence
 
         prior = self._topic.priors({h.sentence.article for h in hits})
         scored = [h.score + TOPIC_WEIGHT * prior[h.sentence.article]
-                  + _walk(h.sentence.article, h.sentence.id, anchor) for h in hits]
+                  + _walk(h.sentence.article, h.sentence.id, anchor, sure) for h in hits]
         order = sorted(range(len(hits)), key=lambda i: -scored[i])[:max(keep, 2)]
         ranked = [replace(Evidence.from_hit(hits[i]), score=round(scored[i], 6))
                   for i in order]
@@ -287,12 +295,24 @@ def _blend(vector: np.ndarray, earlier: list[np.ndarray]) -> np.ndarray:
     return blended / norm if norm else vector
 
 
-def _walk(article: int, sentence: int, anchor: Evidence) -> float:
+def trust(confidence: float) -> float:
+    """How likely the walk takes the previous best sentence to be right: its verdict's
+    ``confidence``, at least :data:`ANCHOR_FLOOR`."""
+    return ANCHOR_FLOOR + (1.0 - ANCHOR_FLOOR) * min(max(confidence, 0.0), 1.0)
+
+
+def _walk(article: int, sentence: int, anchor: Evidence, sure: float = 1.0) -> float:
     """Log-prior of where a dialogue's next answer stands, from the previous best sentence:
-    the same sentence again, or a few sentences on (:data:`STEPS`)."""
+    the same sentence again, or a few sentences on (:data:`STEPS`, counted from right
+    answers). The anchor is right with probability ``sure``; if wrong, it says nothing about
+    where the answer is (a far sentence's odds, 1), so the prior is the mixture's log-odds
+    ``log(sure * e^STEP + 1 - sure)``: ``STEP`` when sure, fading to 0 as ``sure`` does."""
     if article != anchor.article_id:
         return 0.0
-    return WALK_WEIGHT * STEPS.get(sentence - anchor.sentence_id, 0.0)
+    step = STEPS.get(sentence - anchor.sentence_id, 0.0)
+    if sure < 1.0:
+        step = math.log(sure * math.exp(step) + 1.0 - sure)
+    return WALK_WEIGHT * step
 
 
 def words(text: str) -> list[str]:

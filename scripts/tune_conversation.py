@@ -6,7 +6,10 @@
 Indexes every story together (as ``bot eval`` does, reusing its work directory), then asks
 every dialogue turn by turn for each combination of the given values and prints P@1, MRR@10
 and story@1 (the top sentence from the dialogue's story). Tune on CoQA only (CC BY-SA): the
-held-out judgement is other dialogues.
+held-out judgement is other dialogues. ``--half even`` asks only the dialogues of the stories at
+even positions (tune there), ``odd`` the others (report there); every story is indexed either
+way. ``--rows FILE`` writes one JSON line per scored turn and setting (story, dialogue, turn,
+first-hit rank), for a bootstrap over dialogues.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import collections
 import itertools
+import json
 import math
 import time
 from pathlib import Path
@@ -29,20 +33,25 @@ from bot.evaluation.runner import index_articles
 from index.embed.encoders import EncoderSpec, load_encoder
 
 
-def run(answerer: Answerer, coqa, spans) -> dict[str, float]:
-    rankings, gold, story_ok = [], [], []
+def run(answerer: Answerer, coqa, spans, rows: list[dict] | None = None) -> dict[str, float]:
+    rankings, gold, story_ok, where = [], [], [], []
     started = time.perf_counter()
-    for dialogue in coqa.dialogues:
+    for number, dialogue in enumerate(coqa.dialogues):
         chat = answerer.conversation()
         ids = {sid for _, _, sid in spans[dialogue.story]}
-        for turn in dialogue.turns:
+        for n, turn in enumerate(dialogue.turns):
             evidence = chat.ask(turn.text, k=10).answer.evidence
             wanted = gold_of(spans[dialogue.story], turn.span)
             if wanted:
                 rankings.append([e.sentence_id for e in evidence])
                 gold.append(wanted)
                 story_ok.append(bool(evidence) and evidence[0].sentence_id in ids)
-    row = ranking_scores(first_hit_ranks(rankings, gold)).to_json()
+                where.append((dialogue.story, number, n))
+    ranks = first_hit_ranks(rankings, gold)
+    if rows is not None:
+        rows += [{"story": s, "dialogue": d, "turn": t, "rank": None if r is None else int(r)}
+                 for (s, d, t), r in zip(where, ranks)]
+    row = ranking_scores(ranks).to_json()
     row["story@1"] = round(float(np.mean(story_ok)), 4)
     row["ms_per_turn"] = round(1000 * (time.perf_counter() - started) / max(len(gold), 1), 1)
     return row
@@ -89,6 +98,10 @@ def main() -> None:
                         help="NAME=v1,v2,... (a constant of bot/conversation.py)")
     parser.add_argument("--stories", type=int, default=None,
                         help="ask only the dialogues of the first N stories (all indexed)")
+    parser.add_argument("--half", choices=("even", "odd"), default=None,
+                        help="ask only the dialogues of the stories at even (odd) positions")
+    parser.add_argument("--rows", default=None,
+                        help="write one JSON line per scored turn and setting to this file")
     parser.add_argument("--work-dir", default=None, help="as bot eval --work-dir")
     parser.add_argument("--steps", action="store_true",
                         help="only count the rationale steps between turns")
@@ -98,6 +111,10 @@ def main() -> None:
         full = coqa
         coqa = type(full)(full.articles, [d for d in full.dialogues if d.story < args.stories],
                           full.digest)
+    if args.half:
+        keep = 0 if args.half == "even" else 1
+        coqa = type(coqa)(coqa.articles, [d for d in coqa.dialogues if d.story % 2 == keep],
+                          coqa.digest)
     spec = EncoderSpec.from_env()
     encoder = load_encoder(spec)
     work = Path(args.work_dir) if args.work_dir else work_dir_for(coqa, spec)
@@ -112,8 +129,12 @@ def main() -> None:
     for combo in itertools.product(*(values for _, values in grid)):
         for (name, _), value in zip(grid, combo):
             setattr(*_owner(name), value)
-        setting = " ".join(f"{n}={v}" for (n, _), v in zip(grid, combo))
-        print(f"{setting or 'defaults'}: {run(answerer, coqa, spans)}", flush=True)
+        setting = " ".join(f"{n}={v}" for (n, _), v in zip(grid, combo)) or "defaults"
+        rows: list[dict] = []
+        print(f"{setting}: {run(answerer, coqa, spans, rows)}", flush=True)
+        if args.rows:
+            with open(args.rows, "a", encoding="utf-8") as out:
+                out.writelines(json.dumps({"setting": setting, **r}) + "\n" for r in rows)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bot import conversation
 from bot.conversation import Conversation, is_follow_up, key_terms
 from tests.conftest import SEEDS, write_corpus
 
@@ -26,6 +28,22 @@ date 2020-06-01
 It ended when demand for umbrellas ended, the owners said.
 
 The Umbrella factory in Raccoon City closed its doors after sales fell.
+"""
+
+HIKER = """Hiker found on Carrick Fell
+
+date 2026-11-30
+
+A hiker missing for two days was found alive on Carrick Fell on Sunday.
+Daniel Frost, 34, set out alone from the village of Brackenthwaite on Friday morning.
+His sister reported him missing when he did not come home that night.
+Mountain rescue volunteers searched the fell through thick fog.
+A dog team found him in a gully below the summit on Sunday afternoon.
+He had a broken ankle and was cold but he was talking, the rescue leader said.
+He was flown to hospital in Carlisle by helicopter.
+Doctors said he would stay there for a few days.
+The road to the fell was closed for the afternoon.
+His family thanked the volunteers for their work.
 """
 
 
@@ -185,3 +203,38 @@ def test_a_new_question_in_a_dialogue_is_embedded_once(partners_index: Path) -> 
     chat.ask("Why did it close?", k=3)
     assert embedded.count("Where is the Umbrella factory?") == 1
     assert embedded.count("Why did it close?") == 1
+
+
+@pytest.fixture
+def hiker_index(tmp_path: Path, hashing_spec) -> Path:
+    from index.indexer import update_index
+
+    corpus = write_corpus(tmp_path / "corpus", {"hiker.txt": HIKER})
+    update_index([corpus], tmp_path / "index", spec=hashing_spec)
+    return tmp_path / "index"
+
+
+def _second_turn(index: Path, confidence: float) -> str:
+    """The best sentence for "What did the family do?" after "Who searched the fell?", whose
+    reply is recorded with the verdict's ``confidence``."""
+    from bot.answering import Answerer
+
+    chat = Conversation(Answerer.open(index))
+    first = chat.ask("Who searched the fell?", k=3)
+    assert first.answer.evidence[0].text.startswith("Mountain rescue volunteers searched")
+    chat.turns[-1] = replace(first, answer=replace(first.answer, confidence=confidence))
+    second = chat.ask("What did the family do?", k=3)
+    assert second.follow_up
+    return second.answer.evidence[0].text
+
+
+def test_an_unsure_previous_answer_does_not_pull_the_next_turn_to_itself(
+        hiker_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk trusts the previous best sentence as far as its verdict did: after an answer
+    the verdict was sure of, the next turn leans towards the same sentence again; after an
+    unsure one (most likely wrong) it follows the question's own words. Trusted always (as
+    before, ``ANCHOR_FLOOR`` 1), the unsure answer was repeated too."""
+    assert _second_turn(hiker_index, 0.98).startswith("Mountain rescue volunteers searched")
+    assert _second_turn(hiker_index, 0.02).startswith("His family thanked the volunteers")
+    monkeypatch.setattr(conversation, "ANCHOR_FLOOR", 1.0)
+    assert _second_turn(hiker_index, 0.02).startswith("Mountain rescue volunteers searched")
