@@ -261,9 +261,10 @@ def collect(encoder: Encoder, spec: EncoderSpec, v1: Path = SQUAD_V1, v2: Path |
     replies = cached([p for p in (v1, v2) if p is not None], _code_key(SQUAD_VERSION, vectors),
                      squad)
     if coqa is not None:
+        # a follow-up's ranking reads the previous turn's verdict (the walk's trust in it)
         replies += cached([coqa], _code_key(COQA_VERSION, *(
             ROOT / "bot" / name for name in ("conversation.py", "topic.py", "topic_change.py",
-                                             "answering.py"))),
+                                             "answering.py", "confidence_weights.json"))),
                           lambda: coqa_replies(coqa, encoder, spec, stories))
     for number, path in enumerate(natural):
         beside = sorted(p for p in path.parent.iterdir() if p.suffix == ".txt")

@@ -9,7 +9,7 @@ and story@1 (the top sentence from the dialogue's story). Tune on CoQA only (CC 
 held-out judgement is other dialogues. ``--half even`` asks only the dialogues of the stories at
 even positions (tune there), ``odd`` the others (report there); every story is indexed either
 way. ``--rows FILE`` writes one JSON line per scored turn and setting (story, dialogue, turn,
-first-hit rank), for a bootstrap over dialogues.
+first-hit rank (0: none in the top 10), best sentence id), for a bootstrap over dialogues.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from index.embed.encoders import EncoderSpec, load_encoder
 
 
 def run(answerer: Answerer, coqa, spans, rows: list[dict] | None = None) -> dict[str, float]:
-    rankings, gold, story_ok, where = [], [], [], []
+    rankings, gold, story_ok, where, best = [], [], [], [], []
     started = time.perf_counter()
     for number, dialogue in enumerate(coqa.dialogues):
         chat = answerer.conversation()
@@ -47,10 +47,11 @@ def run(answerer: Answerer, coqa, spans, rows: list[dict] | None = None) -> dict
                 gold.append(wanted)
                 story_ok.append(bool(evidence) and evidence[0].sentence_id in ids)
                 where.append((dialogue.story, number, n))
+                best.append(evidence[0].sentence_id if evidence else None)
     ranks = first_hit_ranks(rankings, gold)
     if rows is not None:
-        rows += [{"story": s, "dialogue": d, "turn": t, "rank": None if r is None else int(r)}
-                 for (s, d, t), r in zip(where, ranks)]
+        rows += [{"story": s, "dialogue": d, "turn": t, "rank": int(r), "best": b}
+                 for (s, d, t), r, b in zip(where, ranks, best)]
     row = ranking_scores(ranks).to_json()
     row["story@1"] = round(float(np.mean(story_ok)), 4)
     row["ms_per_turn"] = round(1000 * (time.perf_counter() - started) / max(len(gold), 1), 1)
