@@ -13,8 +13,10 @@ the retrieval side, in two searches:
    Each candidate's ranker score (a listwise-softmax log-odds scale) gets the topic's
    log-prior for its article (``TOPIC_WEIGHT``) and the walk's log-prior for where it stands
    from the previous best sentence (:data:`STEPS`: a dialogue tends to stay on a sentence or
-   walk on through its article). The question's own words decide *what* is asked; the
-   dialogue decides *where*. A question that clearly belongs elsewhere still wins there.
+   walk on through its article), trusted as far as that turn's verdict was sure of it (a
+   doubted answer does not pull the next turn back to itself). The question's own words
+   decide *what* is asked; the dialogue decides *where*. A question that clearly belongs
+   elsewhere still wins there.
 
 The first turn is asked exactly as a standalone question, and so is a later turn that changes
 the subject: after the two searches, :mod:`bot.topic_change` decides whether the turn follows up
