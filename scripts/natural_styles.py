@@ -24,7 +24,7 @@ import numpy as np
 from bot.confidence import threshold
 from bot.evaluation.formats import load_question_set
 from bot.evaluation.metrics import auroc, first_hit_ranks, ranking_scores, verdict_scores
-from bot.evaluation.runner import Asked, ask_all, index_articles, prepare, work_dir_for
+from bot.evaluation.runner import Asked, ask_all, prepare, work_dir_for
 from index.embed.encoders import Encoder, EncoderSpec, load_encoder
 from index.errors import BadInput
 from index.search.ranking import Ranker
@@ -57,14 +57,12 @@ def measure(path: Path, encoder: Encoder, work_dir: Path | None = None) -> dict[
         keep = kinds == name if name != "all" else np.ones(len(kinds), bool)
         keep_u = kinds_u == name if name != "all" else np.ones(len(kinds_u), bool)
         report[name] = _figures(asked, unanswerable, ranks, keep, keep_u)
-    spans = index_articles(squad, work_dir, encoder).spans  # up to date: embeds nothing
-    text = {sid: squad.articles[a].text[s:e]
-            for a, article in enumerate(spans) for s, e, sid in article}
+    texts = prepared.searcher.table.texts  # the index's sentences, by id
     report["misses"] = [
         {"q": q.text, "style": kinds[n], "rank": int(ranks["bot"][n]),
          "dense_rank": int(ranks["dense"][n]), "bm25_rank": int(ranks["bm25"][n]),
-         "top": text[min(asked.bot[n][0])] if asked.bot[n] else "",
-         "answer": [text[i] for i in sorted(prepared.gold[n])]}
+         "top": texts([min(asked.bot[n][0])])[0] if asked.bot[n] else "",
+         "answer": texts(sorted(prepared.gold[n]))}
         for n, q in enumerate(prepared.questions) if ranks["bot"][n] != 1]
     return report
 
