@@ -152,7 +152,7 @@ def _unanswerable_replies(searcher: Searcher, questions: list[Question], kind: s
     replies = []
     for q in questions:
         text = clean_question(q.text)
-        hits = searcher.rank(text, searcher.encoder.encode_query(text), VERDICT_DEPTH)
+        hits = searcher.search(text, VERDICT_DEPTH)
         replies.append(Reply(q.text, kind, articles[q.article], False, False, _parts(hits),
                              _texts(hits)))
     return replies
