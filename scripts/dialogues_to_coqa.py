@@ -31,7 +31,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "bench" / "data" / "dialogues" / "dialogues.yaml"
-TARGET = SOURCE.with_name("news-dialogues.json")
 
 
 def target_of(source: Path) -> Path:
