@@ -164,10 +164,10 @@ def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) 
                    "case-insensitive, e.g. '*reuters*'); repeatable: any may match.")
 @ray_option
 @click.option("--rerank-depth", type=click.IntRange(min=0, max=MAX_RERANK_DEPTH), default=None,
-              help=f"How many of the first stage's best sentences the reranker reads again "
-              f"(default {RERANK_DEPTH}, or $BOT_RERANK_DEPTH; 0: none).")
+              help=f"How many of the first stage's best sentences the second stage (token "
+              f"matching) reads again (default {RERANK_DEPTH}, or $BOT_RERANK_DEPTH; 0: none).")
 @click.option("--fast", is_flag=True,
-              help="Skip the reranker (the same as --rerank-depth 0).")
+              help="First stage only: skip the second stage (the same as --rerank-depth 0).")
 def ask_command(question: str | None, index_dir: str, k: int, as_json: bool,
                 since: str | None, until: str | None, sources: tuple[str, ...],
                 rerank_depth: int | None, fast: bool) -> None:

@@ -1,12 +1,16 @@
-"""Fit how the reranker's score and the first stage's score combine (``combiner_weights.json``).
+"""Fit how the second stage's score and the first stage's score combine (``combiner_weights.json``).
 
-    python scripts/fit_combiner.py                 # cross-validate, print figures
-    python scripts/fit_combiner.py --write         # ... and write index/search/combiner_weights.json
+    python scripts/fit_combiner.py --fold -1 --write   # token matching (the default second
+                                                      # stage): every article; writes
+                                                      # index/search/combiner_weights.json
+    BOT_RERANKER=cross-encoder python scripts/fit_combiner.py   # the cross-encoder (fold 1)
     python scripts/fit_combiner.py --squad FILE --coqa '' --depth 10   # other data
 
-Data: the SQuAD v1.1 half-a and CoQA articles the reranker was not trained on (fold 1 of
-``scripts/reranker_data.py``: odd positions). For every question, the first stage's best
-``--depth`` candidates with their reranker logit and first-stage score, and which are gold.
+Data: SQuAD v1.1 half-a's questions and every CoQA dev turn (``--coqa-min-words``, as
+``scripts/train_ranker.py``), the articles at ``--fold`` parity: for the cross-encoder, fold 1
+(odd positions), which ``scripts/reranker_data.py`` kept from its training; token matching is
+not trained, so it uses all (``--fold -1``). For every question, the first stage's best
+``--depth`` candidates with their second-stage score and first-stage score, and which are gold.
 Model: ``w_rerank * rerank + w_first * first_stage``, fitted as a listwise softmax over each
 question's candidates (``scripts/train_ranker.py``'s fit); the penalty is chosen by
 article-grouped cross-validation and the printed P@1/MRR@10 (within the reranked candidates)
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -35,7 +40,7 @@ from bot.evaluation.squad import SquadSet, load_squad  # noqa: E402
 from index.choices import RERANK_DEPTH  # noqa: E402
 from index.embed.encoders import EncoderSpec  # noqa: E402
 from index.search.ranking import COMBINER_FILE, DEFAULT_COMBINER  # noqa: E402
-from index.search.reranker import MODEL_DIR  # noqa: E402
+from index.search.reranker import MODEL_DIR, RERANKER_ENV  # noqa: E402
 from index.search.searcher import Pool, Searcher  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
@@ -46,8 +51,15 @@ HELD_OUT_FOLD = 1  # the articles the reranker never saw
 def collect(squad: SquadSet, depth: int, spec: EncoderSpec, offset: int = 0) -> Candidates:
     """Every question's reranked candidates (``COLUMNS``) with gold labels; articles are
     numbered from ``offset`` (so several sets can be stacked). Cached beside the index."""
-    model = (MODEL_DIR / "model.onnx").read_bytes() if (MODEL_DIR / "model.onnx").exists() else b""
-    key = hashlib.sha256(model + repr(depth).encode() + squad.digest.encode()).hexdigest()[:12]
+    if os.environ.get(RERANKER_ENV, "").strip() == "cross-encoder":
+        model = (MODEL_DIR / "model.onnx").read_bytes() if (MODEL_DIR / "model.onnx").exists() \
+            else b""
+    else:  # token matching: its code and the encoder's
+        model = b"".join((ROOT / "index" / name).read_bytes() for name in (
+            "search/token_match.py", "embed/onnx_encoder.py", "search/ranker_weights.json"))
+    asked = "".join(f"{q.text}\n" for q in squad.questions)
+    key = hashlib.sha256(model + repr(depth).encode() + squad.digest.encode()
+                         + asked.encode()).hexdigest()[:12]
 
     def reranked(searcher: Searcher, text: str, pool: Pool) -> tuple[np.ndarray, np.ndarray]:
         first = searcher.ranker.score(pool.parts)
@@ -68,6 +80,8 @@ def main() -> None:
     parser.add_argument("--squad", default=str(EVAL / "squad-v1.1-dev-half-a.json"))
     parser.add_argument("--coqa", default=str(EVAL / "coqa-dev-wikipedia-literature.json"),
                         help="CoQA file ('' for none)")
+    parser.add_argument("--coqa-min-words", type=int, default=1,
+                        help="CoQA turns of at least this many words (default 1: all)")
     parser.add_argument("--fold", type=int, default=HELD_OUT_FOLD,
                         help="use the articles at positions of this parity (-1: all)")
     parser.add_argument("--depth", type=int, default=RERANK_DEPTH)
@@ -81,7 +95,7 @@ def main() -> None:
     spec = EncoderSpec.from_env(args.model, args.backend)
     sets = [load_squad(args.squad)]
     if args.coqa:
-        sets.append(load_coqa_turns(args.coqa))
+        sets.append(load_coqa_turns(args.coqa, args.coqa_min_words))
     parts, offset = [], 0
     for squad in sets:
         chosen = squad if args.fold < 0 else held_out_articles(squad, args.fold)
@@ -104,9 +118,14 @@ def main() -> None:
         args.out.write_text(json.dumps({
             "weights": weights, "l2": best[0], "depth": args.depth,
             "cross_validated": {k: round(v, 4) for k, v in best[1].items()},
-            "fitted_by": "python scripts/fit_combiner.py --write",
-            "data": f"SQuAD v1.1 half-a and CoQA articles at odd positions (not seen by the "
-                    f"reranker), {data.questions()} questions, listwise softmax, "
+            "scorer": "cross-encoder" if os.environ.get(RERANKER_ENV, "").strip()
+                      == "cross-encoder" else "token matching",
+            "fitted_by": "python scripts/fit_combiner.py --write" + (
+                f" --fold {args.fold}" if args.fold != HELD_OUT_FOLD else ""),
+            "data": f"SQuAD v1.1 half-a and CoQA (turns of >= {args.coqa_min_words} words), "
+                    + ("every article" if args.fold < 0 else
+                       f"articles at {'odd' if args.fold else 'even'} positions")
+                    + f", {data.questions()} questions, listwise softmax, "
                     f"{args.folds}-fold article-grouped cross-validation",
         }, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
               help="Draw the reliability diagram and the precision-coverage curve of the "
               "verdict into this .svg or .png file (needs matplotlib).")
 @click.option("--rerank-depth", type=click.IntRange(min=0), default=None,
-              help="Candidates the reranker reads (default: as bot ask; 0: none).")
-@click.option("--fast", is_flag=True, help="No reranker (the same as --rerank-depth 0).")
+              help="Candidates the second stage reads (default: as bot ask; 0: none).")
+@click.option("--fast", is_flag=True,
+              help="First stage only (the same as --rerank-depth 0).")
 @click.option("--model", default=None, help="Model name or path (default: as bot index).")
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
               help="Encoder backend (default: as bot index).")

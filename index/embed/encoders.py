@@ -39,6 +39,12 @@ class Encoder(Protocol):
         """Embed one question (shape ``(dim,)``)."""
         ...
 
+    def token_states(self, texts: Sequence[str], specials: bool = True) -> list[np.ndarray]:
+        """Each text's token vectors before pooling (``(tokens, dim)``, each row L2-normalised),
+        the texts read as one batch; ``specials=False`` leaves out the model's own start and
+        end tokens. Read by :mod:`index.search.token_match`."""
+        ...
+
 
 @dataclass(frozen=True)
 class EncoderSpec:

@@ -46,3 +46,16 @@ class HashingEncoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+    def token_states(self, texts: Sequence[str], specials: bool = True) -> list[np.ndarray]:
+        """One vector per word (its hashed slot, ±1); there are no special tokens."""
+        out = []
+        for text in texts:
+            words = _WORD.findall(text.lower()) or [""]
+            states = np.zeros((len(words), self.dim), dtype=np.float32)
+            for row, word in enumerate(words):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                slot = int.from_bytes(digest[:4], "little") % self.dim
+                states[row, slot] = 1.0 if digest[4] & 1 else -1.0
+            out.append(states)
+        return out

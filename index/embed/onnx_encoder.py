@@ -137,7 +137,25 @@ class OnnxEncoder:
     def encode_query(self, text: str) -> np.ndarray:
         return self._run(self.session, [self.tokenizer.encode(text).ids])[0]
 
-    def _run(self, session, ids: list[list[int]]) -> np.ndarray:
+    def token_states(self, texts: Sequence[str], specials: bool = True) -> list[np.ndarray]:
+        """The model's output state of every token of each text (one batch on the question
+        session), L2-normalised per token; ``specials=False`` drops [CLS] and [SEP]."""
+        if not len(texts):
+            return []
+        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        hidden, _ = self._hidden(self.session, ids)
+        if hidden.ndim != 3:
+            raise ModelUnavailable(f"{self.path} gives pooled vectors, not token states")
+        cut = 0 if specials else 1
+        out = []
+        for row, seq in enumerate(ids):
+            states = hidden[row, cut:max(len(seq) - cut, cut + 1)]
+            norms = np.linalg.norm(states, axis=1, keepdims=True)
+            out.append((states / np.maximum(norms, 1e-12)).astype(np.float32))
+        return out
+
+    def _hidden(self, session, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's output for token ids ``ids`` (padded into one batch) and the mask."""
         width = max(len(i) for i in ids)
         tokens = np.zeros((len(ids), width), dtype=np.int64)
         mask = np.zeros((len(ids), width), dtype=np.int64)
@@ -147,7 +165,10 @@ class OnnxEncoder:
         feed = {"input_ids": tokens, "attention_mask": mask}
         if "token_type_ids" in self.inputs:
             feed["token_type_ids"] = np.zeros_like(tokens)
-        hidden = session.run(None, feed)[0]
+        return session.run(None, feed)[0], mask
+
+    def _run(self, session, ids: list[list[int]]) -> np.ndarray:
+        hidden, mask = self._hidden(session, ids)
         if hidden.ndim == 2:  # the graph already pools
             vectors = hidden
         elif self.pooling == "cls":

@@ -41,3 +41,16 @@ class TorchEncoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+    def token_states(self, texts: Sequence[str], specials: bool = True) -> list[np.ndarray]:
+        """sentence-transformers' token embeddings of each text, L2-normalised per token;
+        ``specials=False`` drops the first and last ([CLS], [SEP])."""
+        cut = 0 if specials else 1
+        out = []
+        for states in self.model.encode(list(texts), output_value="token_embeddings",
+                                        batch_size=max(len(texts), 1), show_progress_bar=False):
+            states = np.asarray(states.cpu() if hasattr(states, "cpu") else states,
+                                dtype=np.float32)
+            states = states[cut:max(len(states) - cut, cut + 1)]
+            out.append(states / np.maximum(np.linalg.norm(states, axis=1, keepdims=True), 1e-12))
+        return out

@@ -1,5 +1,6 @@
 """The cross-encoder reranker: reads a question and a candidate sentence together and scores
-how well the sentence answers it.
+how well the sentence answers it. Not the default second stage (token matching with the
+bi-encoder is, :mod:`index.search.token_match`); ``$BOT_RERANKER=cross-encoder`` selects it.
 
 The model (``reranker/`` beside this file, shipped as package data once one earns its place:
 none does yet, see docs/quality.md) is MiniLM cut to a few layers, its token states
@@ -24,6 +25,7 @@ from index.errors import ModelUnavailable
 MODEL_DIR = Path(__file__).with_name("reranker")
 MAX_TOKENS = 96
 THREADS_ENV = "BOT_RERANK_THREADS"
+RERANKER_ENV = "BOT_RERANKER"  # "cross-encoder": the second stage reads with this model
 
 
 def pair_text(title: str | None, sentence: str) -> str:

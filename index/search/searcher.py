@@ -12,6 +12,7 @@ of the sentence and its context, IDF-weighted term coverage, title match, answer
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -34,10 +35,11 @@ from index.search.filters import ArticleFilter
 from index.search.restriction import Restriction
 from index.store.bm25 import Bm25
 from index.search.ranking import Ranker, combine, default_rerank_depth
-from index.search.reranker import Reranker, pair_text, shared_reranker
+from index.search.reranker import RERANKER_ENV, Reranker, pair_text, shared_reranker
 from index.store.sentence_table import SentenceTable
 from index.store.generations import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
 from index.search.term_match import TermMatch, match_terms
+from index.search.token_match import TokenMatcher
 from index.store.title_terms import TitleTerms
 
 ARTICLE_CACHE = 256  # articles (with their text) kept in memory, least recently used dropped
@@ -138,7 +140,7 @@ class Searcher:
         the article caches."""
         self.ranker = Ranker()
         self.rerank_depth = default_rerank_depth()  # candidates the reranker reads (0: none)
-        self.reranker: Reranker | None = None  # loaded on first use
+        self.reranker: Reranker | TokenMatcher | None = None  # made on first use
         self._articles: OrderedDict[int, Article] = OrderedDict()
         self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
 
@@ -246,10 +248,13 @@ class Searcher:
 
     def rerank_scores(self, question: str, ids: np.ndarray,
                       table: SentenceTable | None = None) -> np.ndarray:
-        """The reranker's logits for sentences ``ids`` of ``table`` (the searcher's own by
-        default), each read as ``Title: sentence``."""
+        """The second stage's scores for sentences ``ids`` of ``table`` (the searcher's own by
+        default), each read as ``Title: sentence``: token matching with the searcher's own
+        encoder (:mod:`index.search.token_match`), or the cross-encoder when
+        ``$BOT_RERANKER=cross-encoder``."""
         if self.reranker is None:
-            self.reranker = shared_reranker()
+            self.reranker = shared_reranker() if os.environ.get(RERANKER_ENV, "").strip() \
+                == "cross-encoder" else TokenMatcher(self.encoder)
         table = table if table is not None else self.table
         infos = self._article_infos(table.article[ids].tolist())
         texts = [pair_text(infos[int(a)].title, t)
