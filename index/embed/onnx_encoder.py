@@ -100,6 +100,7 @@ class OnnxEncoder:
         self.session = self._session(1)  # questions; also the first bulk session
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.dim = int(self.session.get_outputs()[0].shape[-1])
+        self._last_query: tuple[str, np.ndarray] | None = None  # text, its token states
         self._workers: list = []
         self._threaded = None
         self._lock = threading.Lock()
@@ -135,7 +136,10 @@ class OnnxEncoder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self._run(self.session, [self.tokenizer.encode(text).ids])[0]
+        hidden, mask = self._hidden(self.session, [self.tokenizer.encode(text).ids])
+        if hidden.ndim == 3:  # the second stage reads this run's token states again
+            self._last_query = (text, hidden[0])
+        return self._pooled(hidden, mask)[0]
 
     def token_states(self, texts: Sequence[str], specials: bool = True) -> list[np.ndarray]:
         """The model's output state of every token of each text (one batch on the question
@@ -143,7 +147,11 @@ class OnnxEncoder:
         if not len(texts):
             return []
         ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
-        hidden, _ = self._hidden(self.session, ids)
+        last = self._last_query
+        if len(texts) == 1 and last is not None and last[0] == texts[0]:
+            hidden = last[1][None]  # the question just embedded: the same run's states
+        else:
+            hidden, _ = self._hidden(self.session, ids)
         if hidden.ndim != 3:
             raise ModelUnavailable(f"{self.path} gives pooled vectors, not token states")
         cut = 0 if specials else 1
@@ -168,7 +176,10 @@ class OnnxEncoder:
         return session.run(None, feed)[0], mask
 
     def _run(self, session, ids: list[list[int]]) -> np.ndarray:
-        hidden, mask = self._hidden(session, ids)
+        return self._pooled(*self._hidden(session, ids))
+
+    def _pooled(self, hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The model's sentence vectors from its output ``hidden`` (normalised)."""
         if hidden.ndim == 2:  # the graph already pools
             vectors = hidden
         elif self.pooling == "cls":
