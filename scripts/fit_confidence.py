@@ -2,7 +2,9 @@
 
     python scripts/fit_confidence.py            # cross-fitted figures
     python scripts/fit_confidence.py --write    # ... and write the model
-    python scripts/fit_confidence.py --reranked --write   # the model for reranked replies
+    python scripts/fit_confidence.py --reranked --write   # the model for replies the second
+                                                          # stage read (the default; the
+                                                          # main model is --fast's)
     python scripts/fit_confidence.py --natural     # without our natural training questions
 
 Replies labelled right or wrong (``scripts/confidence_data.py``: answerable SQuAD questions,
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +46,7 @@ from confidence_data import (COQA, NATURAL_TRAIN, SQUAD_V1, SQUAD_V2, Reply,  # 
 from bot.confidence import WEIGHTS_FILE  # noqa: E402
 from bot.confidence_features import verdict_features  # noqa: E402
 from bot.evaluation.metrics import auroc, precision_coverage, verdict_scores  # noqa: E402
+from index.choices import RERANK_DEPTH_ENV  # noqa: E402
 from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 
 L2 = 1e-3
@@ -263,10 +267,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write", action="store_true", help="write the model")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where --write writes")
     parser.add_argument("--reranked", action="store_true",
-                        help="fit the model for reranked replies (a 'rerank' part; run with the "
-                        "reranker on) and write it as the file's 'reranked' section; without "
-                        "it the main model is fitted on replies without one (BOT_RERANK_DEPTH=0)")
+                        help="fit the model for replies the second stage read (a 'rerank' "
+                        "part: the default depth) and write it as the file's 'reranked' "
+                        "section; without it the main model is fitted on the first stage's "
+                        "replies (--fast: BOT_RERANK_DEPTH=0, set here unless given)")
     args = parser.parse_args(argv)
+    if not args.reranked:  # the main model is the fast mode's
+        os.environ.setdefault(RERANK_DEPTH_ENV, "0")
     for path in (args.squad, args.squad_v2, args.coqa, *args.natural):
         if not path.exists():
             raise SystemExit(f"error: {path} not found")
@@ -277,8 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     reranked = sum(1 for r in replies if r.parts and "rerank" in r.parts[0])
     if args.reranked != (reranked > len(replies) / 2):
         raise SystemExit(f"error: {reranked} of {len(replies)} replies were reranked; "
-                         + ("run with the reranker on for --reranked" if args.reranked else
-                            "fit the main model without the reranker (BOT_RERANK_DEPTH=0), "
+                         + ("run with the second stage on (BOT_RERANK_DEPTH > 0) for "
+                            "--reranked" if args.reranked else
+                            "fit the main model without the second stage (BOT_RERANK_DEPTH=0), "
                             "and the reranked one with --reranked"))
     data = Data.of(replies, args.impossible_weight, args.natural_weight)
     conf = cross_fit(data, args.folds)

@@ -4,6 +4,7 @@ that fits it (on a small made-up fixture, with the hashing encoder)."""
 from __future__ import annotations
 
 import json
+import os
 import math
 import subprocess
 import sys
@@ -166,6 +167,29 @@ def test_fitting_script_on_a_small_fixture(tmp_path: Path):
     assert figures["ooc"]["answered"] < 0.2
     assert 0.0 < fitted.threshold < 1.0
     assert "follow-up" in run.stdout and "cross-fitted by article" in run.stdout
+
+
+def test_fitting_script_fits_the_second_stages_model_by_default_depth(tmp_path: Path):
+    """--reranked fits on replies the second stage read (the default depth) and writes them as
+    the 'reranked' section, keeping the main model (the fast mode's) as it was."""
+    files = {"v1.json": fx.squad(fx.TOWNS), "v2.json": fx.squad(fx.TOWNS, impossible=True),
+             "coqa.json": fx.coqa(fx.TOWNS)}
+    for name, data in files.items():
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "weights.json"
+    common = [sys.executable, str(ROOT / "scripts" / "fit_confidence.py"),
+              "--squad", str(tmp_path / "v1.json"), "--squad-v2", str(tmp_path / "v2.json"),
+              "--coqa", str(tmp_path / "coqa.json"), "--backend", "hashing", "--model",
+              "hashing", "--folds", "4", "--precision", "0.8", "--write", "--out", str(out),
+              "--natural"]
+    env = {k: v for k, v in os.environ.items() if k != "BOT_RERANK_DEPTH"}
+    for extra in ([], ["--reranked"]):
+        run = subprocess.run(common + extra, capture_output=True, text=True, timeout=300,
+                             cwd=tmp_path, env=env)
+        assert run.returncode == 0, run.stderr[-2000:]
+    written = json.loads(out.read_text())
+    assert written["coefficients"]["rerank"] == 0  # the fast mode's replies have none
+    assert written["reranked"]["coefficients"]["rerank"] != 0
 
 
 def test_reranked_replies_get_the_model_fitted_on_them(weights_at):
