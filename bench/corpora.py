@@ -185,6 +185,7 @@ class SyntheticEncoder:
         self.spec = real.spec
         self.dim = real.dim
         self.details = getattr(real, "details", {})
+        self.real = real
         self.seeds = seeds
         self.rng = np.random.default_rng(seed)
 
@@ -196,3 +197,6 @@ class SyntheticEncoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.seeds.sample(1, self.rng)[0]
+
+    def token_states(self, texts: Sequence[str], specials: bool = True) -> list[np.ndarray]:
+        return self.real.token_states(texts, specials)

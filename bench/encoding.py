@@ -39,6 +39,9 @@ class TimedEncoder:
     def encode_query(self, text):
         return self.inner.encode_query(text)
 
+    def token_states(self, texts, specials=True):
+        return self.inner.token_states(texts, specials)
+
 
 def timed(fn) -> tuple[float, float]:
     """``(wall seconds, CPU seconds)`` of one call."""

@@ -38,6 +38,9 @@ class CountingEncoder:
     def encode_query(self, text):
         return self.inner.encode_query(text)
 
+    def token_states(self, texts, specials=True):
+        return self.inner.token_states(texts, specials)
+
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:

@@ -447,6 +447,9 @@ class MemoEncoder:
     def encode_query(self, text):
         return self.inner.encode_query(text)
 
+    def token_states(self, texts, specials=True):
+        return self.inner.token_states(texts, specials)
+
 
 def test_hashing_encoder_is_what_these_tests_use():
     assert load_encoder(HASHING).spec == HASHING

@@ -164,6 +164,9 @@ class _Reporting:
     def encode_query(self, text: str):  # noqa: ANN201 - numpy array
         return self.encoder.encode_query(text)
 
+    def token_states(self, texts, specials: bool = True):  # noqa: ANN001, ANN201
+        return self.encoder.token_states(texts, specials)
+
 
 @contextlib.contextmanager
 def _quiet():
