@@ -165,9 +165,10 @@ def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) 
 @ray_option
 @click.option("--rerank-depth", type=click.IntRange(min=0, max=MAX_RERANK_DEPTH), default=None,
               help=f"How many of the first stage's best sentences the second stage (token "
-              f"matching) reads again (default {RERANK_DEPTH}, or $BOT_RERANK_DEPTH; 0: none).")
+              f"matching) reads again (default {RERANK_DEPTH}, or $BOT_RERANK_DEPTH; 0: none; "
+              f"measured at 10).")
 @click.option("--fast", is_flag=True,
-              help="First stage only: skip the second stage (the same as --rerank-depth 0).")
+              help="First stage only (the same as --rerank-depth 0).")
 def ask_command(question: str | None, index_dir: str, k: int, as_json: bool,
                 since: str | None, until: str | None, sources: tuple[str, ...],
                 rerank_depth: int | None, fast: bool) -> None:

@@ -1,7 +1,7 @@
 """Fit how the second stage's score and the first stage's score combine (``combiner_weights.json``).
 
-    python scripts/fit_combiner.py --fold -1 --write   # token matching (the default second
-                                                      # stage): every article; writes
+    python scripts/fit_combiner.py --fold -1 --write   # token matching (the second stage's
+                                                      # scorer): every article; writes
                                                       # index/search/combiner_weights.json
     BOT_RERANKER=cross-encoder python scripts/fit_combiner.py   # the cross-encoder (fold 1)
     python scripts/fit_combiner.py --squad FILE --coqa '' --depth 10   # other data
@@ -37,7 +37,7 @@ from ranker_data import Candidates, gather, load_coqa_turns, stack  # noqa: E402
 from train_ranker import choose_l2, fit, ranks, render, summary  # noqa: E402
 
 from bot.evaluation.squad import SquadSet, load_squad  # noqa: E402
-from index.choices import RERANK_DEPTH  # noqa: E402
+from index.choices import SECOND_STAGE_DEPTH  # noqa: E402
 from index.embed.encoders import EncoderSpec  # noqa: E402
 from index.search.ranking import COMBINER_FILE, DEFAULT_COMBINER  # noqa: E402
 from index.search.reranker import MODEL_DIR, RERANKER_ENV  # noqa: E402
@@ -84,7 +84,7 @@ def main() -> None:
                         help="CoQA turns of at least this many words (default 1: all)")
     parser.add_argument("--fold", type=int, default=HELD_OUT_FOLD,
                         help="use the articles at positions of this parity (-1: all)")
-    parser.add_argument("--depth", type=int, default=RERANK_DEPTH)
+    parser.add_argument("--depth", type=int, default=SECOND_STAGE_DEPTH)
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--l2", default="0.0001,0.001,0.01")
     parser.add_argument("--write", action="store_true", help=f"write {COMBINER_FILE.name}")

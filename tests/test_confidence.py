@@ -169,9 +169,9 @@ def test_fitting_script_on_a_small_fixture(tmp_path: Path):
     assert "follow-up" in run.stdout and "cross-fitted by article" in run.stdout
 
 
-def test_fitting_script_fits_the_second_stages_model_by_default_depth(tmp_path: Path):
-    """--reranked fits on replies the second stage read (the default depth) and writes them as
-    the 'reranked' section, keeping the main model (the fast mode's) as it was."""
+def test_fitting_script_fits_the_second_stages_model_with_reranked(tmp_path: Path):
+    """--reranked fits on replies the second stage read (depth 10 unless BOT_RERANK_DEPTH says)
+    and writes them as the 'reranked' section; the main model is the first stage's."""
     files = {"v1.json": fx.squad(fx.TOWNS), "v2.json": fx.squad(fx.TOWNS, impossible=True),
              "coqa.json": fx.coqa(fx.TOWNS)}
     for name, data in files.items():

@@ -1,6 +1,7 @@
-"""Token matching, the default second stage: each question token's best cosine with a token of
-the sentence, averaged; the searcher reads the first stage's best ``rerank_depth`` sentences
-with it, records it as the part ``rerank`` and reorders them; ``--fast`` (depth 0) skips it."""
+"""Token matching, the second stage (``--rerank-depth 10``): each question token's best cosine
+with a token of the sentence, averaged; the searcher reads the first stage's best
+``rerank_depth`` sentences with it, records it as the part ``rerank`` and reorders them; depth 0
+(the default, ``--fast``) skips it."""
 
 from __future__ import annotations
 
@@ -59,14 +60,12 @@ def _searcher(tmp_path: Path, hashing_spec):
     return Searcher.open(tmp_path / "idx", encoder=encoder)
 
 
-def test_default_search_reads_the_best_candidates_again_and_fast_mode_does_not(
+def test_the_second_stage_reads_the_best_candidates_again_and_fast_mode_does_not(
         tmp_path: Path, hashing_spec, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("BOT_RERANK_DEPTH", raising=False)
+    monkeypatch.setenv("BOT_RERANK_DEPTH", "10")  # as --rerank-depth 10 sets it
     monkeypatch.delenv("BOT_RERANKER", raising=False)
-    from index.choices import RERANK_DEPTH
-
     searcher = _searcher(tmp_path, hashing_spec)
-    assert searcher.rerank_depth == RERANK_DEPTH > 0
+    assert searcher.rerank_depth == 10
     hits = searcher.search("Who repaired the mill wheel?", 3)
     assert "Volunteers" in hits[0].sentence.text
     assert hits[0].parts["rerank"] == pytest.approx(1.0)  # every question word is in it

@@ -101,6 +101,7 @@ class OnnxEncoder:
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         self._last_query: tuple[str, np.ndarray] | None = None  # text, its token states
+        self._pair = None  # a two-thread session for the second stage's batch (first use)
         self._workers: list = []
         self._threaded = None
         self._lock = threading.Lock()
@@ -151,7 +152,8 @@ class OnnxEncoder:
         if len(texts) == 1 and last is not None and last[0] == texts[0]:
             hidden = last[1][None]  # the question just embedded: the same run's states
         else:
-            hidden, _ = self._hidden(self.session, ids)
+            hidden, _ = self._hidden(self._batch_session() if len(texts) > 1 else self.session,
+                                     ids)
         if hidden.ndim != 3:
             raise ModelUnavailable(f"{self.path} gives pooled vectors, not token states")
         cut = 0 if specials else 1
@@ -161,6 +163,19 @@ class OnnxEncoder:
             norms = np.linalg.norm(states, axis=1, keepdims=True)
             out.append((states / np.maximum(norms, 1e-12)).astype(np.float32))
         return out
+
+    def _batch_session(self):
+        """The session for one small batch read at once (the second stage's sentences): on up
+        to two cores, made on first use (one thread per process where only one may be used);
+        its matrix products split across threads, so it gives the single-threaded session's
+        results."""
+        threads = min(2, cpu_cores())
+        if threads == 1:
+            return self.session
+        with self._lock:
+            if self._pair is None:
+                self._pair = self._session(threads)
+            return self._pair
 
     def _hidden(self, session, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """The graph's output for token ids ``ids`` (padded into one batch) and the mask."""

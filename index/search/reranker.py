@@ -1,6 +1,6 @@
 """The cross-encoder reranker: reads a question and a candidate sentence together and scores
-how well the sentence answers it. Not the default second stage (token matching with the
-bi-encoder is, :mod:`index.search.token_match`); ``$BOT_RERANKER=cross-encoder`` selects it.
+how well the sentence answers it. The second stage reads with token matching
+(:mod:`index.search.token_match`) unless ``$BOT_RERANKER=cross-encoder`` selects this.
 
 The model (``reranker/`` beside this file, shipped as package data once one earns its place:
 none does yet, see docs/quality.md) is MiniLM cut to a few layers, its token states

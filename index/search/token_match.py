@@ -1,14 +1,14 @@
 """Token matching: how well each of a question's words is matched somewhere in a sentence,
 read from the same bi-encoder's token states (no training of its own).
 
-The sentence vectors the first stage compares are each one mean of its tokens' states, so a
-sentence that matches every word of the question but carries much else (a long news sentence
-with a quote and a place) loses against a short one that merely shares the topic. Here every
+The sentence vectors the first stage compares are each one mean of its tokens' states: a
+sentence's many other words dilute the few that match the question. Here every
 question token (``[CLS]``/``[SEP]`` left out) takes its best cosine with any token of the
 sentence (read as ``Title: sentence``, as it was embedded), and the sentence scores the mean of
 those: late interaction (as ColBERT, BERTScore's recall) with the packaged MiniLM. It costs one
 model run over the candidates it reads, so it is a second stage over the first stage's best
-few (:class:`index.search.searcher.Searcher`, ``rerank_depth``); measured in docs/quality.md.
+few (:class:`index.search.searcher.Searcher`, ``rerank_depth``; ``--rerank-depth 10``, off by
+default); measured in docs/quality.md.
 """
 
 from __future__ import annotations
