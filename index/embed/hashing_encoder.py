@@ -34,9 +34,8 @@ class HashingEncoder:
         for row, text in enumerate(texts):
             words = _WORD.findall(text.lower())
             for token in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
-                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
-                slot = int.from_bytes(digest[:4], "little") % self.dim
-                out[row, slot] += 1.0 if digest[4] & 1 else -1.0
+                slot, sign = self._signed_slot(token)
+                out[row, slot] += sign
             norm = np.linalg.norm(out[row])
             if norm > 0:
                 out[row] /= norm
@@ -54,8 +53,13 @@ class HashingEncoder:
             words = _WORD.findall(text.lower()) or [""]
             states = np.zeros((len(words), self.dim), dtype=np.float32)
             for row, word in enumerate(words):
-                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-                slot = int.from_bytes(digest[:4], "little") % self.dim
-                states[row, slot] = 1.0 if digest[4] & 1 else -1.0
+                slot, sign = self._signed_slot(word)
+                states[row, slot] = sign
             out.append(states)
         return out
+
+    def _signed_slot(self, token: str) -> tuple[int, float]:
+        """The dimension ``token`` hashes to and its sign there (±1), for vectors and token
+        states alike."""
+        digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+        return int.from_bytes(digest[:4], "little") % self.dim, 1.0 if digest[4] & 1 else -1.0
