@@ -117,10 +117,12 @@ def test_export_gives_an_int8_model_that_agrees_with_the_trained_one(tmp_path: P
     assert np.corrcoef(expected, got)[0, 1] > 0.9, (expected, got)
 
 
-@needs_model
-def test_combiner_fitting_script_runs_on_a_small_fixture(tmp_path: Path):
-    """scripts/fit_combiner.py on three tiny articles (hashing encoder, the shipped
-    reranker): it cross-validates, prints held-out figures and writes the two weights."""
+def fit_combiner_on_tiny_articles(tmp_path: Path, scorer: str) -> dict:
+    """Run scripts/fit_combiner.py on three tiny articles (hashing encoder) with the second
+    stage ``scorer`` (``$BOT_RERANKER``: "" token matching, "cross-encoder"), check that it
+    cross-validated and printed its figures, and return the weights file it wrote."""
+    import os
+
     from .test_eval import ARTICLES, QUESTIONS, squad_json
 
     squad = tmp_path / "tiny.json"
@@ -130,9 +132,17 @@ def test_combiner_fitting_script_runs_on_a_small_fixture(tmp_path: Path):
         [sys.executable, str(ROOT / "scripts" / "fit_combiner.py"), "--squad", str(squad),
          "--coqa", "", "--fold", "-1", "--folds", "2", "--depth", "5", "--backend", "hashing",
          "--model", "hashing", "--write", "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300)
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        env={**os.environ, "BOT_RERANKER": scorer})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "rerank alone: p@1" in result.stdout and "combined, l2=" in result.stdout
-    written = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+@needs_model
+def test_combiner_fitting_script_runs_on_a_small_fixture(tmp_path: Path):
+    """scripts/fit_combiner.py on three tiny articles (hashing encoder, the shipped
+    reranker): it cross-validates, prints held-out figures and writes the two weights."""
+    written = fit_combiner_on_tiny_articles(tmp_path, "cross-encoder")
     assert set(written["weights"]) == {"rerank", "first_stage"}
     assert written["weights"]["rerank"] > 0  # the reranker's score counts for the answer

@@ -108,19 +108,8 @@ def test_real_model_token_states(real_encoder):
 def test_combiner_fitting_script_fits_token_matching(tmp_path: Path):
     """scripts/fit_combiner.py on three tiny articles with the hashing encoder: token
     matching's score gets a positive weight."""
-    from .test_eval import ARTICLES, QUESTIONS, squad_json
+    from .test_reranker import fit_combiner_on_tiny_articles
 
-    squad = tmp_path / "tiny.json"
-    squad.write_text(json.dumps(squad_json(ARTICLES, QUESTIONS)), encoding="utf-8")
-    out = tmp_path / "combiner.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "fit_combiner.py"), "--squad", str(squad),
-         "--coqa", "", "--fold", "-1", "--folds", "2", "--depth", "5", "--backend", "hashing",
-         "--model", "hashing", "--write", "--out", str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
-        env={**__import__("os").environ, "BOT_RERANKER": ""})
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "rerank alone: p@1" in result.stdout and "combined, l2=" in result.stdout
-    written = json.loads(out.read_text())
+    written = fit_combiner_on_tiny_articles(tmp_path, "")
     assert written["scorer"] == "token matching"
     assert written["weights"]["rerank"] > 0
