@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from bot.evaluation.squad import SquadSet, load_squad  # noqa: E402
 from index.choices import SECOND_STAGE_DEPTH  # noqa: E402
 from index.embed.encoders import EncoderSpec  # noqa: E402
 from index.search.ranking import COMBINER_FILE, DEFAULT_COMBINER  # noqa: E402
-from index.search.reranker import MODEL_DIR, RERANKER_ENV  # noqa: E402
+from index.search.reranker import MODEL_DIR, cross_encoder_chosen  # noqa: E402
 from index.search.searcher import Pool, Searcher  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
@@ -51,7 +50,7 @@ HELD_OUT_FOLD = 1  # the articles the reranker never saw
 def collect(squad: SquadSet, depth: int, spec: EncoderSpec, offset: int = 0) -> Candidates:
     """Every question's reranked candidates (``COLUMNS``) with gold labels; articles are
     numbered from ``offset`` (so several sets can be stacked). Cached beside the index."""
-    if os.environ.get(RERANKER_ENV, "").strip() == "cross-encoder":
+    if cross_encoder_chosen():
         model = (MODEL_DIR / "model.onnx").read_bytes() if (MODEL_DIR / "model.onnx").exists() \
             else b""
     else:  # token matching: its code and the encoder's
@@ -118,8 +117,7 @@ def main() -> None:
         args.out.write_text(json.dumps({
             "weights": weights, "l2": best[0], "depth": args.depth,
             "cross_validated": {k: round(v, 4) for k, v in best[1].items()},
-            "scorer": "cross-encoder" if os.environ.get(RERANKER_ENV, "").strip()
-                      == "cross-encoder" else "token matching",
+            "scorer": "cross-encoder" if cross_encoder_chosen() else "token matching",
             "fitted_by": "python scripts/fit_combiner.py --write" + (
                 f" --fold {args.fold}" if args.fold != HELD_OUT_FOLD else ""),
             "data": f"SQuAD v1.1 half-a and CoQA (turns of >= {args.coqa_min_words} words), "

@@ -28,6 +28,12 @@ THREADS_ENV = "BOT_RERANK_THREADS"
 RERANKER_ENV = "BOT_RERANKER"  # "cross-encoder": the second stage reads with this model
 
 
+def cross_encoder_chosen() -> bool:
+    """Whether ``$BOT_RERANKER`` has the second stage read with the cross-encoder (else it
+    matches tokens with the question's own encoder: :mod:`index.search.token_match`)."""
+    return os.environ.get(RERANKER_ENV, "").strip() == "cross-encoder"
+
+
 def pair_text(title: str | None, sentence: str) -> str:
     """What the reranker reads for a sentence (as in training: ``scripts/reranker_data.py``)."""
     return f"{title}: {sentence}" if title else sentence

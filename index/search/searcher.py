@@ -12,7 +12,6 @@ of the sentence and its context, IDF-weighted term coverage, title match, answer
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -35,7 +34,7 @@ from index.search.filters import ArticleFilter
 from index.search.restriction import Restriction
 from index.store.bm25 import Bm25
 from index.search.ranking import Ranker, combine, default_rerank_depth
-from index.search.reranker import RERANKER_ENV, Reranker, pair_text, shared_reranker
+from index.search.reranker import Reranker, cross_encoder_chosen, pair_text, shared_reranker
 from index.store.sentence_table import SentenceTable
 from index.store.generations import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
 from index.search.term_match import TermMatch, match_terms
@@ -253,8 +252,8 @@ class Searcher:
         encoder (:mod:`index.search.token_match`), or the cross-encoder when
         ``$BOT_RERANKER=cross-encoder``."""
         if self.reranker is None:
-            self.reranker = shared_reranker() if os.environ.get(RERANKER_ENV, "").strip() \
-                == "cross-encoder" else TokenMatcher(self.encoder)
+            self.reranker = shared_reranker() if cross_encoder_chosen() \
+                else TokenMatcher(self.encoder)
         table = table if table is not None else self.table
         infos = self._article_infos(table.article[ids].tolist())
         texts = [pair_text(infos[int(a)].title, t)
