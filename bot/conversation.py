@@ -225,7 +225,7 @@ class Conversation:
         self._restart(0.0)
 
     def _reorder(self, hits: list[Hit], anchor: Evidence, keep: int,
-                 sure: float = 1.0) -> list[Evidence]:
+                 sure: float) -> list[Evidence]:
         """The ``keep`` best of ``hits`` by the bare question's ranker score plus the topic's
         log-prior for its article and the walk's from the previous best sentence (right with
         probability ``sure``)."""
@@ -303,7 +303,7 @@ def trust(confidence: float) -> float:
     return ANCHOR_FLOOR + (1.0 - ANCHOR_FLOOR) * min(max(confidence, 0.0), 1.0)
 
 
-def _walk(article: int, sentence: int, anchor: Evidence, sure: float = 1.0) -> float:
+def _walk(article: int, sentence: int, anchor: Evidence, sure: float) -> float:
     """Log-prior of where a dialogue's next answer stands, from the previous best sentence:
     the same sentence again, or a few sentences on (:data:`STEPS`, counted from right
     answers). The anchor is right with probability ``sure``; if wrong, it says nothing about
