@@ -86,10 +86,12 @@ def main() -> None:
         dense.append(top.parts.get("dense", 0.0) if top else 0.0)
         lexical.append(top.parts.get("lexical_log", 0.0) if top else 0.0)
     conf_a, right_a, ans_a = np.array(conf), np.array(right), np.array(answerable)
-    cut = threshold()
+    cut = threshold(reranked=answerer.searcher.rerank_depth > 0)  # the model bot ask judges by
     scores = verdict_scores(conf_a, right_a, cut, ans_a)
     print(f"WikiQA dev: {len(conf)} questions, {int(ans_a.sum())} with an answering sentence; "
-          f"shipped threshold {cut:.3f}")
+          f"shipped threshold {cut:.3f}"
+          + (f" (second stage, depth {answerer.searcher.rerank_depth})"
+             if answerer.searcher.rerank_depth else ""))
     print(f"  best sentence right (answerable): {right_a[ans_a].mean():.3f}")
     print(f"  answered: precision {scores['precision']}, coverage {scores['coverage']}, "
           f"AUROC {scores['auroc']}, ECE {scores['ece']}")
