@@ -45,7 +45,7 @@ from .confidence import VERDICT_DEPTH, verdict
 from .questions import clean_question
 from .topic import Topic
 from . import topic_change
-from .topic_change import TopicCheck, is_name, lead_of, normal
+from .topic_change import TopicCheck, bare, is_name, lead_of, normal
 
 if TYPE_CHECKING:  # the answering API pulls in FAISS: import it only when used
     from index.search.filters import ArticleFilter
@@ -277,7 +277,7 @@ def _check(question: str, said: set[str], hits: list[Hit], leading: int | None) 
         refers_back=is_follow_up(question) or (
             len(words(question)) <= topic_change.SHORT_WORDS and not names),
         lead=lead_of([(h.sentence.article, h.score) for h in hits], leading),
-        new_names=tuple(t for t in names if normal(t) not in said),
+        new_names=tuple(bare(t) for t in names if normal(t) not in said),
         shared=tuple(t for t in terms if normal(t) in said))
 
 

@@ -68,13 +68,18 @@ class TopicCheck:
         return False, "shares " + (", ".join(self.shared) if self.shared else "the topic")
 
 
+def bare(term: str) -> str:
+    """A word without its possessive (Leica's, Leica’s, Xiaomis' = Leica, Leica, Xiaomis)."""
+    plain = term.replace("’", "'")
+    if plain.lower().endswith("'s"):
+        plain = plain[:-2]
+    return plain.rstrip("'")
+
+
 def normal(term: str) -> str:
     """A content word as compared with the dialogue's: lower case, no possessive, no plural
     *s* (Leica's = Leica, headquarters = headquarter)."""
-    low = term.lower().replace("’", "'")
-    if low.endswith("'s"):
-        low = low[:-2]
-    low = low.rstrip("'")
+    low = bare(term).lower()
     return low[:-1] if len(low) > 3 and low.endswith("s") and not low.endswith("ss") else low
 
 

@@ -34,6 +34,15 @@ def test_words_are_compared_without_possessives_or_plurals() -> None:
     assert normal("Glass") == "glass"
 
 
+def test_a_new_name_is_shown_without_its_possessive() -> None:
+    """The chat's "why" reads "names Leica, new to the dialogue", not "Leica's"."""
+    from bot.conversation import _check
+
+    check = _check("Where is Leica’s headquarters?", {"xiaomi", "founder"}, [], None)
+    assert check.new_names == ("Leica",)
+    assert check.reason == "names Leica, new to the dialogue"
+
+
 def test_the_short_question_rule_reads_the_constant_when_asked(monkeypatch) -> None:  # noqa: ANN001
     """scripts/topic_switches.py --set SHORT_WORDS=N changes bot.topic_change's constant: the
     conversation's check must read it then, not a copy taken at import."""
