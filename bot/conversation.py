@@ -6,8 +6,9 @@ the retrieval side, in two searches:
 
 1. **The context search**: the question joined to the earlier turns' key terms (content words
    of the last two questions, names in the previous best sentence: the turn's ``read_with``),
-   its vector blended with the earlier questions'. Its best candidates vote for their articles
-   in the dialogue's topic (:mod:`bot.topic`), and join the candidates of the second search.
+   its vector blended with the earlier questions'. Its best candidates (the first stage's
+   order: the second stage reads only the bare question's) vote for their articles in the
+   dialogue's topic (:mod:`bot.topic`), and join the candidates of the second search.
 2. **The bare question**, with those candidates and every sentence of the topic's leading
    articles added, so the article being talked about is ranked whole even in a large index.
    Each candidate's ranker score (a listwise-softmax log-odds scale) gets the topic's
@@ -155,7 +156,7 @@ class Conversation:
             # the verdict reads the question as understood (with its context) and the
             # sentences' parts for that reading, where the context search found them
             conf, answered = verdict(f"{question} {' '.join(terms)}",
-                                     [read.get(e.sentence_id, e)
+                                     [_as_read(read.get(e.sentence_id), e)
                                       for e in evidence[:VERDICT_DEPTH]], follow_up=True)
             first = replace(first, answered=answered, confidence=conf)
         self._topic.fade()
@@ -208,11 +209,13 @@ class Conversation:
         self._vectors.append((question, vector))
         search = f"{text} {' '.join(terms)}" if terms else text
         if not searcher.takes_extra_candidates:  # sharded: the topic prior alone keeps it
-            context = searcher.rank(search, _blend(vector, earlier), POOL, within)
+            context = searcher.rank(search, _blend(vector, earlier), POOL, within,
+                                    second_stage=False)
             self._topic.add(((h.sentence.article, h.score) for h in context), CONTEXT_SHARE)
             return searcher.rank(text, vector, 2 * POOL, within), \
                 {h.sentence.id: h for h in context}
-        context = searcher.rank(search, _blend(vector, earlier), POOL, within, also=topic)
+        context = searcher.rank(search, _blend(vector, earlier), POOL, within, also=topic,
+                                second_stage=False)
         read = {h.sentence.id: h for h in context}
         self._topic.add(((h.sentence.article, h.score) for h in context), CONTEXT_SHARE)
         pool = np.array(list(read), dtype=np.int64)
@@ -264,6 +267,18 @@ def _said(turn: Reply) -> frozenset[str]:
     words (:func:`bot.topic_change.normal`)."""
     shown = turn.answer.evidence[0].text if turn.answer.evidence else ""
     return frozenset(normal(t) for t in key_terms(f"{turn.answer.question} {shown}"))
+
+
+def _as_read(context: Hit | None, shown: Evidence) -> Hit | Evidence:
+    """A follow-up's sentence as its verdict reads it: the context search's hit (its parts for
+    the question as understood), with the second stage's part of the bare question's reading
+    when that search had one (the context search skips the second stage: it runs once a turn);
+    the shown evidence where the context search did not find it."""
+    if context is None:
+        return shown
+    if "rerank" not in shown.parts:
+        return context
+    return replace(context, parts={**context.parts, "rerank": shown.parts["rerank"]})
 
 
 def _check(question: str, said: set[str], hits: list[Hit], leading: int | None) -> TopicCheck:

@@ -8,3 +8,9 @@ RERANK_DEPTH = 0  # candidates the second stage reads by default (0: none, --fas
 SECOND_STAGE_DEPTH = 10  # token matching's measured depth (--rerank-depth 10; combiner_weights.json)
 MAX_RERANK_DEPTH = 200
 RERANK_DEPTH_ENV = "BOT_RERANK_DEPTH"
+# The gate: of the first stage's best ``rerank depth`` sentences, the second stage reads those
+# within this of the best one's first-stage score, and none when no other text is that close
+# (the first stage is sure). First-stage score units; chosen on fitting data (docs/quality.md);
+# $BOT_RERANK_GAP overrides it ("inf": all of them, every question).
+RERANK_GAP = 1.5
+RERANK_GAP_ENV = "BOT_RERANK_GAP"

@@ -40,7 +40,8 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, session_cache:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     monkeypatch.setenv("BOT_PROGRESS", "0")
-    for name in ("BOT_INDEX_DIR", "BOT_MODEL", "BOT_BACKEND", "BOT_ALLOW_DOWNLOADS"):
+    for name in ("BOT_INDEX_DIR", "BOT_MODEL", "BOT_BACKEND", "BOT_ALLOW_DOWNLOADS",
+                 "BOT_RERANK_GAP"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -205,6 +205,34 @@ def test_a_new_question_in_a_dialogue_is_embedded_once(partners_index: Path) -> 
     assert embedded.count("Why did it close?") == 1
 
 
+def test_a_follow_up_is_read_by_the_second_stage_once(partners_index: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the second stage on every question (no gate), a follow-up turn's two searches
+    read it once: the bare question's; the context search keeps the first stage's order. Its
+    verdict reads the second stage's part with the context search's others."""
+    from bot.answering import Answerer
+
+    monkeypatch.setenv("BOT_RERANK_GAP", "inf")
+    answerer = Answerer.open(partners_index, rerank_depth=10)
+    searcher = answerer.searcher
+    read: list[str] = []
+    scores = searcher.rerank_scores
+
+    def counted(question: str, ids, table=None):  # noqa: ANN001, ANN202
+        read.append(question)
+        return scores(question, ids, table)
+
+    searcher.rerank_scores = counted  # type: ignore[method-assign]
+    chat = Conversation(answerer)
+    chat.ask("Who did Acme sign a partnership with in 2015?", k=3)
+    assert read == ["Who did Acme sign a partnership with in 2015?"]
+    second = chat.ask("When did it end?", k=3)
+    assert second.follow_up
+    assert read[1:] == ["When did it end?"]
+    assert "rerank" in second.answer.evidence[0].parts
+    assert second.answer.evidence[0].text.startswith("The agreement between Acme and Globex")
+
+
 @pytest.fixture
 def hiker_index(tmp_path: Path, hashing_spec) -> Path:
     from index.indexer import update_index

@@ -63,6 +63,7 @@ def _searcher(tmp_path: Path, hashing_spec):
 def test_the_second_stage_reads_the_best_candidates_again_and_fast_mode_does_not(
         tmp_path: Path, hashing_spec, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BOT_RERANK_DEPTH", "10")  # as --rerank-depth 10 sets it
+    monkeypatch.setenv("BOT_RERANK_GAP", "inf")  # every question, however sure the first stage
     monkeypatch.delenv("BOT_RERANKER", raising=False)
     searcher = _searcher(tmp_path, hashing_spec)
     assert searcher.rerank_depth == 10
@@ -80,6 +81,7 @@ def test_a_sentence_holding_more_of_the_question_moves_up(tmp_path: Path, hashin
     stage puts first the one that answers, holding more of the question's words ("paid
     for")."""
     searcher = _searcher(tmp_path, hashing_spec)
+    searcher.rerank_gap = float("inf")  # all ten, the gate aside (its own test below)
     question = "Who paid for the old mill wheel?"
     searcher.rerank_depth = 0
     assert searcher.search(question, 3)[0].sentence.text == "The old mill wheel is old."
@@ -87,6 +89,68 @@ def test_a_sentence_holding_more_of_the_question_moves_up(tmp_path: Path, hashin
     read = searcher.search(question, 3)
     assert read[0].sentence.text == "The council paid for the work on the wheel."
     assert read[0].parts["rerank"] > read[1].parts["rerank"]
+
+
+def test_the_gate_reads_again_only_where_the_first_stage_is_unsure(
+        tmp_path: Path, hashing_spec, monkeypatch: pytest.MonkeyPatch):
+    """At the shipped gate, a question whose best sentence the first stage puts far ahead is
+    answered by the first stage alone (no ``rerank`` part, its order); one where another
+    sentence is close is read again, and the answering sentence moves up."""
+    from index.choices import RERANK_GAP
+
+    monkeypatch.setenv("BOT_RERANK_DEPTH", "10")
+    searcher = _searcher(tmp_path, hashing_spec)
+    assert searcher.rerank_gap == RERANK_GAP
+    sure, unsure = "Who repaired the mill wheel?", "Who paid for the mill wheel?"
+    searcher.rerank_depth = 0
+    first = {q: searcher.search(q, 3) for q in (sure, unsure)}
+    assert first[sure][0].parts["margin"] > RERANK_GAP > first[unsure][0].parts["margin"]
+    assert first[unsure][0].sentence.text.startswith("Volunteers who repaired")
+    searcher.rerank_depth = 10
+    kept = searcher.search(sure, 3)
+    assert all("rerank" not in h.parts for h in kept)
+    assert [h.sentence.id for h in kept] == [h.sentence.id for h in first[sure]]
+    read = searcher.search(unsure, 3)
+    assert all("rerank" in h.parts for h in read)
+    assert read[0].sentence.text == "The council paid for the work on the wheel."
+
+
+def test_the_gate_reads_the_sentences_close_to_the_best_and_a_reprint_is_no_rival():
+    from index.search.searcher import unsure_head
+
+    texts = {0: "The mill reopened.", 1: "the  mill REOPENED.", 2: "The wheel turns.",
+             3: "Visitors came."}
+    scores = np.array([5.0, 5.0, 3.9, 2.0])
+    top = np.array([0, 1, 2, 3])
+    assert unsure_head(scores, top, texts, 1.5).tolist() == [0, 1, 2]  # 3 is 3.0 behind
+    assert unsure_head(scores, top, texts, 1.0).tolist() == []  # only the reprint is close
+    assert unsure_head(scores, top, texts, float("inf")).tolist() == [0, 1, 2, 3]
+    assert unsure_head(scores, top[:1], texts, float("inf")).tolist() == []
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "nan"])
+def test_a_bad_gate_is_refused_in_one_line(value: str, monkeypatch: pytest.MonkeyPatch):
+    from index.errors import BadInput
+    from index.search.ranking import default_rerank_gap
+
+    monkeypatch.setenv("BOT_RERANK_GAP", value)
+    with pytest.raises(BadInput, match="BOT_RERANK_GAP"):
+        default_rerank_gap()
+    monkeypatch.setenv("BOT_RERANK_GAP", "inf")
+    assert default_rerank_gap() == float("inf")
+
+
+def test_the_combined_score_stays_on_the_first_stage_scale():
+    """Dividing by the first-stage weight keeps the fitted order and the first stage's units
+    (a conversation's priors and the verdict's margin read them)."""
+    from index.search.ranking import combine
+
+    weights = {"rerank": 15.0, "first_stage": 0.5}
+    first, token = np.array([4.0, 3.0, 1.0]), np.array([0.5, 0.6, 0.9])
+    combined = combine(token, first, weights)
+    assert np.argsort(-combined).tolist() == \
+        np.argsort(-(15.0 * token + 0.5 * first)).tolist()
+    assert combined[0] - combined[1] == pytest.approx(1.0 - 30.0 * 0.1)
 
 
 @pytest.mark.slow

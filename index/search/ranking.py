@@ -19,13 +19,14 @@ figures in ``combiner_weights.json``.
 from __future__ import annotations
 
 import json
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from index.choices import RANKERS, RERANK_DEPTH, RERANK_DEPTH_ENV
+from index.choices import RANKERS, RERANK_DEPTH, RERANK_DEPTH_ENV, RERANK_GAP, RERANK_GAP_ENV
 from index.errors import BadInput, BrokenInstall
 from index.search.features import ranks
 
@@ -43,6 +44,23 @@ def default_rerank_depth() -> int:
         raise BadInput(f"{RERANK_DEPTH_ENV}={chosen} is not a whole number of candidates "
                        "(0: none)")
     return int(chosen)
+
+
+def default_rerank_gap() -> float:
+    """``$BOT_RERANK_GAP`` (``inf``: the second stage reads all its candidates, every
+    question), else ``RERANK_GAP``: it reads those the first stage scores within this of its
+    best, and none when no other text is that close."""
+    chosen = os.environ.get(RERANK_GAP_ENV, "").strip()
+    if not chosen:
+        return RERANK_GAP
+    try:
+        gap = float(chosen)
+    except ValueError:
+        gap = math.nan
+    if math.isnan(gap) or gap < 0:
+        raise BadInput(f"{RERANK_GAP_ENV}={chosen} is not a score gap of zero or more "
+                       "(inf: the second stage reads all its candidates)")
+    return gap
 
 
 HAND_WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}
@@ -82,10 +100,14 @@ def combiner_weights() -> dict[str, float]:
 def combine(rerank: np.ndarray, first_stage: np.ndarray,
             weights: dict[str, float] | None = None) -> np.ndarray:
     """The final score of reranked candidates from their reranker logits and first-stage
-    scores."""
+    scores: the fitted weighted sum, divided by its first-stage weight (when it has one) so
+    that it stays on the first stage's scale. The order is the sum's; what reads the scores
+    further (a conversation's topic and walk priors, the lead a new question needs, the
+    verdict's margin) reads them in the units it was tuned in."""
     w = weights or combiner_weights()
-    return w["rerank"] * np.asarray(rerank, dtype=np.float64) + \
-        w["first_stage"] * np.asarray(first_stage, dtype=np.float64)
+    scale = w["first_stage"] if w["first_stage"] > 0 else 1.0
+    return (w["rerank"] * np.asarray(rerank, dtype=np.float64) +
+            w["first_stage"] * np.asarray(first_stage, dtype=np.float64)) / scale
 
 
 class Ranker:

@@ -12,6 +12,7 @@ of the sentence and its context, IDF-weighted term coverage, title match, answer
 from __future__ import annotations
 
 import contextlib
+import math
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -33,7 +34,7 @@ from index.search.features import candidate_features
 from index.search.filters import ArticleFilter
 from index.search.restriction import Restriction
 from index.store.bm25 import Bm25
-from index.search.ranking import Ranker, combine, default_rerank_depth
+from index.search.ranking import Ranker, combine, default_rerank_depth, default_rerank_gap
 from index.search.reranker import Reranker, cross_encoder_chosen, pair_text, shared_reranker
 from index.store.sentence_table import SentenceTable
 from index.store.generations import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest
@@ -139,6 +140,7 @@ class Searcher:
         the article caches."""
         self.ranker = Ranker()
         self.rerank_depth = default_rerank_depth()  # candidates the reranker reads (0: none)
+        self.rerank_gap = default_rerank_gap()  # ... those this close to the best (the gate)
         self.reranker: Reranker | TokenMatcher | None = None  # made on first use
         self._articles: OrderedDict[int, Article] = OrderedDict()
         self._infos: OrderedDict[int, ArticleInfo] = OrderedDict()
@@ -189,9 +191,11 @@ class Searcher:
         return self._catalog
 
     def rank(self, question: str, query: np.ndarray, k: int = 5,
-             within: Restriction | None = None, also: np.ndarray | None = None) -> list[Hit]:
+             within: Restriction | None = None, also: np.ndarray | None = None,
+             second_stage: bool = True) -> list[Hit]:
         """Like :meth:`search` with the question already embedded as ``query``; the sentence
-        ids ``also`` (those ``within`` keeps) are candidates too (a conversation's topic).
+        ids ``also`` (those ``within`` keeps) are candidates too (a conversation's topic);
+        ``second_stage=False``: the first stage's order even at a ``rerank_depth``.
 
         Sentences with the same text in several places (a wire story reprinted) become one hit;
         the other places are in its ``also``.
@@ -201,15 +205,18 @@ class Searcher:
             return []
         scores = self.ranker.score(pool.parts)
         order = np.argsort(-scores, kind="stable")
-        if self.rerank_depth > 0:
-            scores = self._reranked(question, pool, scores, order[:self.rerank_depth])
+        table = pool.table
+        # the second stage only reorders its top ``rerank_depth``: the same head either way
+        head = order[:max(DUPLICATE_SCAN + 4 * k, self.rerank_depth)]
+        texts = dict(zip(head.tolist(), table.texts(pool.ids[head])))
+        close = unsure_head(scores, order[:self.rerank_depth], texts, self.rerank_gap)
+        if second_stage and len(close):
+            scores = self._reranked(question, pool, scores, close)
             order = np.argsort(-scores, kind="stable")
         head = order[:DUPLICATE_SCAN + 4 * k]
-        table = pool.table
-        texts = dict(zip(head.tolist(), table.texts(pool.ids[head])))
         groups: dict[str, list[int]] = {}
         for i in head.tolist():
-            key = " ".join(texts[i].split()).casefold()
+            key = _text_key(texts[i])
             if key in groups:
                 groups[key].append(i)
             elif len(groups) <= k:  # one more than shown, for the margin of the last
@@ -350,6 +357,26 @@ def _remember(cache: OrderedDict[K, V], key: K, value: V, limit: int) -> V:
     while len(cache) > limit:
         cache.popitem(last=False)
     return value
+
+
+def unsure_head(scores: np.ndarray, top: np.ndarray, texts: dict[int, str],
+                gap: float) -> np.ndarray:
+    """The gate of the second stage: of the candidates ``top`` (best first), those scoring
+    within ``gap`` of the best; none when none of them but the best (and its reprints:
+    whitespace and case aside) is that close. A sentence far behind is one the second stage
+    would rarely bring first, and a question whose best leads by ``gap`` keeps its order."""
+    if len(top) < 2:
+        return top[:0]
+    close = top[scores[top[0]] - scores[top] < gap]
+    first = _text_key(texts[int(top[0])])
+    if all(_text_key(texts[i]) == first for i in close[1:].tolist()):
+        return top[:0]
+    return close
+
+
+def _text_key(text: str) -> str:
+    """What makes two sentences the same one (whitespace and case aside)."""
+    return " ".join(text.split()).casefold()
 
 
 def _best_other(scores: np.ndarray) -> np.ndarray:

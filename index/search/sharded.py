@@ -300,9 +300,10 @@ class ShardedSearcher(Searcher):
             return _remember(self._restrictions, wanted, restriction, RESTRICTIONS)
 
     def rank(self, question: str, query: np.ndarray, k: int = 5,  # type: ignore[override]
-             within: ShardedRestriction | None = None) -> list[Hit]:
+             within: ShardedRestriction | None = None, second_stage: bool = True) -> list[Hit]:
         """As :meth:`Searcher.rank`, over the merged pool (its rows have their global ids)."""
-        return super().rank(question, query, k, within)  # type: ignore[arg-type]
+        return super().rank(question, query, k, within,  # type: ignore[arg-type]
+                            second_stage=second_stage)
 
     def shard_pools(self, ask: ShardQuery) -> tuple[list[ShardPool], float]:
         """Both calls to the shards (:mod:`index.search.shard_search`): every shard's best
