@@ -43,14 +43,17 @@ def _command(args: argparse.Namespace, *extra: str) -> str:
 
 
 def _fast() -> bool:
-    return os.environ.get("BOT_RERANK_DEPTH", "").strip() == "0"
+    from index.search.ranking import default_rerank_depth
+
+    return default_rerank_depth() == 0
 
 
 def _depth_label() -> str:
-    from index.search.ranking import default_rerank_depth
+    from index.search.ranking import default_rerank_depth, default_rerank_gap
 
     depth = default_rerank_depth()
-    return f"reranker depth {depth}" if depth else "fast mode: no reranker"
+    return f"second stage depth {depth}, gap {default_rerank_gap():g}" if depth else \
+        "fast mode: first stage only"
 
 
 def _depth_args() -> list[str]:

@@ -13,7 +13,8 @@ from typing import Iterator, TextIO
 
 import click
 
-from index.choices import BACKENDS, MAX_RERANK_DEPTH, RERANK_DEPTH, RERANK_DEPTH_ENV
+from index.choices import (BACKENDS, MAX_RERANK_DEPTH, RERANK_DEPTH, RERANK_DEPTH_ENV,
+                           RERANK_GAP)
 from index.errors import BadInput, EngineError
 from index.safe_text import printable
 
@@ -165,8 +166,9 @@ def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) 
 @ray_option
 @click.option("--rerank-depth", type=click.IntRange(min=0, max=MAX_RERANK_DEPTH), default=None,
               help=f"How many of the first stage's best sentences the second stage (token "
-              f"matching) reads again (default {RERANK_DEPTH}, or $BOT_RERANK_DEPTH; 0: none; "
-              f"measured at 10).")
+              f"matching) may read again (default {RERANK_DEPTH}, or $BOT_RERANK_DEPTH; 0: none; "
+              f"measured at 10); it reads those within {RERANK_GAP:g} of the best, and none "
+              f"when the first stage is that sure ($BOT_RERANK_GAP; inf: all).")
 @click.option("--fast", is_flag=True,
               help="First stage only (the same as --rerank-depth 0).")
 def ask_command(question: str | None, index_dir: str, k: int, as_json: bool,

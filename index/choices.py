@@ -4,7 +4,7 @@ from __future__ import annotations
 
 BACKENDS = ("onnx", "torch", "hashing")  # encoder backends (index.embed.encoders)
 RANKERS = ("learned", "hand", "rrf")  # sentence rankers (index.search.ranking)
-RERANK_DEPTH = 0  # candidates the second stage reads by default (0: none, --fast; index.search.ranking)
+RERANK_DEPTH = 0  # candidates the second stage may read by default (0: none, --fast; gated: RERANK_GAP)
 SECOND_STAGE_DEPTH = 10  # token matching's measured depth (--rerank-depth 10; combiner_weights.json)
 MAX_RERANK_DEPTH = 200
 RERANK_DEPTH_ENV = "BOT_RERANK_DEPTH"
@@ -12,5 +12,5 @@ RERANK_DEPTH_ENV = "BOT_RERANK_DEPTH"
 # within this of the best one's first-stage score, and none when no other text is that close
 # (the first stage is sure). First-stage score units; chosen on fitting data (docs/quality.md);
 # $BOT_RERANK_GAP overrides it ("inf": all of them, every question).
-RERANK_GAP = 1.5
+RERANK_GAP = 2.0
 RERANK_GAP_ENV = "BOT_RERANK_GAP"

@@ -268,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where --write writes")
     parser.add_argument("--reranked", action="store_true",
                         help="fit the model for replies the second stage read (a 'rerank' "
-                        "part; BOT_RERANK_DEPTH, default 10) and write it as the file's "
+                        "part; BOT_RERANK_DEPTH, default 10, gated as shipped unless "
+                        "BOT_RERANK_GAP says) on them alone and write it as the file's "
                         "'reranked' section; without it the main model is fitted on the first "
                         "stage's replies (BOT_RERANK_DEPTH=0 unless given)")
     args = parser.parse_args(argv)
@@ -282,7 +283,10 @@ def main(argv: list[str] | None = None) -> None:
                       args.articles, args.stories, args.natural)
     print(summary(replies))
     reranked = sum(1 for r in replies if r.parts and "rerank" in r.parts[0])
-    if args.reranked != (reranked > len(replies) / 2):
+    if args.reranked and reranked:  # the gated replies: those the second stage read
+        replies = [r for r in replies if r.parts and "rerank" in r.parts[0]]
+        print(f"fitting on the {reranked} replies the second stage read")
+    elif args.reranked or reranked > len(replies) / 2:
         raise SystemExit(f"error: {reranked} of {len(replies)} replies were reranked; "
                          + ("run with the second stage on (BOT_RERANK_DEPTH > 0) for "
                             "--reranked" if args.reranked else

@@ -25,7 +25,7 @@ from ..answering import Answerer
 from ..questions import clean_question
 from .coqa import CoqaSet
 from .metrics import first_hit_ranks, ranking_scores
-from .runner import DEPTH, Spans, index_articles, top_ids
+from .runner import DEPTH, Spans, gap_of, index_articles, top_ids
 from .runner import work_dir_for as _set_work_dir
 METHODS = ("conversation", "alone", "dense", "dense_last_two", "bm25")
 
@@ -114,6 +114,7 @@ def evaluate_dialogues(coqa: CoqaSet, spec: EncoderSpec | None = None,
             "dialogues": len(coqa.dialogues), "turns": len(gold), "unscored_turns": unscored,
             "read_with_earlier_turns": follow_ups, "sentences": searcher.size,
             "ranker": ranker, "rerank_depth": searcher.rerank_depth,
+            "rerank_gap": gap_of(searcher),
             "model": f"{spec.model} ({spec.backend})",
             "work_dir": str(work_dir), "index_seconds": round(indexed.index_seconds, 2),
             "methods": methods}

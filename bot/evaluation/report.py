@@ -8,11 +8,20 @@ BAR = 30  # characters of a full bar in the terminal diagrams
 CURVE_THRESHOLDS = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
 
 
+def _second_stage(report: dict[str, Any]) -> str:
+    """``rerank depth N, gap G`` (``no gate``: every question read; depth 0: first stage)."""
+    depth = report.get("rerank_depth", 0)
+    if not depth:
+        return "rerank depth 0"
+    gap = report.get("rerank_gap")
+    return f"rerank depth {depth}, " + (f"gap {gap:g}" if gap is not None else "no gate")
+
+
 def render(report: dict[str, Any]) -> str:
     """A small table: one row per method, then the verdict, abstention and timing lines."""
     lines = [f"{report['questions']} questions on {report['file_articles']} articles "
              f"({report['sentences']} sentences), model {report['model']}, "
-             f"ranker {report['ranker']}, rerank depth {report.get('rerank_depth', 0)}",
+             f"ranker {report['ranker']}, {_second_stage(report)}",
              f"{'method':<8} {'P@1':>6} {'MRR@10':>7} {'R@5':>6} {'R@10':>6} {'answered':>9}"]
     for name, row in report["methods"].items():
         answered = f"{row['answered']:>9.3f}" if "answered" in row else f"{'-':>9}"
@@ -78,7 +87,7 @@ def render_dialogues(report: dict[str, Any]) -> str:
              f"{report['stories']} stories ({report['sentences']} sentences; "
              f"{report['unscored_turns']} turns without a rationale asked but not scored), "
              f"model {report['model']}, ranker {report['ranker']}, "
-             f"rerank depth {report.get('rerank_depth', 0)}",
+             f"{_second_stage(report)}",
              f"{'method':<15} {'P@1':>6} {'MRR@10':>7} {'R@5':>6} {'R@10':>6} {'story@1':>8} "
              f"{'ms/turn':>8}"]
     for name, row in report["methods"].items():

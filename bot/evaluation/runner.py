@@ -12,6 +12,7 @@ candidates alone and reports MAP and MRR (``own_candidates``).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,11 @@ def ask_all(searcher: Searcher, questions: list[Question], baselines: bool = Tru
     return asked
 
 
+def gap_of(searcher: Searcher) -> float | None:
+    """The second stage's gate (:attr:`Searcher.rerank_gap`; None: no gate, all read)."""
+    return searcher.rerank_gap if math.isfinite(searcher.rerank_gap) else None
+
+
 def top_ids(scores: np.ndarray, depth: int = DEPTH) -> list[int]:
     """The ``depth`` best ids by score, best first (only those scoring above 0): a plain
     baseline's ranking."""
@@ -228,6 +234,7 @@ def evaluate(squad: SquadSet, ooc: SquadSet | None = None, spec: EncoderSpec | N
         "file_articles": len(squad.articles), "questions": n,
         "sentences": prepared.searcher.size, "ranker": ranker,
         "rerank_depth": prepared.searcher.rerank_depth,
+        "rerank_gap": gap_of(prepared.searcher),
         "model": f"{spec.model} ({spec.backend})", "work_dir": str(work_dir),
         "index_seconds": round(prepared.index_seconds, 2),
         "sentences_embedded": prepared.sentences_embedded,

@@ -206,7 +206,6 @@ class Searcher:
         scores = self.ranker.score(pool.parts)
         order = np.argsort(-scores, kind="stable")
         table = pool.table
-        # the second stage only reorders its top ``rerank_depth``: the same head either way
         head = order[:max(DUPLICATE_SCAN + 4 * k, self.rerank_depth)]
         texts = dict(zip(head.tolist(), table.texts(pool.ids[head])))
         close = unsure_head(scores, order[:self.rerank_depth], texts, self.rerank_gap)
@@ -214,6 +213,8 @@ class Searcher:
             scores = self._reranked(question, pool, scores, close)
             order = np.argsort(-scores, kind="stable")
         head = order[:DUPLICATE_SCAN + 4 * k]
+        unread = [i for i in head.tolist() if i not in texts]  # passed by one read lower
+        texts.update(zip(unread, table.texts(pool.ids[unread])))
         groups: dict[str, list[int]] = {}
         for i in head.tolist():
             key = _text_key(texts[i])
@@ -240,16 +241,20 @@ class Searcher:
 
     def _reranked(self, question: str, pool: Pool, scores: np.ndarray,
                   top: np.ndarray) -> np.ndarray:
-        """``scores`` with the candidates ``top`` (the first stage's best) rescored by the
-        combiner of the reranker's and the first stage's scores, and placed above the rest;
-        adds the part ``rerank`` (the reranker's logit; the lowest one read for the rest)."""
+        """``scores`` with the candidates ``top`` (the first stage's best, best first)
+        rescored by the combiner of the reranker's and the first stage's scores, on the first
+        stage's scale and shifted so that the best keeps its score: the others move by how
+        much better or worse the second stage reads them than the best, and the candidates
+        not read keep theirs (so a conversation's priors and the lead a new question needs
+        compare like with like). Adds the part ``rerank`` (the reranker's logit; the lowest
+        one read for the rest)."""
         logits = self.rerank_scores(question, pool.ids[top], pool.table)
         rerank = np.full(len(scores), float(logits.min()) if len(logits) else 0.0)
         rerank[top] = logits
         pool.parts["rerank"] = rerank
         combined = combine(logits, scores[top])
-        out = scores - scores.max() + combined.min() - 1.0
-        out[top] = combined
+        out = scores.copy()
+        out[top] = combined + scores[top[0]] - combined[0]
         return out
 
     def rerank_scores(self, question: str, ids: np.ndarray,
