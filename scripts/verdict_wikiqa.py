@@ -73,7 +73,7 @@ def main() -> None:
     store = IndexDir(work / "index")
     update_index([folder], store, encoder=encoder)
     answerer = Answerer(Searcher.open(store, encoder=encoder))
-    conf, right, answerable = [], [], []
+    conf, right, answerable, said = [], [], [], []
     dense, lexical = [], []
     for text, doc, gold in questions.values():
         answer = answerer.ask(text, k=1)
@@ -81,13 +81,17 @@ def main() -> None:
         holds = top is not None and Path(top.source).stem == doc and any(
             spans[doc][g][0] < top.end and top.start < spans[doc][g][1] for g in gold)
         conf.append(answer.confidence)
+        said.append(answer.answered)  # the bot's verdict, by the model that judged the reply
         right.append(holds)
         answerable.append(bool(gold))
         dense.append(top.parts.get("dense", 0.0) if top else 0.0)
         lexical.append(top.parts.get("lexical_log", 0.0) if top else 0.0)
     conf_a, right_a, ans_a = np.array(conf), np.array(right), np.array(answerable)
-    cut = threshold(reranked=answerer.searcher.rerank_depth > 0)  # the model bot ask judges by
-    scores = verdict_scores(conf_a, right_a, cut, ans_a)
+    said_a = np.array(said, dtype=bool)
+    # with the second stage gated, the replies it read are judged by its model and the others
+    # by the first stage's: "answered" is each reply's own verdict, not one threshold
+    cut = threshold(reranked=answerer.searcher.rerank_depth > 0)
+    scores = verdict_scores(conf_a, right_a, cut, ans_a, answered=said_a)
     print(f"WikiQA dev: {len(conf)} questions, {int(ans_a.sum())} with an answering sentence; "
           f"shipped threshold {cut:.3f}"
           + (f" (second stage, depth {answerer.searcher.rerank_depth})"
@@ -99,8 +103,8 @@ def main() -> None:
         v = np.array(values)
         print(f"  baseline: the best sentence's {name} as the confidence: AUROC "
               f"{auroc(v[right_a], v[~right_a]):.3f}")
-    print(f"  answerable answered {np.mean(conf_a[ans_a] >= cut):.3f}; "
-          f"no answering sentence (on topic) answered {np.mean(conf_a[~ans_a] >= cut):.3f}")
+    print(f"  answerable answered {np.mean(said_a[ans_a]):.3f}; "
+          f"no answering sentence (on topic) answered {np.mean(said_a[~ans_a]):.3f}")
 
 
 if __name__ == "__main__":

@@ -107,3 +107,29 @@ def test_precision_coverage_and_verdict_scores_by_hand():
     weighted = verdict_scores(conf, right, 0.5, answerable, weight=[1, 1, 3, 1, 1])
     assert weighted["precision"] == 0.4  # the wrong answer weighs three
     assert verdict_scores(conf, right, 0.95)["precision"] is None  # nothing answered
+
+
+def test_answered_is_each_replys_own_verdict_when_two_models_judged_them():
+    """A gated second stage: the replies it read are judged by its model at its threshold,
+    the others by the first stage's at another; precision and coverage read those verdicts,
+    not one threshold over all confidences."""
+    from bot.evaluation.runner import Asked, verdict_report
+
+    conf = np.array([0.70, 0.70, 0.60])
+    right = np.array([True, False, True])
+    said = np.array([True, False, True])  # 0.70 under the read model's 0.75, 0.60 over 0.58
+    s = verdict_scores(conf, right, 0.75, answered=said)
+    assert s["answered"] == pytest.approx(2 / 3, abs=1e-4) and s["precision"] == 1.0
+    assert s["coverage"] == pytest.approx(2 / 3, abs=1e-4)
+    assert verdict_scores(conf, right, 0.75)["answered"] == 0.0  # one threshold: none
+    asked = Asked(confidence=conf.tolist(), answered=said.tolist(), right=right.tolist(),
+                  best_dense=[0.5] * 3, best_bm25=[1.0] * 3, reranked=True)
+    report = verdict_report(asked, None, None)
+    assert report["all"]["precision"] == 1.0 and report["answerable"]["answered"] == \
+        pytest.approx(2 / 3, abs=1e-4)
+    from bot.confidence import threshold
+    from bot.evaluation.report import render_verdict
+
+    # the shipped file holds both models, at two thresholds: the line says which reads which
+    assert report["first_stage_threshold"] == threshold(False) != report["threshold"]
+    assert f">= {threshold(False):.3f} elsewhere" in render_verdict(report)[0]

@@ -140,16 +140,20 @@ def precision_coverage(confidence: Sequence[float], right: Sequence[bool],
 
 def verdict_scores(confidence: Sequence[float], right: Sequence[bool], threshold: float,
                    answerable: Sequence[bool] | None = None,
-                   weight: Sequence[float] | None = None) -> dict[str, float | int | None]:
+                   weight: Sequence[float] | None = None,
+                   answered: Sequence[bool] | None = None) -> dict[str, float | int | None]:
     """How good the verdict is: share answered, precision of the answered (right among them),
     coverage (right and answered, over the ``answerable`` replies: all by default), AUROC of
     the confidence for right vs not (unweighted), and its ECE read as P(right); ``weight``:
-    each reply's weight in the shares (default 1). A figure without replies to say it is None."""
+    each reply's weight in the shares (default 1). "Answered" is ``confidence >= threshold``,
+    or the replies' own ``answered`` flags when given (the bot's verdicts, which may come from
+    two models with two thresholds: a gated second stage). A figure without replies to say it
+    is None."""
     conf = np.asarray(confidence, dtype=np.float64)
     ok = np.asarray(right, dtype=bool)
     w = np.ones(len(conf)) if weight is None else np.asarray(weight, dtype=np.float64)
     mask = np.ones(len(ok), bool) if answerable is None else np.asarray(answerable, bool)
-    answered = conf >= threshold
+    answered = conf >= threshold if answered is None else np.asarray(answered, dtype=bool)
 
     def share(num: np.ndarray, den: np.ndarray) -> float | None:
         total = float(w[den].sum())

@@ -48,7 +48,11 @@ def render(report: dict[str, Any]) -> str:
 def render_verdict(verdict: dict[str, Any]) -> list[str]:
     """The verdict's figures, its reliability diagram and its precision–coverage curve."""
     mix = verdict["all"]
-    lines = [f"verdict (answered = confidence >= {verdict['threshold']:.3f}), "
+    rule = f"confidence >= {verdict['threshold']:.3f}"
+    if "first_stage_threshold" in verdict:  # a gated second stage: two models judged the run
+        rule += (f" where the second stage read the reply, >= "
+                 f"{verdict['first_stage_threshold']:.3f} elsewhere")
+    lines = [f"verdict (answered = {rule}), "
              f"{mix['replies']} replies: precision {_figure(mix['precision'])}, "
              f"coverage {_figure(mix['coverage'])}, AUROC {_figure(mix['auroc'])}, "
              f"ECE {_figure(mix['ece'])}"]

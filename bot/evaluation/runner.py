@@ -272,6 +272,9 @@ def verdict_report(answerable: Asked, unanswerable: Asked | None,
     sets = [s for s in (answerable, unanswerable, outside) if s is not None]
     conf = np.concatenate([np.asarray(s.confidence, dtype=np.float64) for s in sets])
     right = np.concatenate([np.asarray(s.right, dtype=bool) for s in sets])
+    # the bot's own verdicts: with a gated second stage, read and unread replies are judged by
+    # two models, each at its threshold (``threshold`` below is the read ones')
+    said = np.concatenate([np.asarray(s.answered, dtype=bool) for s in sets])
     is_answerable = np.zeros(len(conf), dtype=bool)
     is_answerable[:len(answerable.confidence)] = True
     cut = threshold(any(s.reranked for s in sets))
@@ -279,8 +282,11 @@ def verdict_report(answerable: Asked, unanswerable: Asked | None,
     keep = np.unique(np.linspace(0, len(thresholds) - 1, min(len(thresholds), 101)).astype(int))
     out: dict[str, Any] = {
         "threshold": cut,
-        "all": verdict_scores(conf, right, cut, is_answerable),
-        "answerable": verdict_scores(answerable.confidence, answerable.right, cut),
+        **({"first_stage_threshold": threshold(False)} if any(s.reranked for s in sets)
+           and threshold(False) != cut else {}),
+        "all": verdict_scores(conf, right, cut, is_answerable, answered=said),
+        "answerable": verdict_scores(answerable.confidence, answerable.right, cut,
+                                     answered=answerable.answered),
         # plain baselines: the best sentence's dense cosine or BM25 as the confidence
         "baseline_auroc": {
             name: _rounded(auroc(values[right], values[~right]))
