@@ -231,3 +231,25 @@ def test_fitting_script_takes_natural_questions_answerable_and_not(tmp_path: Pat
     assert 0.0 <= figures["natural all"]["coverage"] <= figures["natural"]["right_rate"]
     assert written["fitted_by"].endswith(f"--natural {natural} --natural-weight 2")
     assert "natural all" in run.stdout
+
+
+def test_the_threshold_holds_the_precision_on_natural_questions_too():
+    """The rule reads the natural questions beside the SQuAD mix: where a reader's questions
+    are wrong at confidences the mix is right at, the threshold rises above them."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import fit_confidence as fc
+    import numpy as np
+
+    # the SQuAD mix is right at every confidence; the natural questions are wrong below 0.7
+    conf = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.55, 0.65, 0.75, 0.85, 0.95])
+    kind = np.array(["answerable"] * 5 + ["natural"] * 5)
+    right = np.array([1, 1, 1, 1, 1, 0, 0, 1, 1, 1], dtype=float)
+
+    def data(n: int):
+        return fc.Data(["x"], np.zeros((n, 1)), right[:n], np.arange(n), kind[:n],
+                       np.zeros(n, bool), np.ones(n))
+
+    assert fc.choose_threshold(conf[:5], data(5), 0.8, 0.03) == 0.5  # the mix alone
+    # with them, 0.5 and 0.6 answer 0.55 / 0.65 wrongly (3 of 5, 3 of 4 right < 0.8)
+    assert fc.choose_threshold(conf, data(10), 0.8, 0.03) == 0.7
+    assert fc.choose_threshold(conf, data(10), 0.6, 0.03) == 0.5
