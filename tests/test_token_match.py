@@ -49,6 +49,24 @@ def test_hashing_tokens_are_words_so_the_score_is_the_share_of_question_words(ha
     assert scores[1] > scores[2]
 
 
+def test_a_reprinted_sentence_is_read_once(hashing_spec):
+    from index.embed.encoders import load_encoder
+
+    encoder = load_encoder(hashing_spec)
+    read: list[list[str]] = []
+    states = encoder.token_states
+
+    def counted(texts, specials=True):  # noqa: ANN001, ANN202
+        read.append(list(texts))
+        return states(texts, specials)
+
+    encoder.token_states = counted  # type: ignore[method-assign]
+    texts = ["Mill: The wheel turns.", "Mill: The council paid for it.", "Mill: The wheel turns."]
+    scores = TokenMatcher(encoder).score("Who paid for it?", texts)
+    assert read[1:] == [["Mill: The wheel turns.", "Mill: The council paid for it."]]
+    assert scores[0] == scores[2] and scores[1] != scores[0]
+
+
 def _searcher(tmp_path: Path, hashing_spec):
     from index.embed.encoders import load_encoder
     from index.indexer import update_index

@@ -39,8 +39,11 @@ class TokenMatcher:
         self.encoder = encoder
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        """One score per text (higher: more of the question's tokens found in it)."""
+        """One score per text (higher: more of the question's tokens found in it); a text
+        given twice (a reprinted sentence) is read once."""
         if not len(texts):
             return np.zeros(0, dtype=np.float64)
         asked = self.encoder.token_states([question], specials=False)[0]
-        return token_match(asked, self.encoder.token_states(list(texts)))
+        unique = list(dict.fromkeys(texts))
+        scores = dict(zip(unique, token_match(asked, self.encoder.token_states(unique))))
+        return np.array([scores[t] for t in texts], dtype=np.float64)
