@@ -271,14 +271,14 @@ def _said(turn: Reply) -> frozenset[str]:
 
 def _as_read(context: Hit | None, shown: Evidence) -> Hit | Evidence:
     """A follow-up's sentence as its verdict reads it: the context search's hit (its parts for
-    the question as understood), with the second stage's part of the bare question's reading
-    when that search had one (the context search skips the second stage: it runs once a turn);
-    the shown evidence where the context search did not find it."""
-    if context is None:
-        return shown
-    if "rerank" not in shown.parts:
+    the question as understood; that search keeps the first stage's order, so the first
+    stage's model judges a follow-up), else the shown evidence without the second stage's
+    part (the bare question's token match says little of "What did he say?")."""
+    if context is not None:
         return context
-    return replace(context, parts={**context.parts, "rerank": shown.parts["rerank"]})
+    if "rerank" not in shown.parts:
+        return shown
+    return replace(shown, parts={k: v for k, v in shown.parts.items() if k != "rerank"})
 
 
 def _check(question: str, said: set[str], hits: list[Hit], leading: int | None) -> TopicCheck:

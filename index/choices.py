@@ -4,7 +4,8 @@ from __future__ import annotations
 
 BACKENDS = ("onnx", "torch", "hashing")  # encoder backends (index.embed.encoders)
 RANKERS = ("learned", "hand", "rrf")  # sentence rankers (index.search.ranking)
-RERANK_DEPTH = 0  # candidates the second stage may read by default (0: none, --fast; gated: RERANK_GAP)
+# at most this many of the first stage's best the second stage reads (0: none, --fast)
+RERANK_DEPTH = 4
 SECOND_STAGE_DEPTH = 10  # token matching's measured depth (--rerank-depth 10; combiner_weights.json)
 MAX_RERANK_DEPTH = 200
 RERANK_DEPTH_ENV = "BOT_RERANK_DEPTH"

@@ -47,7 +47,7 @@ from confidence_data import (COQA, NATURAL_TRAIN, SQUAD_V1, SQUAD_V2, Reply,  # 
 from bot.confidence import WEIGHTS_FILE  # noqa: E402
 from bot.confidence_features import verdict_features  # noqa: E402
 from bot.evaluation.metrics import auroc, precision_coverage, verdict_scores  # noqa: E402
-from index.choices import RERANK_DEPTH_ENV, SECOND_STAGE_DEPTH  # noqa: E402
+from index.choices import RERANK_DEPTH, RERANK_DEPTH_ENV, SECOND_STAGE_DEPTH  # noqa: E402
 from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 
 L2 = 1e-3
@@ -277,13 +277,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where --write writes")
     parser.add_argument("--reranked", action="store_true",
                         help="fit the model for replies the second stage read (a 'rerank' "
-                        "part; BOT_RERANK_DEPTH, default 10, gated as shipped unless "
-                        "BOT_RERANK_GAP says) on them alone and write it as the file's "
+                        "part; BOT_RERANK_DEPTH, default the shipped depth, gated as "
+                        "shipped unless BOT_RERANK_GAP says) on them alone and write it as "
+                        "the file's "
                         "'reranked' section; without it the main model is fitted on the first "
                         "stage's replies (BOT_RERANK_DEPTH=0 unless given)")
     args = parser.parse_args(argv)
     # the main model is the first stage's (--fast), the reranked one the second stage's
-    os.environ.setdefault(RERANK_DEPTH_ENV, str(SECOND_STAGE_DEPTH) if args.reranked else "0")
+    os.environ.setdefault(RERANK_DEPTH_ENV, str(RERANK_DEPTH or SECOND_STAGE_DEPTH)
+                          if args.reranked else "0")
     for path in (args.squad, args.squad_v2, args.coqa, *args.natural):
         if not path.exists():
             raise SystemExit(f"error: {path} not found")

@@ -208,8 +208,8 @@ def test_a_new_question_in_a_dialogue_is_embedded_once(partners_index: Path) -> 
 def test_a_follow_up_is_read_by_the_second_stage_once(partners_index: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """With the second stage on every question (no gate), a follow-up turn's two searches
-    read it once: the bare question's; the context search keeps the first stage's order. Its
-    verdict reads the second stage's part with the context search's others."""
+    read it once: the bare question's; the context search keeps the first stage's order (and
+    the verdict reads its parts: the first stage's model judges a follow-up)."""
     from bot.answering import Answerer
 
     monkeypatch.setenv("BOT_RERANK_GAP", "inf")

@@ -1,7 +1,7 @@
-"""Token matching, the second stage (``--rerank-depth 10``): each question token's best cosine
-with a token of the sentence, averaged; the searcher reads the first stage's best
-``rerank_depth`` sentences with it, records it as the part ``rerank`` and reorders them; depth 0
-(the default, ``--fast``) skips it."""
+"""Token matching, the second stage (the default: depth 10, gated): each question token's best
+cosine with a token of the sentence, averaged; the searcher reads those of the first stage's
+best ``rerank_depth`` sentences that are close to its best with it, records it as the part
+``rerank`` and reorders them; depth 0 (``--fast``) skips it."""
 
 from __future__ import annotations
 
@@ -107,6 +107,22 @@ def test_a_sentence_holding_more_of_the_question_moves_up(tmp_path: Path, hashin
     read = searcher.search(question, 3)
     assert read[0].sentence.text == "The council paid for the work on the wheel."
     assert read[0].parts["rerank"] > read[1].parts["rerank"]
+
+
+def test_the_gated_second_stage_is_the_default_and_fast_mode_is_the_first_stage(
+        tmp_path: Path, hashing_spec, monkeypatch: pytest.MonkeyPatch):
+    from index.choices import RERANK_DEPTH, RERANK_GAP
+
+    monkeypatch.delenv("BOT_RERANK_DEPTH", raising=False)
+    searcher = _searcher(tmp_path, hashing_spec)
+    assert RERANK_DEPTH > 0
+    assert (searcher.rerank_depth, searcher.rerank_gap) == (RERANK_DEPTH, RERANK_GAP)
+    question = "Who paid for the mill wheel?"  # close call: read again
+    assert "rerank" in searcher.search(question, 3)[0].parts
+    monkeypatch.setenv("BOT_RERANK_DEPTH", "0")  # what --fast sets
+    fast = _searcher(tmp_path / "again", hashing_spec)
+    assert fast.rerank_depth == 0
+    assert all("rerank" not in h.parts for h in fast.search(question, 3))
 
 
 def test_the_gate_reads_again_only_where_the_first_stage_is_unsure(

@@ -9,11 +9,13 @@ and hold up better on natural questions (docs/quality.md). Two
 reference rankers remain for comparison with ``bot eval --ranker``: ``hand`` (the original
 hand-set weighted sum) and ``rrf`` (reciprocal-rank fusion of dense and BM25).
 
-That score is the first stage. Its best ``RERANK_DEPTH`` candidates are read again by the
-cross-encoder (:mod:`index.search.reranker`), and :func:`combine` orders them: a weighted sum
-of the reranker's logit and the first-stage score, fitted by ``scripts/fit_combiner.py``
-(article-grouped cross-validation on SQuAD/CoQA articles the reranker never saw), kept as
-figures in ``combiner_weights.json``.
+That score is the first stage. Where it is unsure, those of its best ``RERANK_DEPTH``
+candidates that score within ``RERANK_GAP`` of its best are read again by the second stage
+(token matching, :mod:`index.search.token_match`; or the cross-encoder,
+:mod:`index.search.reranker`), and :func:`combine` orders them: a weighted sum of the second
+stage's score and the first-stage score, fitted by ``scripts/fit_combiner.py``
+(article-grouped cross-validation), kept as figures in ``combiner_weights.json``, on the
+first stage's scale.
 """
 
 from __future__ import annotations

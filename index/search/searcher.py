@@ -3,10 +3,12 @@
 Candidates come from dense sentence search (FAISS) and BM25; each candidate is then scored with
 the parts of :mod:`index.search.features` (its own, its paragraph's and its neighbours' cosine, BM25
 of the sentence and its context, IDF-weighted term coverage, title match, answer-type cues) and
-:mod:`index.search.ranking` combines those parts into one score (the first stage). The best
-``rerank_depth`` of them can then be read together with the question by the cross-encoder
-(:mod:`index.search.reranker`, score part ``rerank``) and ordered by the combiner of
-:mod:`index.search.ranking`, above the rest; depth 0 (the default for now) skips it.
+:mod:`index.search.ranking` combines those parts into one score (the first stage). Where the
+first stage is unsure (another text within ``rerank_gap`` of its best: :func:`unsure_head`),
+those of its best ``rerank_depth`` that close are read again by the second stage (token
+matching, :mod:`index.search.token_match`, score part ``rerank``) and reordered by the
+combiner of :mod:`index.search.ranking`, on the first stage's scale; depth 0 (``--fast``)
+skips it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from index.search.features import candidate_features
 from index.search.filters import ArticleFilter
 from index.search.restriction import Restriction
 from index.store.bm25 import Bm25
-from index.search.ranking import Ranker, combine, default_rerank_depth, default_rerank_gap
+from index.search.ranking import (Ranker, combine, default_rerank_depth,
+                                  default_rerank_gap)
 from index.search.reranker import Reranker, cross_encoder_chosen, pair_text, shared_reranker
 from index.store.sentence_table import SentenceTable
 from index.store.generations import PASSAGE_VECTORS, SENTENCE_ANN, SENTENCE_VECTORS, IndexDir, Manifest

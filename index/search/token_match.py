@@ -7,8 +7,8 @@ question token (``[CLS]``/``[SEP]`` left out) takes its best cosine with any tok
 sentence (read as ``Title: sentence``, as it was embedded), and the sentence scores the mean of
 those: late interaction (as ColBERT, BERTScore's recall) with the packaged MiniLM. It costs one
 model run over the candidates it reads, so it is a second stage over the first stage's best
-few (:class:`index.search.searcher.Searcher`, ``rerank_depth``; ``--rerank-depth 10``, off by
-default); measured in docs/quality.md.
+few, read only where the first stage is unsure (:class:`index.search.searcher.Searcher`,
+``rerank_depth`` and ``rerank_gap``; ``--fast`` skips it); measured in docs/quality.md.
 """
 
 from __future__ import annotations
