@@ -1,11 +1,13 @@
-"""Split ``bot eval FILE --fast`` on a natural-questions YAML file by question style.
+"""Split ``bot eval FILE`` on a natural-questions YAML file by question style.
 
     python scripts/natural_styles.py [bench/data/natural-news/questions.yaml] [--misses]
+    BOT_RERANK_DEPTH=0 python scripts/natural_styles.py     # as ``bot eval FILE --fast``
 
 A question without "?" that is all lower case is a search-engine query ("teachers strike pay
 offer"); every other one is a reader's question ("Why are teachers on strike?"). The file is
-indexed and asked exactly as ``bot eval FILE --fast`` does it (the same work directory, so the
-same index and sentences, first stage only), and the figures are printed for all questions,
+indexed and asked exactly as ``bot eval FILE`` does it (the same work directory, so the same
+index and sentences; the second stage as ``bot ask`` runs it, ``$BOT_RERANK_DEPTH`` read, each
+reply answered as its own verdict said), and the figures are printed for all questions,
 which reproduce that command's, and for each style alone: P@1 / MRR@10 of the bot, plain dense
 and plain BM25, and the verdict's precision, coverage, AUROC and ECE with the share of the
 style's unanswerable questions it answers. ``--misses`` also lists every answerable question
@@ -44,7 +46,6 @@ def measure(path: Path, encoder: Encoder, work_dir: Path | None = None) -> dict[
     squad = load_question_set(path)
     work_dir = (work_dir or work_dir_for(squad, encoder.spec)).absolute()
     prepared = prepare(squad, work_dir, encoder, Ranker.named("learned"))
-    prepared.searcher.rerank_depth = 0  # --fast: what ships
     asked = ask_all(prepared.searcher, prepared.questions, gold=prepared.gold)
     unanswerable = ask_all(prepared.searcher, squad.unanswerable, baselines=False,
                            desc="asking unanswerable")
@@ -79,7 +80,8 @@ def _figures(asked: Asked, unanswerable: Asked, ranks: dict[str, np.ndarray],
     return {
         "questions": int(keep.sum()), "unanswerable": int(keep_u.sum()),
         "methods": {name: ranking_scores(r[keep]).to_json() for name, r in ranks.items()},
-        "verdict": verdict_scores(conf, right, threshold(False), answerable),
+        "verdict": verdict_scores(conf, right, threshold(False), answerable, answered=np.r_[
+            np.asarray(asked.answered, bool)[keep], np.asarray(unanswerable.answered, bool)[keep_u]]),
         "baseline_auroc": {name: round(float(auroc(v[right], v[~right])), 4)
                            for name, v in best.items()},
         "unanswerable_answered": int(np.asarray(unanswerable.answered, bool)[keep_u].sum()),

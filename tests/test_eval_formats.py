@@ -222,8 +222,9 @@ def test_the_natural_news_set_reads_each_answer_inside_one_sentence_as_its_heade
 
 def test_the_style_split_reproduces_bot_eval_and_splits_readers_from_searches(
         tmp_path: Path, hashing_spec, monkeypatch):  # noqa: ANN001
-    """scripts/natural_styles.py: its "all" row is what ``bot eval FILE --fast`` reports on
-    the same index, and reader questions and search queries are told apart by their form."""
+    """scripts/natural_styles.py: its "all" row is what ``bot eval FILE`` reports on the same
+    index (the second stage as shipped, each reply answered as its verdict said), and reader
+    questions and search queries are told apart by their form."""
     from index.embed.encoders import load_encoder
 
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
@@ -242,7 +243,7 @@ def test_the_style_split_reproduces_bot_eval_and_splits_readers_from_searches(
         "  - {q: \"How much did the library cost?\", article: a.txt, answer: null}\n"
         "  - {q: \"bakery opening hours\", article: a.txt, answer: null}\n", encoding="utf-8")
     split = measure(tmp_path / "q.yaml", load_encoder(hashing_spec), tmp_path / "w")
-    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "q.yaml"), "--json", "--fast",
+    result = CliRunner().invoke(cli, ["eval", str(tmp_path / "q.yaml"), "--json",
                                       "--work-dir", str(tmp_path / "w"), "--backend",
                                       "hashing", "--model", "hashing"])
     assert result.exit_code == 0, result.stderr
