@@ -14,7 +14,6 @@ skips it.
 from __future__ import annotations
 
 import contextlib
-import math
 import sqlite3
 import threading
 from collections import OrderedDict
