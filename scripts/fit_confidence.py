@@ -3,8 +3,9 @@
     python scripts/fit_confidence.py            # cross-fitted figures
     python scripts/fit_confidence.py --write    # ... and write the model
     python scripts/fit_confidence.py --reranked --write   # the model for replies the second
-                                                          # stage read (--rerank-depth 10;
-                                                          # the main model: the first stage's)
+                                                          # stage read (the shipped depth and
+                                                          # gate; the main model: the first
+                                                          # stage's)
     python scripts/fit_confidence.py --natural     # without our natural training questions
 
 Replies labelled right or wrong (``scripts/confidence_data.py``: answerable SQuAD questions,
@@ -332,7 +333,8 @@ def main(argv: list[str] | None = None) -> None:
         "cross_fitted": figures,
         "baselines_auroc_on_mix": baselines,
         "mix_precision_at_coverage_0.6": round(at[0], 4),
-        "fitted_by": "python scripts/fit_confidence.py --write" + "".join(
+        "fitted_by": "python scripts/fit_confidence.py --write"
+                     + (" --reranked" if args.reranked else "") + "".join(
             f" --natural {shown(path)}" for path in args.natural) + (
             f" --natural-weight {args.natural_weight:g}" if args.natural else " --natural"),
         "fitted_on": f"{datetime.date.today()}: " + "; ".join(

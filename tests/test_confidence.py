@@ -170,7 +170,7 @@ def test_fitting_script_on_a_small_fixture(tmp_path: Path):
 
 
 def test_fitting_script_fits_the_second_stages_model_with_reranked(tmp_path: Path):
-    """--reranked fits on replies the second stage read (depth 10 unless BOT_RERANK_DEPTH says)
+    """--reranked fits on replies the second stage read (the shipped depth unless BOT_RERANK_DEPTH says)
     and writes them as the 'reranked' section; the main model is the first stage's."""
     files = {"v1.json": fx.squad(fx.TOWNS), "v2.json": fx.squad(fx.TOWNS, impossible=True),
              "coqa.json": fx.coqa(fx.TOWNS)}
@@ -190,6 +190,9 @@ def test_fitting_script_fits_the_second_stages_model_with_reranked(tmp_path: Pat
     written = json.loads(out.read_text())
     assert written["coefficients"]["rerank"] == 0  # the fast mode's replies have none
     assert written["reranked"]["coefficients"]["rerank"] != 0
+    # each section names the command that refits it
+    assert "--reranked" in written["reranked"]["fitted_by"]
+    assert "--reranked" not in written["fitted_by"]
 
 
 def test_reranked_replies_get_the_model_fitted_on_them(weights_at):
