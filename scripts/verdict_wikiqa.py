@@ -90,12 +90,12 @@ def main() -> None:
     said_a = np.array(said, dtype=bool)
     # with the second stage gated, the replies it read are judged by its model and the others
     # by the first stage's: "answered" is each reply's own verdict, not one threshold
-    cut = threshold(reranked=answerer.searcher.rerank_depth > 0)
+    cut, first_stage = threshold(reranked=answerer.searcher.rerank_depth > 0), threshold()
     scores = verdict_scores(conf_a, right_a, cut, ans_a, answered=said_a)
     print(f"WikiQA dev: {len(conf)} questions, {int(ans_a.sum())} with an answering sentence; "
           f"shipped threshold {cut:.3f}"
-          + (f" (second stage, depth {answerer.searcher.rerank_depth})"
-             if answerer.searcher.rerank_depth else ""))
+          + (f" where the second stage (depth {answerer.searcher.rerank_depth}) read the "
+             f"reply, {first_stage:.3f} elsewhere" if cut != first_stage else ""))
     print(f"  best sentence right (answerable): {right_a[ans_a].mean():.3f}")
     print(f"  answered: precision {scores['precision']}, coverage {scores['coverage']}, "
           f"AUROC {scores['auroc']}, ECE {scores['ece']}")

@@ -277,13 +277,13 @@ def verdict_report(answerable: Asked, unanswerable: Asked | None,
     said = np.concatenate([np.asarray(s.answered, dtype=bool) for s in sets])
     is_answerable = np.zeros(len(conf), dtype=bool)
     is_answerable[:len(answerable.confidence)] = True
-    cut = threshold(any(s.reranked for s in sets))
+    reranked = any(s.reranked for s in sets)
+    cut, first_stage = threshold(reranked), threshold(False)
     thresholds, precision, coverage = precision_coverage(conf, right, is_answerable)
     keep = np.unique(np.linspace(0, len(thresholds) - 1, min(len(thresholds), 101)).astype(int))
     out: dict[str, Any] = {
         "threshold": cut,
-        **({"first_stage_threshold": threshold(False)} if any(s.reranked for s in sets)
-           and threshold(False) != cut else {}),
+        **({"first_stage_threshold": first_stage} if first_stage != cut else {}),
         "all": verdict_scores(conf, right, cut, is_answerable, answered=said),
         "answerable": verdict_scores(answerable.confidence, answerable.right, cut,
                                      answered=answerable.answered),
