@@ -210,8 +210,9 @@ class Searcher:
         table = pool.table
         head = order[:max(DUPLICATE_SCAN + 4 * k, self.rerank_depth)]
         texts = dict(zip(head.tolist(), table.texts(pool.ids[head])))
-        close = unsure_head(scores, order[:self.rerank_depth], texts, self.rerank_gap)
-        if second_stage and len(close):
+        close = unsure_head(scores, order[:self.rerank_depth], texts, self.rerank_gap) \
+            if second_stage else order[:0]
+        if len(close):
             scores = self._reranked(question, pool, scores, close)
             order = np.argsort(-scores, kind="stable")
         head = order[:DUPLICATE_SCAN + 4 * k]
