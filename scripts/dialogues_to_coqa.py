@@ -4,6 +4,8 @@
     python scripts/dialogues_to_coqa.py --check    # exit 1 when the JSON is not up to date
     python scripts/dialogues_to_coqa.py --source bench/data/dialogues2/dialogues.yaml
         # another set: writes news-dialogues2.json beside it (news-<its folder>.json)
+    python scripts/dialogues_to_coqa.py --source scripts/data/dialogues-train/dialogues.yaml
+        # the news dialogues written for fitting (scripts/tune_conversation.py --with)
     python scripts/dialogues_to_coqa.py --out /tmp/news-dialogues-among-coqa.json \
         --distractors ../shared/eval/coqa-dev-wikipedia-literature.json  # + stories, none asked
 
@@ -12,7 +14,8 @@ and a fragment of the sentence that answers it. In the JSON each dialogue is one
 article file's text exactly as its ``story`` (so the indexed file and the story agree on
 offsets), the questions, and as each answer's rationale span the fragment's place in the story
 (it must occur there exactly once). ``bot eval`` indexes each story once, however many
-dialogues are about it. Measurement only: never fit on this set.
+dialogues are about it. The sets under bench/data/ are for measurement only: never fit on them
+(scripts/data/dialogues-train/ is the one written for fitting).
 
 ``--distractors FILE --out PATH`` writes the same dialogues with FILE's stories added after
 them with no questions: indexed (so they compete for every turn) but never asked. Write such a

@@ -208,3 +208,33 @@ def test_bot_eval_runs_on_the_second_news_dialogues(tmp_path: Path):
     assert (report["stories"], report["dialogues"], report["turns"]) == (8, 24, 123)
     assert report["unscored_turns"] == 0
     assert set(report["methods"]) == set(METHODS)
+
+
+TRAIN = NEWS.parent.parent.parent / "scripts" / "data" / "dialogues-train"
+
+
+def test_the_news_dialogues_for_fitting_read_each_turn_inside_one_sentence():
+    """scripts/data/dialogues-train/ (for fitting only): ten articles on topics no measurement
+    set uses, three dialogues each of 4-6 turns, the JSON file what the converter writes from
+    the YAML file, every turn's fragment inside one sentence."""
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, str(CONVERTER), "--check", "--source",
+                            str(TRAIN / "dialogues.yaml")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    coqa = load_coqa(TRAIN / "news-dialogues-train.json")
+    assert (len(coqa.articles), len(coqa.dialogues), coqa.turns) == (10, 30, 142)
+    assert all(4 <= len(d.turns) <= 6 for d in coqa.dialogues)
+    assert sorted(d.story for d in coqa.dialogues) == sorted(3 * list(range(10)))
+    measured = {p.stem for p in (NEWS.parent).glob("*/*.txt")}
+    natural_train = {p.stem for p in (TRAIN.parent / "natural-train").glob("*.txt")}
+    assert not {p.stem for p in TRAIN.glob("*.txt")} & (measured | natural_train)
+    for dialogue in coqa.dialogues:
+        article = coqa.articles[dialogue.story]
+        spans = _sentence_spans(article.text)
+        assert 18 <= len(spans) <= 26
+        for turn in dialogue.turns:
+            assert turn.span is not None
+            inside = [s for s in spans if s[0] <= turn.span[0] and turn.span[1] <= s[1]]
+            assert len(inside) == 1, (turn.text, article.text[slice(*turn.span)])
