@@ -1,7 +1,7 @@
 """Tune the conversation's constants (bot/conversation.py) on a CoQA-format dev file.
 
     python scripts/tune_conversation.py ../shared/eval/coqa-dev-wikipedia-literature.json \\
-        --set TOPIC_WEIGHT=1.0,2.0 --set NEAR_BONUS=0,0.3
+        --set TOPIC_WEIGHT=1.0,2.0 --set WALK_WEIGHT=0.5,1 --set STEPS=0:3.85/1:3.02
 
 Indexes every story together (as ``bot eval`` does, reusing its work directory), then asks
 every dialogue turn by turn for each combination of the given values and prints P@1, MRR@10
@@ -176,9 +176,14 @@ def _owner(name: str) -> tuple[object, str]:
 
 
 def _value(owner: tuple[object, str], text: str) -> object:
+    """``text`` as a value of the constant: ``a/b`` for a tuple, ``step:value/...`` for the
+    step table (``STEPS=0:3.85/1:3.02``: the steps not named count as far sentences)."""
     current = getattr(*owner)
     if isinstance(current, tuple):
         return tuple(float(x) for x in text.split("/"))
+    if isinstance(current, dict):
+        return {int(step): float(value) for step, value in
+                (pair.split(":") for pair in text.split("/"))}
     return type(current)(text)
 
 

@@ -101,3 +101,10 @@ def test_a_step_mix_without_a_second_style_is_refused(tmp_path: Path):
     assert run.returncode == 2 and "give --with" in run.stderr
     run = _tune(tmp_path, "--with", str(TRAIN), "--folds", "5")
     assert run.returncode == 2 and "--folds needs --step-mix" in run.stderr
+
+
+def test_a_step_table_is_set_by_naming_its_steps(tmp_path: Path):
+    run = _tune(tmp_path, "--half", "even", "--stories", "2", "--set", "STEPS=1:3.5/0:1.8",
+                "--set", "WALK_WEIGHT=0.5")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("STEPS={1: 3.5, 0: 1.8} WALK_WEIGHT=0.5: {'questions': 14,")
