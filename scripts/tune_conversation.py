@@ -249,6 +249,7 @@ def main() -> None:
     mixes = [float(m) for m in args.step_mix.split(",")] if args.step_mix else [None]
     shipped = conversation.STEPS
     for mix, combo in itertools.product(mixes, itertools.product(*(v for _, v in grid))):
+        conversation.STEPS = shipped  # unless this setting names a table
         for (name, _), value in zip(grid, combo):
             setattr(*_owner(name), value)
         setting = " ".join([f"step_mix={mix}"] * (mix is not None)
@@ -258,7 +259,6 @@ def main() -> None:
             rows: list[dict] = []
             table_for = table_maker(files, mix, args.folds, asked) if mix is not None \
                 else None
-            conversation.STEPS = shipped
             result = run(asked.answerer, asked.coqa, asked.spans, rows, table_for)
             results.append(result)
             label = f"{setting}" if len(files) == 1 else f"{setting} [{asked.name}]"

@@ -104,7 +104,17 @@ def test_a_step_mix_without_a_second_style_is_refused(tmp_path: Path):
 
 
 def test_a_step_table_is_set_by_naming_its_steps(tmp_path: Path):
-    run = _tune(tmp_path, "--half", "even", "--stories", "2", "--set", "STEPS=1:3.5/0:1.8",
-                "--set", "WALK_WEIGHT=0.5")
+    """``--set STEPS=...`` is the table the walk reads: one pulling hard to the same sentence
+    repeats the previous best sentence nearly every follow-up, one without a pull rarely."""
+    rows = tmp_path / "rows.jsonl"
+    run = _tune(tmp_path, "--set", "STEPS=0:50,1:0/2:0", "--rows", str(rows))
     assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("STEPS={1: 3.5, 0: 1.8} WALK_WEIGHT=0.5: {'questions': 14,")
+    assert [line.split(":")[0] for line in run.stdout.splitlines()] == [
+        "STEPS={0", "STEPS={1"]
+    written = [json.loads(line) for line in rows.read_text().splitlines()]
+    repeats = {}
+    for setting in ("STEPS={0: 50.0}", "STEPS={1: 0.0, 2: 0.0}"):
+        turns = [r for r in written if r["setting"] == setting]
+        repeats[setting] = sum(b["turn"] > 0 and b["best"] == a["best"]
+                               for a, b in zip(turns, turns[1:])) / (142 - 30)
+    assert repeats["STEPS={0: 50.0}"] > 0.9 and repeats["STEPS={1: 0.0, 2: 0.0}"] < 0.2
