@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from index.environment import whole_number
 from index.errors import EngineError
 from index.search.filters import NO_FILTER, ArticleFilter
 
@@ -107,8 +108,8 @@ def workers_for_stream() -> int:
     """How many processes answer a stream (``$BOT_WORKERS``, else one per core)."""
     from index.embed.encoders import cpu_cores
 
-    forced = os.environ.get("BOT_WORKERS", "")
-    return int(forced) if forced.isdigit() and int(forced) > 0 else cpu_cores()
+    forced = whole_number("BOT_WORKERS", "worker processes", minimum=1)
+    return cpu_cores() if forced is None else forced
 
 
 def replies(index_dir: str, items: Iterable[Item], k: int, as_json: bool, single: bool,

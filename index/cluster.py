@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from index.embed.encoders import Encoder, EncoderSpec, load_encoder
+from index.environment import seconds
 from index.errors import BadInput, EngineError
 from index.progress import ProgressCallback
 from index.search.shard_search import ShardPool, ShardQuery, ShardSearcher  # noqa: F401
@@ -29,6 +30,7 @@ from index.sharded_indexer import ShardBuilder, ShardJob, ShardOutcome, build_sh
 
 BUILD_RETRIES = 3  # a shard task lost with its node is run again up to this many times
 ACTOR_RESTARTS = 3  # a searcher actor that dies is restarted up to this many times
+RAY_TIMEOUT = 120.0  # seconds a Ray call may take (BOT_RAY_TIMEOUT)
 ATTEMPTS = "build-attempts.log"  # in a shard's folder: the node of each attempt, one a line
 _encoders: dict[EncoderSpec, Encoder] = {}  # per worker process: loaded once, kept
 
@@ -199,7 +201,7 @@ class RayShards:
 
     def __init__(self, specs: Sequence[ShardSpec]) -> None:
         ray = _ray()
-        self.timeout = float(os.environ.get("BOT_RAY_TIMEOUT", "120"))
+        self.timeout = seconds("BOT_RAY_TIMEOUT", positive=True) or RAY_TIMEOUT
         actor = ray.remote(ShardActor)
         places = _spread(len(specs))
         self.actors = {s.shard: actor.options(

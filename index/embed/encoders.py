@@ -18,6 +18,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from index.choices import BACKENDS
+from index.environment import whole_number
 from index.errors import BadInput, ModelUnavailable
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -115,9 +116,9 @@ def load_encoder(spec: EncoderSpec) -> Encoder:
 
 def cpu_cores() -> int:
     """Cores this process may run on (``$BOT_THREADS`` overrides)."""
-    forced = os.environ.get("BOT_THREADS", "")
-    if forced.isdigit() and int(forced) > 0:
-        return int(forced)
+    forced = whole_number("BOT_THREADS", "cores", minimum=1)
+    if forced is not None:
+        return forced
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):

@@ -11,7 +11,6 @@ a :class:`FetchFailed` with a one-line reason; nothing here retries.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 import zlib
@@ -20,6 +19,8 @@ from typing import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from index.environment import seconds
 
 SCHEMES = ("http", "https")
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -54,8 +55,8 @@ class FetchSettings:
 
     @classmethod
     def from_env(cls) -> "FetchSettings":
-        timeout = _seconds("BOT_FETCH_TIMEOUT")
-        delay = _seconds("BOT_FETCH_DELAY")
+        timeout = seconds("BOT_FETCH_TIMEOUT", positive=True)
+        delay = seconds("BOT_FETCH_DELAY")
         settings = cls()
         if timeout is not None:
             settings = cls(connect_timeout=timeout, read_timeout=timeout,
@@ -64,23 +65,6 @@ class FetchSettings:
         if delay is not None:
             settings = cls(**{**settings.__dict__, "host_delay": delay})
         return settings
-
-
-def _seconds(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        from index.errors import BadInput
-
-        raise BadInput(f"{name} must be a number of seconds, not {raw!r}") from None
-    if not value >= 0:
-        from index.errors import BadInput
-
-        raise BadInput(f"{name} must be a number of seconds, not {raw!r}")
-    return value
 
 
 class FetchFailed(Exception):

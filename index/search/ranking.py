@@ -21,14 +21,13 @@ first stage's scale.
 from __future__ import annotations
 
 import json
-import math
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from index.choices import RANKERS, RERANK_DEPTH, RERANK_DEPTH_ENV, RERANK_GAP, RERANK_GAP_ENV
+from index.environment import non_negative, whole_number
 from index.errors import BadInput, BrokenInstall
 from index.search.features import ranks
 
@@ -39,30 +38,17 @@ DEFAULT_COMBINER = {"rerank": 1.0, "first_stage": 0.0}
 
 def default_rerank_depth() -> int:
     """``$BOT_RERANK_DEPTH`` (0: no reranker, the fast mode), else ``RERANK_DEPTH``."""
-    chosen = os.environ.get(RERANK_DEPTH_ENV, "").strip()
-    if not chosen:
-        return RERANK_DEPTH
-    if not chosen.isdigit():
-        raise BadInput(f"{RERANK_DEPTH_ENV}={chosen} is not a whole number of candidates "
-                       "(0: none)")
-    return int(chosen)
+    chosen = whole_number(RERANK_DEPTH_ENV, "candidates (0: none)")
+    return RERANK_DEPTH if chosen is None else chosen
 
 
 def default_rerank_gap() -> float:
     """``$BOT_RERANK_GAP`` (``inf``: the second stage reads all its candidates, every
     question), else ``RERANK_GAP``: it reads those the first stage scores within this of its
     best, and none when no other text is that close."""
-    chosen = os.environ.get(RERANK_GAP_ENV, "").strip()
-    if not chosen:
-        return RERANK_GAP
-    try:
-        gap = float(chosen)
-    except ValueError:
-        gap = math.nan
-    if math.isnan(gap) or gap < 0:
-        raise BadInput(f"{RERANK_GAP_ENV}={chosen} is not a score gap of zero or more "
-                       "(inf: the second stage reads all its candidates)")
-    return gap
+    chosen = non_negative(RERANK_GAP_ENV, "a score gap",
+                          "inf: the second stage reads all its candidates")
+    return RERANK_GAP if chosen is None else chosen
 
 
 HAND_WEIGHTS = {"dense": 0.5, "passage": 0.2, "lexical": 0.3}

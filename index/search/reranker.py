@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from index.environment import whole_number
 from index.errors import ModelUnavailable
 
 MODEL_DIR = Path(__file__).with_name("reranker")
@@ -82,9 +83,9 @@ class Reranker:
 def _threads() -> int:
     """Cores for one question's pairs: ``$BOT_RERANK_THREADS``, else those the process may
     use (``$BOT_THREADS``; a stream's workers have one each), at most 2."""
-    chosen = os.environ.get(THREADS_ENV, "").strip()
-    if chosen.isdigit() and int(chosen) > 0:
-        return int(chosen)
+    chosen = whole_number(THREADS_ENV, "threads", minimum=1)
+    if chosen is not None:
+        return chosen
     from index.embed.encoders import cpu_cores
 
     return min(2, cpu_cores())

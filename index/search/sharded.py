@@ -17,7 +17,6 @@ by every shard to its own candidates (:meth:`ShardedSearcher.restriction`).
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from index.embed.encoders import Encoder
+from index.environment import whole_number
 from index.ingest.documents import Article
 from index.search.answer_types import question_kind
 from index.search.features import candidate_features
@@ -79,8 +79,8 @@ def shard_threads() -> int:
     2, 57 on 10; wall time 36, 32 and 41 ms)."""
     from index.embed.encoders import cpu_cores
 
-    forced = os.environ.get("BOT_SHARD_THREADS", "")
-    return int(forced) if forced.isdigit() and int(forced) > 0 else cpu_cores()
+    forced = whole_number("BOT_SHARD_THREADS", "threads", minimum=1)
+    return cpu_cores() if forced is None else forced
 
 
 class LocalShards:
