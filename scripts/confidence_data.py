@@ -91,8 +91,8 @@ def _code_key(version: int, *extra: Path) -> str:
     """A digest of the code that decides what a reply holds: the search (ranking, parts) and
     ``extra`` files, plus ``version`` for this script's own logic."""
     files = sorted((ROOT / "index" / "search").glob("*.py")) + sorted(
-        (ROOT / "index" / "search").glob("*.json")) + [ROOT / "index" / "choices.py",
-                                                         *extra]
+        (ROOT / "index" / "search").glob("*.json")) + sorted(
+        (ROOT / "index" / "search").glob("*.npz")) + [ROOT / "index" / "choices.py", *extra]
     digest = hashlib.sha256(f"{version} {os.environ.get('BOT_RERANK_DEPTH', '')} "
                             f"{os.environ.get('BOT_RERANK_GAP', '')}".encode())
     for path in files:

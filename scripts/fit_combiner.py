@@ -55,7 +55,8 @@ def collect(squad: SquadSet, depth: int, spec: EncoderSpec, offset: int = 0) -> 
             else b""
     else:  # token matching: its code and the encoder's
         model = b"".join((ROOT / "index" / name).read_bytes() for name in (
-            "search/token_match.py", "embed/onnx_encoder.py", "search/ranker_weights.json"))
+            "search/token_match.py", "embed/onnx_encoder.py", "search/ranker_weights.json",
+            "search/token_weights.npz"))
     asked = "".join(f"{q.text}\n" for q in squad.questions)
     key = hashlib.sha256(model + repr(depth).encode() + squad.digest.encode()
                          + asked.encode()).hexdigest()[:12]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.search.token_match import TokenMatcher, token_match
+from index.search.token_match import QuestionTokenWeights, TokenMatcher, token_match
 
 from .conftest import ROOT, write_corpus
 
@@ -34,6 +34,33 @@ def test_each_question_token_counts_its_best_match_once():
     none = np.eye(4, dtype=np.float32)[[3]]
     assert token_match(question, [whole, part, none]).tolist() == pytest.approx([1.0, 1 / 3, 0.0])
     assert token_match(question[:0], [whole]).tolist() == [0.0]
+
+
+def test_weighted_question_tokens_count_by_their_weight():
+    question = np.eye(4, dtype=np.float32)[:2]
+    first_only, second_only = np.eye(4, dtype=np.float32)[[0]], np.eye(4, dtype=np.float32)[[1]]
+    assert token_match(question, [first_only, second_only], np.array([3.0, 1.0])).tolist() == \
+        pytest.approx([0.75, 0.25])
+    assert token_match(question, [first_only, second_only], np.array([1.0, 1.0])).tolist() == \
+        token_match(question, [first_only, second_only]).tolist()
+
+
+def test_learned_weights_put_first_the_sentence_holding_the_word_that_counts(hashing_spec):
+    """Weights of the encoder's own model that make "paid" count (its hashed slot) turn the
+    order: the sentence with "paid" beats one with more of the question's other words; the
+    shipped weights (fitted for MiniLM) are not applied to another encoder's states."""
+    from index.embed.encoders import load_encoder
+
+    encoder = load_encoder(hashing_spec)
+    texts = ["Who restored the old wheel of the mill?", "The council paid."]
+    plain = TokenMatcher(encoder).score("who paid for the old mill wheel", texts)
+    assert TokenMatcher(encoder).weights is None and plain[0] > plain[1]
+    paid = encoder.token_states(["paid"], specials=False)[0][0]
+    weights = QuestionTokenWeights(8.0 * paid.astype(np.float64), -4.0, encoder.spec.model)
+    weighted = TokenMatcher(encoder, weights).score("who paid for the old mill wheel", texts)
+    assert weighted[1] > weighted[0]
+    other = QuestionTokenWeights(weights.u, weights.c, "all-MiniLM-L6-v2")
+    assert TokenMatcher(encoder, other).weights is None  # fitted for another model's states
 
 
 def test_hashing_tokens_are_words_so_the_score_is_the_share_of_question_words(hashing_spec):
@@ -203,6 +230,28 @@ def test_real_model_token_states(real_encoder):
     assert scores[0] > scores[1]
 
 
+@pytest.mark.slow
+def test_the_shipped_weights_fit_the_packaged_model_and_favour_the_answering_words(
+        real_encoder):
+    """The shipped question-token weights load for the packaged MiniLM and weigh the words a
+    question turns on above its frame ("open", "store" above "its", "the"): the sentence
+    repeating the question's frame ("The company said its store was the first") wins with
+    every token alike; the one that says when the first shop opened wins with the weights."""
+    weights = QuestionTokenWeights.load()
+    assert weights is not None and weights.fits(real_encoder)
+    question = "When did the company open its first store?"
+    states = real_encoder.token_states([question], specials=False)[0]
+    tokens = real_encoder.tokenizer.encode(question).tokens[1:-1]
+    share = dict(zip(tokens, weights(states) / weights(states).sum()))
+    assert min(share["open"], share["store"]) > max(share["its"], share["the"])
+    texts = ["Acme: The company said its store was the first of many.",
+             "Acme: Acme opened its first shop in 1998."]
+    plain = TokenMatcher(real_encoder, QuestionTokenWeights.equal(real_encoder))
+    assert plain.score(question, texts)[0] > plain.score(question, texts)[1]
+    shipped = TokenMatcher(real_encoder).score(question, texts)
+    assert shipped[1] > shipped[0]
+
+
 def test_combiner_fitting_script_fits_token_matching(tmp_path: Path):
     """scripts/fit_combiner.py on three tiny articles with the hashing encoder: token
     matching's score gets a positive weight."""
@@ -211,3 +260,37 @@ def test_combiner_fitting_script_fits_token_matching(tmp_path: Path):
     written = fit_combiner_on_tiny_articles(tmp_path, "")
     assert written["scorer"] == "token matching"
     assert written["weights"]["rerank"] > 0
+
+
+def test_token_head_fitting_script_writes_weights_the_matcher_reads(tmp_path: Path):
+    """scripts/fit_token_head.py on three tiny articles (hashing encoder): it cross-fits by
+    article and prints each mode's figures, and writes weights that token matching applies to
+    that encoder's states (and to no other model's)."""
+    import os
+
+    from index.embed.encoders import EncoderSpec, load_encoder
+
+    from .test_eval import ARTICLES, QUESTIONS, squad_json
+
+    squad = tmp_path / "tiny.json"
+    squad.write_text(json.dumps(squad_json(ARTICLES, QUESTIONS)), encoding="utf-8")
+    out = tmp_path / "token_weights.npz"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "fit_token_head.py"), "--squad", str(squad),
+         "--coqa", "", "--natural", "", "--depth", "5", "--backend", "hashing", "--model",
+         "hashing", "--write", "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "cross-fitted SQuAD (6): first stage" in result.stdout
+    assert "token match gated" in result.stdout
+    weights = QuestionTokenWeights.load(out)
+    assert weights is not None and weights.model == "hashing"
+    assert np.all(np.isfinite(weights.u)) and np.isfinite(weights.c)
+    encoder = load_encoder(EncoderSpec(model="hashing", backend="hashing"))
+    assert TokenMatcher(encoder, weights).weights is weights
+
+
+def test_a_missing_or_unreadable_weights_file_means_equal_weights(tmp_path: Path):
+    assert QuestionTokenWeights.load(tmp_path / "none.npz") is None
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert QuestionTokenWeights.load(tmp_path / "bad.npz") is None
