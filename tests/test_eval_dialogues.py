@@ -134,6 +134,18 @@ NEWS2 = NEWS.parent / "dialogues2"
 CONVERTER = NEWS.parent.parent.parent / "scripts" / "dialogues_to_coqa.py"
 
 
+def _converted(folder: Path, json_name: str):
+    """The dialogues of ``folder``'s JSON file, after the converter checked that it is what
+    ``dialogues.yaml`` converts to."""
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, str(CONVERTER), "--check", "--source",
+                            str(folder / "dialogues.yaml")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    return load_coqa(folder / json_name)
+
+
 def _sentence_spans(story: str) -> list[tuple[int, int]]:
     """The article's sentences as the index splits the file (headline and date line apart)."""
     from index.indexer import split_article
@@ -147,13 +159,7 @@ def test_second_news_dialogues_are_the_converted_yaml_each_turn_inside_one_sente
     """The second out-of-style set (bench/data/dialogues2): eight articles, three dialogues
     each, the JSON file what the converter writes from the YAML file, and every turn's
     fragment inside one sentence of its article (so each turn has one gold sentence)."""
-    import subprocess
-    import sys
-
-    check = subprocess.run([sys.executable, str(CONVERTER), "--check", "--source",
-                            str(NEWS2 / "dialogues.yaml")], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    coqa = load_coqa(NEWS2 / "news-dialogues2.json")
+    coqa = _converted(NEWS2, "news-dialogues2.json")
     assert (len(coqa.articles), len(coqa.dialogues), coqa.turns) == (8, 24, 123)
     assert all(3 <= len(d.turns) <= 6 for d in coqa.dialogues)
     for dialogue in coqa.dialogues:
@@ -217,13 +223,7 @@ def test_the_news_dialogues_for_fitting_read_each_turn_inside_one_sentence():
     """scripts/data/dialogues-train/ (for fitting only): ten articles on topics no measurement
     set uses, three dialogues each of 4-6 turns, the JSON file what the converter writes from
     the YAML file, every turn's fragment inside one sentence."""
-    import subprocess
-    import sys
-
-    check = subprocess.run([sys.executable, str(CONVERTER), "--check", "--source",
-                            str(TRAIN / "dialogues.yaml")], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    coqa = load_coqa(TRAIN / "news-dialogues-train.json")
+    coqa = _converted(TRAIN, "news-dialogues-train.json")
     assert (len(coqa.articles), len(coqa.dialogues), coqa.turns) == (10, 30, 142)
     assert all(4 <= len(d.turns) <= 6 for d in coqa.dialogues)
     assert sorted(d.story for d in coqa.dialogues) == sorted(3 * list(range(10)))
