@@ -290,7 +290,13 @@ def test_token_head_fitting_script_writes_weights_the_matcher_reads(tmp_path: Pa
     assert TokenMatcher(encoder, weights).weights is weights
 
 
-def test_a_missing_or_unreadable_weights_file_means_equal_weights(tmp_path: Path):
-    assert QuestionTokenWeights.load(tmp_path / "none.npz") is None
+def test_a_missing_or_unreadable_weights_file_is_a_broken_install(tmp_path: Path):
+    """The combiner was fitted with the shipped weights: equal ones would rank on another
+    scale, so a lost or damaged file is said in one line, as the ranker's weights are."""
+    from index.errors import BrokenInstall
+
+    with pytest.raises(BrokenInstall, match="none.npz cannot be read.*fit_token_head.py"):
+        QuestionTokenWeights.load(tmp_path / "none.npz")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    assert QuestionTokenWeights.load(tmp_path / "bad.npz") is None
+    with pytest.raises(BrokenInstall, match="bad.npz cannot be read"):
+        QuestionTokenWeights.load(tmp_path / "bad.npz")

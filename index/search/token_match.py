@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from index.embed.encoders import Encoder
+from index.errors import BrokenInstall
 
 WEIGHTS_FILE = Path(__file__).with_name("token_weights.npz")
 
@@ -57,13 +58,18 @@ class QuestionTokenWeights:
         return cls(np.zeros(encoder.dim), 0.0, encoder.spec.model)
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS_FILE) -> "QuestionTokenWeights | None":
-        """The weights in ``path``; None when there is no readable file."""
+    def load(cls, path: Path = WEIGHTS_FILE) -> "QuestionTokenWeights":
+        """The weights in ``path``; :class:`BrokenInstall` when it cannot be read (the
+        combiner was fitted with the shipped weights: equal ones would rank on another
+        scale)."""
         try:
             with np.load(path) as saved:
                 return cls(saved["u"].astype(np.float64), float(saved["c"]), str(saved["model"]))
-        except (OSError, ValueError, KeyError):
-            return None
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise BrokenInstall(f"the token-match weights {path} cannot be read ({reason}); "
+                                "reinstall the bot or refit them with: python "
+                                "scripts/fit_token_head.py --write") from None
 
 
 def token_match(question: np.ndarray, sentences: Sequence[np.ndarray],
