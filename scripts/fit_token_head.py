@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from ranker_data import (COQA, HALF_A, load_coqa_turns, load_half_a,  # noqa: E402
                          load_natural_set, question_vectors)
 
+from bot.evaluation.metrics import grouped_bootstrap  # noqa: E402
 from bot.evaluation.runner import prepare, work_dir_for  # noqa: E402
 from bot.evaluation.squad import SquadSet  # noqa: E402
 from bot.questions import clean_question  # noqa: E402
@@ -201,16 +202,6 @@ def right_first(d: TokenData, match: np.ndarray, ab: np.ndarray, gated: bool) ->
     return d.gold[np.arange(len(d.first)), chosen]
 
 
-def bootstrap(diff: np.ndarray, groups: np.ndarray, draws: int = 5000) -> tuple[float, float]:
-    """95% interval of the mean of ``diff``, resampling ``groups`` (articles) whole."""
-    rng = np.random.default_rng(0)
-    labels, inverse = np.unique(groups, return_inverse=True)
-    sums, sizes = np.bincount(inverse, diff), np.bincount(inverse)
-    picks = rng.integers(0, len(labels), (draws, len(labels)))
-    means = sums[picks].sum(1) / sizes[picks].sum(1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def cross_fit(sets: list[TokenData], l2: float) -> None:
     """Fit on each set's even articles, score the odd ones, and the reverse; print per set."""
     held: dict[str, dict[str, np.ndarray]] = {d.name: {} for d in sets}
@@ -235,7 +226,7 @@ def cross_fit(sets: list[TokenData], l2: float) -> None:
                f"{int(h['first stage'].sum())}"
         for tag in ("", " gated"):
             diff = h["weighted" + tag].astype(float) - h["token match" + tag]
-            low, high = bootstrap(diff, h["article"])
+            low, high = grouped_bootstrap(diff, h["article"])
             line += (f"; token match{tag} {int(h['token match' + tag].sum())}, weighted "
                      f"{int(h['weighted' + tag].sum())} ({diff.mean():+.3f} "
                      f"[{low:+.3f}, {high:+.3f}])")

@@ -43,6 +43,7 @@ from bot.evaluation.coqa import CoqaSet  # noqa: E402
 from bot.evaluation.dialogues import gold_of  # noqa: E402
 from bot.evaluation.dialogues import work_dir_for as dialogue_work_dir  # noqa: E402
 from bot.evaluation.formats import load_eval_set  # noqa: E402
+from bot.evaluation.metrics import grouped_bootstrap  # noqa: E402
 from bot.evaluation.runner import _gold, index_articles, work_dir_for  # noqa: E402
 from bot.evaluation.squad import SquadSet  # noqa: E402
 from bot.questions import clean_question  # noqa: E402
@@ -215,20 +216,6 @@ def figures(r: np.ndarray) -> str:
     return f"P@1 {np.mean(r == 1):.3f} ({int(np.sum(r == 1))}) MRR@10 {mrr.mean():.3f}"
 
 
-def bootstrap(diff: np.ndarray, groups: np.ndarray | None = None, draws: int = 5000,
-              seed: int = 0) -> tuple[float, float]:
-    """95% interval of the mean of ``diff`` (resampling ``groups`` whole, if given)."""
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        groups = np.arange(len(diff))
-    labels, inverse = np.unique(groups, return_inverse=True)
-    sums = np.bincount(inverse, diff)
-    sizes = np.bincount(inverse)
-    picks = rng.integers(0, len(labels), (draws, len(labels)))
-    means = sums[picks].sum(1) / sizes[picks].sum(1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def parity_mask(ds: DenseSet, parity: int) -> tuple[np.ndarray, np.ndarray]:
     """(questions, sentences) of the articles at even (0) or odd (1) positions."""
     return ds.article % 2 == parity, (ds.sentence_article >= 0) & (
@@ -286,7 +273,7 @@ def main() -> None:
         for ds in sets:
             plain = ranks(ds, None)
             diff = (held[ds.name] == 1).astype(float) - (plain == 1)
-            low, high = bootstrap(diff, ds.article)
+            low, high = grouped_bootstrap(diff, ds.article)
             print(f"cross-fitted {ds.name}: adapted {figures(held[ds.name])}; "
                   f"plain dense {figures(plain)}; P@1 diff {diff.mean():+.3f} "
                   f"[{low:+.3f}, {high:+.3f}] (article bootstrap); "
@@ -302,28 +289,28 @@ def main() -> None:
                 f"plain dense {figures(plain)}; plain BM25 {figures(ds.bm25)}")
         if ds.own_candidates:
             a, p = own_average_precision(ds, W), own_average_precision(ds, None)
-            low, high = bootstrap(a - p)
+            low, high = grouped_bootstrap(a - p)
             line += (f"; own-candidates MAP adapted {a.mean():.3f} plain {p.mean():.3f} "
                      f"diff {np.mean(a - p):+.3f} [{low:+.3f}, {high:+.3f}]")
         print(line)
         if "dialogue" in ds.name:
             pooled["dialogue"].append(diff)
-            low, high = bootstrap(diff)
+            low, high = grouped_bootstrap(diff)
             print(f"  dialogue turns alone P@1 diff {diff.mean():+.3f} [{low:+.3f}, {high:+.3f}]")
         else:
             pooled["p@1"].append(diff)
             pooled["rr"].append(reciprocal(adapted) - reciprocal(plain))
     if pooled["p@1"]:
         diff, rr = np.concatenate(pooled["p@1"]), np.concatenate(pooled["rr"])
-        low, high = bootstrap(diff)
-        rr_low, rr_high = bootstrap(rr)
+        low, high = grouped_bootstrap(diff)
+        rr_low, rr_high = grouped_bootstrap(rr)
         print(f"pooled out of style (not dialogues, {len(diff)}): P@1 diff {diff.mean():+.3f} "
               f"[{low:+.3f}, {high:+.3f}], {int(diff.sum()):+d} questions "
               f"({int(np.sum(diff > 0))} gained, {int(np.sum(diff < 0))} lost); MRR@10 diff "
               f"{rr.mean():+.3f} [{rr_low:+.3f}, {rr_high:+.3f}]")
         if pooled["dialogue"]:
             every = np.concatenate([diff, *pooled["dialogue"]])
-            low, high = bootstrap(every)
+            low, high = grouped_bootstrap(every)
             print(f"pooled with the dialogue turns ({len(every)}): P@1 diff {every.mean():+.3f} "
                   f"[{low:+.3f}, {high:+.3f}], {int(every.sum()):+d} questions")
 

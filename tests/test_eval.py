@@ -245,3 +245,16 @@ def test_eval_with_relative_directories_measures_the_same(squad_file: Path, tmp_
     report = json.loads(out)
     assert report["methods"]["bot"]["p@1"] == 1.0 and report["methods"]["bm25"]["r@10"] == 1.0
     assert Path(report["work_dir"]).is_absolute()
+
+
+def test_grouped_bootstrap_resamples_whole_groups():
+    """A paired difference's interval: 99 questions of one article gaining and one of another
+    not say little about articles (two groups), much about questions."""
+    from bot.evaluation.metrics import grouped_bootstrap
+
+    diff = [1.0] * 99 + [0.0]
+    by_article = grouped_bootstrap(diff, ["a"] * 99 + ["b"])
+    by_question = grouped_bootstrap(diff)
+    assert by_article[0] < 0.05 and by_article[1] == 1.0
+    assert 0.95 < by_question[0] <= by_question[1] <= 1.0
+    assert grouped_bootstrap([0.25] * 10, list(range(10))) == (0.25, 0.25)

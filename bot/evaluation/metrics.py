@@ -1,4 +1,5 @@
-"""Ranking and verdict metrics: P@1, MRR@10, R@k; answered, precision, coverage, AUROC, ECE."""
+"""Ranking and verdict metrics: P@1, MRR@10, R@k; answered, precision, coverage, AUROC, ECE;
+the bootstrap interval of a paired difference."""
 
 from __future__ import annotations
 
@@ -169,3 +170,17 @@ def verdict_scores(confidence: Sequence[float], right: Sequence[bool], threshold
         "auroc": None if np.isnan(area) else round(area, 4),
         "ece": round(expected_calibration_error(conf, ok, weight=w), 4) if len(ok) else None,
     }
+
+
+def grouped_bootstrap(diff: Sequence[float], groups: Sequence | None = None, draws: int = 5000,
+                      seed: int = 0) -> tuple[float, float]:
+    """95% interval of the mean of ``diff`` (e.g. a paired right-first difference per
+    question), resampling ``groups`` (articles, dialogues) whole; each item alone when None."""
+    diff = np.asarray(diff, dtype=np.float64)
+    groups = np.arange(len(diff)) if groups is None else np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    labels, inverse = np.unique(groups, return_inverse=True)
+    sums, sizes = np.bincount(inverse, diff), np.bincount(inverse)
+    picks = rng.integers(0, len(labels), (draws, len(labels)))
+    means = sums[picks].sum(1) / sizes[picks].sum(1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
