@@ -49,7 +49,6 @@ from bot.questions import clean_question  # noqa: E402
 from index.choices import RERANK_DEPTH, RERANK_GAP, SECOND_STAGE_DEPTH  # noqa: E402
 from index.embed.encoders import EncoderSpec, load_encoder  # noqa: E402
 from index.progress import progress_bar  # noqa: E402
-from index.search.reranker import pair_text  # noqa: E402
 from index.search.token_match import WEIGHTS_FILE, QuestionTokenWeights  # noqa: E402
 
 NATURAL_TRAIN = ROOT / "scripts" / "data" / "natural-train" / "questions.yaml"
@@ -115,10 +114,7 @@ def _gather(prepared, squad: SquadSet, encoder, work_dir: Path, depth: int,
             first = searcher.ranker.score(pool.parts)
             top = np.argsort(-first, kind="stable")[:depth]
             ids = pool.ids[top]
-            table = pool.table
-            infos = searcher._article_infos(table.article[ids].tolist())
-            texts = [pair_text(infos[int(a)].title, t)
-                     for a, t in zip(table.article[ids], table.texts(ids))]
+            texts = searcher.read_texts(ids, pool.table)
             unique = list(dict.fromkeys(texts))
             read = dict(zip(unique, encoder.token_states(unique)))
             row_first = np.full(depth, -np.inf)
@@ -179,8 +175,7 @@ def fit(sets: list[TokenData], l2: float, learn_weights: bool = True,
 
 def matches(d: TokenData, weights: QuestionTokenWeights) -> np.ndarray:
     """(Q, depth) weighted token match of every candidate."""
-    w = np.where(d.mask, np.logaddexp(0.0, d.states.astype(np.float64) @ weights.u + weights.c),
-                 0.0)
+    w = np.where(d.mask, weights(d.states), 0.0)
     return (d.best * w[:, None, :]).sum(-1) / np.maximum(w.sum(-1, keepdims=True), 1e-300)
 
 

@@ -269,11 +269,15 @@ class Searcher:
         if self.reranker is None:
             self.reranker = shared_reranker() if cross_encoder_chosen() \
                 else TokenMatcher(self.encoder)
+        return self.reranker.score(question, self.read_texts(ids, table))
+
+    def read_texts(self, ids: np.ndarray, table: SentenceTable | None = None) -> list[str]:
+        """The texts the second stage reads for sentences ``ids`` of ``table`` (the
+        searcher's own by default): ``Title: sentence``, as each was embedded."""
         table = table if table is not None else self.table
         infos = self._article_infos(table.article[ids].tolist())
-        texts = [pair_text(infos[int(a)].title, t)
-                 for a, t in zip(table.article[ids], table.texts(ids))]
-        return self.reranker.score(question, texts)
+        return [pair_text(infos[int(a)].title, t)
+                for a, t in zip(table.article[ids], table.texts(ids))]
 
     def candidates(self, question: str, query: np.ndarray, within: Restriction | None = None,
                    also: np.ndarray | None = None) -> Pool | None:
