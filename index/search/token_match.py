@@ -95,8 +95,8 @@ class TokenMatcher:
 
     def __init__(self, encoder: Encoder, weights: QuestionTokenWeights | None = None) -> None:
         self.encoder = encoder
-        weights = weights or QuestionTokenWeights.load()
-        self.weights = weights if weights is not None and weights.fits(encoder) else None
+        weights = weights if weights is not None else QuestionTokenWeights.load()
+        self.weights = weights if weights.fits(encoder) else None
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """One score per text (higher: more of the question's tokens found in it); a text
