@@ -200,8 +200,8 @@ class RayShards:
     """The shards of an index searched by one Ray actor each (see the module text)."""
 
     def __init__(self, specs: Sequence[ShardSpec]) -> None:
+        self.timeout = seconds("BOT_RAY_TIMEOUT", positive=True) or RAY_TIMEOUT  # before Ray
         ray = _ray()
-        self.timeout = seconds("BOT_RAY_TIMEOUT", positive=True) or RAY_TIMEOUT
         actor = ray.remote(ShardActor)
         places = _spread(len(specs))
         self.actors = {s.shard: actor.options(

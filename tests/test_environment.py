@@ -72,16 +72,19 @@ def test_what_each_kind_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     assert whole_number("BOT_X", "things") is None and seconds("BOT_X") is None
 
 
-def test_the_ray_timeout_is_read_as_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("value", ["soon", "0"])
+def test_a_bad_ray_timeout_is_refused_before_ray_is_reached(value: str,
+                                                            monkeypatch: pytest.MonkeyPatch):
     """``BOT_RAY_TIMEOUT`` used to reach ``float()`` and show as an internal error."""
-    import inspect
-
     from index import cluster
 
-    assert 'seconds("BOT_RAY_TIMEOUT", positive=True)' in inspect.getsource(cluster.RayShards)
-    monkeypatch.setenv("BOT_RAY_TIMEOUT", "soon")
-    with pytest.raises(BadInput, match="BOT_RAY_TIMEOUT=soon is not a number of seconds"):
-        seconds("BOT_RAY_TIMEOUT", positive=True)
+    def no_ray():
+        raise AssertionError("Ray reached before the timeout was read")
+
+    monkeypatch.setattr(cluster, "_ray", no_ray)
+    monkeypatch.setenv("BOT_RAY_TIMEOUT", value)
+    with pytest.raises(BadInput, match=f"^BOT_RAY_TIMEOUT={value}"):
+        cluster.RayShards([])
 
 
 @pytest.mark.parametrize("name,value", [("BOT_THREADS", "x"), ("BOT_WORKERS", "tow"),
